@@ -1,0 +1,184 @@
+"""What `./kiss` runs once the virtual environment is ready: serve, worker, test, manage, bench."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kissweb.dbresolve import resolve_database_url
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    path = Path(os.environ.get("KISSWEB_DATA_DIR", REPO / "data")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["KISSWEB_DATA_DIR"] = str(path)
+    return path
+
+
+def export_database_url(*, db_name: str = "kissweb") -> str:
+    url, where = resolve_database_url(data_dir=data_dir(), db_name=db_name)
+    os.environ["DATABASE_URL"] = url
+    print(f"kiss: database: {where} ({_redact(url)})", file=sys.stderr)
+    return where
+
+
+def _redact(url: str) -> str:
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"
+
+
+def export_secret_key() -> None:
+    """Outside production, keep a generated secret key in the data dir so sessions survive restarts."""
+    if os.environ.get("DJANGO_SECRET_KEY"):
+        return
+    key_file = data_dir() / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    os.environ["DJANGO_SECRET_KEY"] = key_file.read_text().strip()
+
+
+def setup_django(settings_module: str = "kissweb.settings.local") -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
+    import django
+
+    django.setup()
+
+
+def prepare_app() -> str | None:
+    """Migrate, collect static files and make sure an admin exists; returns a new password to show once."""
+    from django.core.management import call_command
+
+    from kissweb.library.services import admin_ensure
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    return admin_ensure(
+        username=os.environ.get("KISSWEB_ADMIN_USER") or None,
+        password=os.environ.get("KISSWEB_ADMIN_PASSWORD") or None,
+    )
+
+
+def _start(cmd: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(cmd, cwd=REPO, start_new_session=True)
+
+
+def _stop_all(procs: list[subprocess.Popen], timeout_s: float = 20) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    export_database_url()
+    export_secret_key()
+    setup_django()
+    new_password = prepare_app()
+    python = sys.executable
+    procs = [
+        _start([
+            python, "-m", "gunicorn", "kissweb.wsgi:application",
+            "--bind", f"{args.host}:{args.port}",
+            "--worker-class", "gthread", "--workers", str(args.web_workers), "--threads", "8",
+            "--timeout", "3600", "--graceful-timeout", "10", "--access-logfile", "-",
+        ]),
+        _start([python, "manage.py", "qcluster"]),
+    ]
+    url = f"http://{'localhost' if args.host in ('127.0.0.1', '0.0.0.0') else args.host}:{args.port}/"
+    print(f"\nKissweb is running at {url}  (Ctrl-C stops the web server and the worker)", flush=True)
+    if new_password:
+        print(f"Created user 'admin' with password: {new_password}  (shown once; change it after logging in)",
+              flush=True)
+
+    stopping = False
+
+    def _on_signal(signum, frame):  # noqa: ARG001
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        while not stopping and all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    finally:
+        dead = [p for p in procs if p.poll() is not None]
+        _stop_all(procs)
+    if dead and not stopping:
+        print(f"kiss: a process exited with code {dead[0].returncode}; stopped the others.", file=sys.stderr)
+        return 1
+    print("kiss: stopped.", file=sys.stderr)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:  # noqa: ARG001
+    export_database_url()
+    export_secret_key()
+    return subprocess.call([sys.executable, "manage.py", "qcluster"], cwd=REPO)
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    export_database_url()
+    export_secret_key()
+    return subprocess.call([sys.executable, "manage.py", *args.rest], cwd=REPO)
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    export_database_url()
+    os.environ["DJANGO_SETTINGS_MODULE"] = "kissweb.settings.test"
+    return subprocess.call([sys.executable, "-m", "pytest", *args.rest], cwd=REPO)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    export_database_url()
+    export_secret_key()
+    script = REPO / "bench" / f"{args.name}.py"
+    if not script.exists():
+        names = sorted(p.stem for p in (REPO / "bench").glob("*.py") if not p.stem.startswith("_"))
+        print(f"kiss: no benchmark '{args.name}'; choose one of: {', '.join(names)}", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, str(script), *args.rest], cwd=REPO)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kiss")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the web app and a task worker")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    serve.add_argument("--host", default=os.environ.get("KISSWEB_HOST", "127.0.0.1"))
+    serve.add_argument("--web-workers", type=int, default=2)
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="run a task worker only").set_defaults(func=cmd_worker)
+    for name, func in (("manage", cmd_manage), ("test", cmd_test)):
+        p = sub.add_parser(name)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=func)
+    bench = sub.add_parser("bench")
+    bench.add_argument("name")
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

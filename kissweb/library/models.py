@@ -1,0 +1,276 @@
+"""The library's data. Rules that must always hold are Postgres constraints (see also migration 0002)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import CheckConstraint, F, Q, UniqueConstraint
+
+
+class MovieStatus(models.TextChoices):
+    UPLOADED = "uploaded"
+    QUEUED = "queued"
+    ANALYZING = "analyzing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class Movie(models.Model):
+    title = models.CharField(max_length=300)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    original_filename = models.CharField(max_length=500, help_text="Metadata only; never used as a path.")
+    file = models.FileField(upload_to="movies/", max_length=300)
+    poster = models.ImageField(upload_to="posters/", max_length=300, blank=True)
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, unique=True)
+    duration_s = models.FloatField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    fps = models.FloatField(null=True, blank=True)
+    has_audio = models.BooleanField()
+    container = models.CharField(max_length=100, blank=True)
+    video_codec = models.CharField(max_length=100, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="movies")
+    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=MovieStatus.choices, default=MovieStatus.UPLOADED)
+    progress = models.FloatField(default=0.0)
+    eta_s = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["title"]), models.Index(fields=["status"])]
+        constraints = [
+            CheckConstraint(condition=Q(status__in=MovieStatus.values), name="movie_status_valid"),
+            CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="movie_progress_0_1"),
+            CheckConstraint(condition=Q(duration_s__gt=0), name="movie_duration_positive"),
+            CheckConstraint(condition=Q(size_bytes__gt=0), name="movie_size_positive"),
+            CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="movie_sha256_hex"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SceneType(models.Model):
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    # Aggregation settings (the paper's defaults): labels are p >= cut; segments need min_frames seconds
+    # and a share of at least `threshold` positive seconds.
+    cut = models.FloatField(default=0.5)
+    min_frames = models.PositiveIntegerField(default=10)
+    threshold = models.FloatField(default=0.7)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            CheckConstraint(condition=Q(cut__gt=0) & Q(cut__lt=1), name="scenetype_cut_0_1"),
+            CheckConstraint(condition=Q(min_frames__gte=1), name="scenetype_min_frames_positive"),
+            CheckConstraint(condition=Q(threshold__gt=0) & Q(threshold__lte=1), name="scenetype_threshold_0_1"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class BackboneSet(models.TextChoices):
+    PAPER = "paper"
+    OFFLINE = "offline"
+
+
+class ModelVersionStatus(models.TextChoices):
+    QUEUED = "queued"
+    TRAINING = "training"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class ModelVersion(models.Model):
+    scene_type = models.ForeignKey(SceneType, on_delete=models.CASCADE, related_name="model_versions")
+    name = models.CharField(max_length=200)
+    backbone_set = models.CharField(max_length=16, choices=BackboneSet.choices)
+    weights = models.FileField(upload_to="models/", max_length=300, blank=True)
+    card = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=ModelVersionStatus.choices, default=ModelVersionStatus.READY)
+    error = models.TextField(blank=True)
+    is_active = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            UniqueConstraint(fields=["scene_type"], condition=Q(is_active=True), name="one_active_model_per_scene_type"),
+            CheckConstraint(condition=Q(backbone_set__in=BackboneSet.values), name="modelversion_backbone_valid"),
+            CheckConstraint(condition=Q(status__in=ModelVersionStatus.values), name="modelversion_status_valid"),
+            CheckConstraint(
+                condition=Q(is_active=False) | Q(status=ModelVersionStatus.READY), name="modelversion_active_is_ready"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scene_type.slug}:{self.name}"
+
+
+class AnalysisStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_ANALYSIS_STATUSES = (AnalysisStatus.QUEUED, AnalysisStatus.RUNNING)
+
+
+class AnalysisKind(models.TextChoices):
+    ANALYZE = "analyze"  # decode + embed + score + aggregate
+    RESCORE = "rescore"  # score + aggregate from stored embeddings
+
+
+class Analysis(models.Model):
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="analyses")
+    kind = models.CharField(max_length=16, choices=AnalysisKind.choices, default=AnalysisKind.ANALYZE)
+    status = models.CharField(max_length=16, choices=AnalysisStatus.choices, default=AnalysisStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    progress = models.FloatField(default=0.0)
+    eta_s = models.FloatField(null=True, blank=True)
+    stage = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    timings_s = models.JSONField(default=dict, blank=True)
+    backbone_set = models.CharField(max_length=16, choices=BackboneSet.choices, blank=True)
+    model_versions = models.ManyToManyField(ModelVersion, blank=True, related_name="analyses")
+    changes = models.JSONField(default=dict, blank=True, help_text="Segments added, removed, moved vs. the last run.")
+    task_id = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        verbose_name_plural = "analyses"
+        constraints = [
+            # At most one queued or running analysis per movie: the second request gets 409.
+            UniqueConstraint(
+                fields=["movie"], condition=Q(status__in=ACTIVE_ANALYSIS_STATUSES), name="one_active_analysis_per_movie"
+            ),
+            CheckConstraint(condition=Q(status__in=AnalysisStatus.values), name="analysis_status_valid"),
+            CheckConstraint(condition=Q(kind__in=AnalysisKind.values), name="analysis_kind_valid"),
+            CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="analysis_progress_0_1"),
+        ]
+
+
+class MovieEmbedding(models.Model):
+    """Per-second embeddings of one movie by one backbone set, stored once as a .npy file under MEDIA_ROOT."""
+
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="embeddings")
+    backbone_set = models.CharField(max_length=16, choices=BackboneSet.choices)
+    file = models.FileField(upload_to="embeddings/", max_length=300)
+    n_windows = models.PositiveIntegerField()
+    image_dim = models.PositiveIntegerField()
+    audio_dim = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            UniqueConstraint(fields=["movie", "backbone_set"], name="one_embedding_per_movie_and_backbone"),
+        ]
+
+
+class ScoreTrack(models.Model):
+    """One probability per second for one movie, scene type and model version."""
+
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="score_tracks")
+    scene_type = models.ForeignKey(SceneType, on_delete=models.CASCADE, related_name="score_tracks")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="score_tracks")
+    analysis = models.ForeignKey(Analysis, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    scores = models.BinaryField(help_text="float32 little-endian, one per 1-second window")
+    n_windows = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            UniqueConstraint(fields=["movie", "model_version"], name="one_score_track_per_movie_and_model"),
+        ]
+
+
+class SegmentSource(models.TextChoices):
+    DETECTED = "detected"
+    MANUAL = "manual"
+
+
+class Segment(models.Model):
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="segments")
+    scene_type = models.ForeignKey(SceneType, on_delete=models.CASCADE, related_name="segments")
+    start_s = models.FloatField()
+    end_s = models.FloatField()
+    confidence = models.FloatField(default=1.0)
+    source = models.CharField(max_length=16, choices=SegmentSource.choices)
+    analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, null=True, blank=True, related_name="segments")
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="segments"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["movie_id", "start_s"]
+        indexes = [models.Index(fields=["scene_type", "movie", "start_s"])]
+        constraints = [
+            CheckConstraint(condition=Q(start_s__gte=0), name="segment_start_nonnegative"),
+            CheckConstraint(condition=Q(start_s__lt=F("end_s")), name="segment_start_before_end"),
+            CheckConstraint(condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="segment_confidence_0_1"),
+            CheckConstraint(condition=Q(source__in=SegmentSource.values), name="segment_source_valid"),
+            CheckConstraint(
+                condition=(Q(source=SegmentSource.MANUAL) & Q(analysis__isnull=True))
+                | (Q(source=SegmentSource.DETECTED) & Q(analysis__isnull=False)),
+                name="segment_manual_iff_no_analysis",
+            ),
+            # No overlap within (movie, scene type, source/analysis) and end_s <= duration: migration 0002.
+        ]
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+class AnnotationLabel(models.TextChoices):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
+
+class Annotation(models.Model):
+    """A span a person labelled: the raw material for training."""
+
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="annotations")
+    scene_type = models.ForeignKey(SceneType, on_delete=models.CASCADE, related_name="annotations")
+    start_s = models.FloatField()
+    end_s = models.FloatField()
+    label = models.CharField(max_length=16, choices=AnnotationLabel.choices)
+    segment = models.ForeignKey(
+        Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="reviews",
+        help_text="The detected segment this annotation confirms or rejects, if any.",
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="reviews",
+        help_text="The model that produced the reviewed segment.",
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotations")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["movie_id", "start_s"]
+        constraints = [
+            CheckConstraint(condition=Q(start_s__gte=0), name="annotation_start_nonnegative"),
+            CheckConstraint(condition=Q(start_s__lt=F("end_s")), name="annotation_start_before_end"),
+            CheckConstraint(condition=Q(label__in=AnnotationLabel.values), name="annotation_label_valid"),
+        ]

@@ -1,0 +1,1 @@
+"""Settings live in submodules: ``local`` (what ``./kiss serve`` uses), ``production`` and ``test``."""

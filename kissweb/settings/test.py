@@ -1,0 +1,18 @@
+"""pytest-django settings: a throw-away database on whichever server `./kiss` found."""
+
+import os
+import tempfile
+
+from kissweb.settings.base import *  # noqa: F403
+from kissweb.settings.base import DATABASES
+
+# Several checkouts may test against one server at once; KISSWEB_TEST_DB keeps their databases apart.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("KISSWEB_TEST_DB", "test_kissweb")}
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MEDIA_ROOT = __import__("pathlib").Path(tempfile.mkdtemp(prefix="kissweb-test-media-"))
+FILE_UPLOAD_TEMP_DIR = None

@@ -1,0 +1,66 @@
+"""Fixtures shared by the whole suite: users, API clients, generated media."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.mediagen import SHARED_MEDIA, make_video
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="alice", password="alice-pass-123")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user(username="bob", password="bob-pass-123")
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(username="carol", password="carol-pass-123", is_staff=True)
+
+
+def _client_for(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user=user)
+    return client
+
+
+@pytest.fixture
+def anon_client():
+    return _client_for(None)
+
+
+@pytest.fixture
+def api_client(user):
+    return _client_for(user)
+
+
+@pytest.fixture
+def other_client(other_user):
+    return _client_for(other_user)
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    return _client_for(staff_user)
+
+
+@pytest.fixture(scope="session")
+def small_video(tmp_path_factory) -> Path:
+    """A 4-second 320x240 H.264 + AAC clip with a tone."""
+    return make_video(tmp_path_factory.mktemp("media") / "small.mp4", duration_s=4.0)
+
+
+@pytest.fixture(scope="session")
+def shared_media() -> Path:
+    if not SHARED_MEDIA.is_dir():
+        pytest.skip(f"real clips not found at {SHARED_MEDIA}")
+    return SHARED_MEDIA

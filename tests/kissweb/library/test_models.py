@@ -1,0 +1,107 @@
+"""Database rules: they must hold even when Python is bypassed."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from kissweb.library.models import (
+    Analysis,
+    AnalysisStatus,
+    Annotation,
+    Movie,
+    ModelVersion,
+    SceneType,
+    Segment,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def movie(user):
+    return Movie.objects.create(
+        title="Casablanca", original_filename="casa.mp4", file="movies/x.mp4", size_bytes=10,
+        sha256="a" * 64, duration_s=100.0, width=640, height=480, fps=25, has_audio=True, uploaded_by=user,
+    )
+
+
+@pytest.fixture
+def kissing():
+    return SceneType.objects.get(slug="kissing")
+
+
+def manual(movie, scene_type, start, end):
+    return Segment.objects.create(movie=movie, scene_type=scene_type, start_s=start, end_s=end, source="manual")
+
+
+def test_kissing_is_seeded(kissing):
+    assert kissing.name == "Kissing"
+    assert (kissing.cut, kissing.min_frames, kissing.threshold) == (0.5, 10, 0.7)
+
+
+def test_overlapping_segments_are_rejected(movie, kissing):
+    manual(movie, kissing, 10, 20)
+    with pytest.raises(IntegrityError, match="segment_no_overlap"), transaction.atomic():
+        manual(movie, kissing, 19.5, 30)
+
+
+def test_touching_segments_are_accepted(movie, kissing):
+    manual(movie, kissing, 10, 20)
+    manual(movie, kissing, 20, 30)
+    manual(movie, kissing, 5, 10)
+    assert Segment.objects.count() == 3
+
+
+def test_overlap_is_allowed_across_scene_types_and_sources(movie, kissing):
+    fight = SceneType.objects.create(slug="fight", name="Fight")
+    analysis = Analysis.objects.create(movie=movie, status=AnalysisStatus.SUCCEEDED)
+    manual(movie, kissing, 10, 20)
+    manual(movie, fight, 10, 20)
+    Segment.objects.create(movie=movie, scene_type=kissing, start_s=12, end_s=18, source="detected", analysis=analysis)
+    assert Segment.objects.count() == 3
+
+
+def test_segment_must_start_before_it_ends(movie, kissing):
+    with pytest.raises(IntegrityError, match="segment_start_before_end"), transaction.atomic():
+        manual(movie, kissing, 20, 20)
+
+
+def test_segment_cannot_end_after_the_movie(movie, kissing):
+    with pytest.raises(IntegrityError, match="past the end of the movie"), transaction.atomic():
+        manual(movie, kissing, 90, 100.5)
+    manual(movie, kissing, 90, 100.0)
+
+
+def test_detected_segment_needs_an_analysis(movie, kissing):
+    with pytest.raises(IntegrityError, match="segment_manual_iff_no_analysis"), transaction.atomic():
+        Segment.objects.create(movie=movie, scene_type=kissing, start_s=1, end_s=2, source="detected")
+
+
+def test_one_active_model_per_scene_type(kissing):
+    ModelVersion.objects.create(scene_type=kissing, name="v1", backbone_set="offline", is_active=True)
+    ModelVersion.objects.create(scene_type=kissing, name="v2", backbone_set="offline", is_active=False)
+    with pytest.raises(IntegrityError, match="one_active_model_per_scene_type"), transaction.atomic():
+        ModelVersion.objects.create(scene_type=kissing, name="v3", backbone_set="offline", is_active=True)
+
+
+def test_one_active_analysis_per_movie(movie):
+    Analysis.objects.create(movie=movie, status=AnalysisStatus.QUEUED)
+    with pytest.raises(IntegrityError, match="one_active_analysis_per_movie"), transaction.atomic():
+        Analysis.objects.create(movie=movie, status=AnalysisStatus.RUNNING)
+    Analysis.objects.create(movie=movie, status=AnalysisStatus.FAILED)
+
+
+def test_identical_file_is_not_stored_twice(movie, user):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Movie.objects.create(
+            title="Again", original_filename="casa.mp4", file="movies/y.mp4", size_bytes=10, sha256="a" * 64,
+            duration_s=100.0, width=640, height=480, has_audio=True, uploaded_by=user,
+        )
+
+
+def test_annotation_rules(movie, kissing, user):
+    with pytest.raises(IntegrityError, match="annotation_start_before_end"), transaction.atomic():
+        Annotation.objects.create(movie=movie, scene_type=kissing, start_s=5, end_s=4, label="positive", author=user)
+    with pytest.raises(IntegrityError, match="annotation_label_valid"), transaction.atomic():
+        Annotation.objects.create(movie=movie, scene_type=kissing, start_s=1, end_s=4, label="maybe", author=user)
