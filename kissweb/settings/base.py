@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_q",
     "kissweb.library",
+    "kissweb.analysis",
 ]
 
 MIDDLEWARE = [
