@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django_q",
     "kissweb.library",
     "kissweb.analysis",
+    "kissweb.web",
     "kissweb.training",
 ]
 
