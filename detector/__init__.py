@@ -1,1 +1,73 @@
-"""Kissweb detector."""
+"""Kissweb detector: finds scenes (kissing, ...) in movies with the per-second audio+visual classifier of Ziai (2019).
+
+The public face. Importing `detector` does not import torch: every name loads its module on first use.
+
+    from detector import detect, load_model
+    result = detect("movie.mp4", model=load_model("kissing.safetensors"))
+    for segment in result.segments: print(segment.start_s, segment.end_s, segment.confidence)
+
+Pieces: `embed_video` (one streaming pass -> per-second image+audio embeddings), `score` (the linear head ->
+P(scene) per second), `aggregate` (the paper's Algorithm 1 -> non-overlapping `Segment`s), `train_head`,
+`load_model`/`save_model` (safetensors + JSON card), `probe`/`extract_frame` (media facts and stills).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "DetectorError": "detector.errors",
+    "DecodeError": "detector.errors",
+    "MissingWeightsError": "detector.errors",
+    "ModelFileError": "detector.errors",
+    "MediaInfo": "detector.decode",
+    "probe": "detector.decode",
+    "extract_frame": "detector.decode",
+    "Embeddings": "detector.embed",
+    "embed_video": "detector.embed",
+    "resolve_backbone_set": "detector.embed",
+    "BACKBONE_DIMS": "detector.embed",
+    "fetch_weights": "detector.weights",
+    "SceneModel": "detector.head",
+    "load_model": "detector.head",
+    "save_model": "detector.head",
+    "score": "detector.head",
+    "Segment": "detector.aggregate",
+    "train_head": "detector.train",
+    "detect": "detector.api",
+    "Detection": "detector.api",
+}
+
+__all__ = [*_EXPORTS, "aggregate", "__version__"]
+
+if TYPE_CHECKING:
+    from detector import aggregate
+    from detector.aggregate import Segment
+    from detector.api import Detection, detect
+    from detector.decode import MediaInfo, extract_frame, probe
+    from detector.embed import BACKBONE_DIMS, Embeddings, embed_video, resolve_backbone_set
+    from detector.errors import DecodeError, DetectorError, MissingWeightsError, ModelFileError
+    from detector.head import SceneModel, load_model, save_model, score
+    from detector.train import train_head
+    from detector.weights import fetch_weights
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name's module on first use (keeps torch out of `import detector`)."""
+    if name == "aggregate":
+        # The module itself is callable: aggregate(probabilities, cut=, min_frames=, threshold=) -> list[Segment],
+        # and detector.aggregate.aggregate(labels, min_frames, threshold) is Algorithm 1 on labels.
+        return importlib.import_module("detector.aggregate")
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'detector' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
