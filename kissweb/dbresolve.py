@@ -16,7 +16,7 @@ from psycopg2 import sql
 
 log = logging.getLogger(__name__)
 
-LOCAL_SERVER_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+LOCAL_SERVER_URL = os.environ.get("KISSWEB_LOCAL_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 DEFAULT_DB_NAME = "kissweb"
 CONNECT_TIMEOUT_S = 3
 
@@ -48,13 +48,23 @@ def ensure_database(server_url: str, name: str) -> None:
         conn.close()
 
 
+_embedded_servers: list = []  # handles keep the server up while this process lives
+
+
 def start_embedded_server(data_dir: Path) -> str:
-    """Start (or reuse) an embedded PostgreSQL under data_dir/postgres; returns its server URL."""
+    """Start (or join) an embedded PostgreSQL under data_dir/postgres; returns its server URL.
+
+    The server stops when the last process holding a handle exits (pgserver counts handles by pid),
+    so `./kiss serve` and a concurrent `./kiss manage` share it safely.
+    """
     import pgserver  # imported here: it is only needed when no server is configured or running
+
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call, even at exit
 
     pgdata = data_dir / "postgres"
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(pgdata), cleanup_mode=None)
+    server = pgserver.get_server(str(pgdata), cleanup_mode="stop")
+    _embedded_servers.append(server)
     return server.get_uri()
 
 

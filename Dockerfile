@@ -1,0 +1,14 @@
+# One image for the web server and the task workers.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 KISSWEB_DATA_DIR=/data KISSWEB_STATIC_ROOT=/app/staticfiles
+WORKDIR /app
+COPY requirements.txt .
+# torch + torchvision first, then the rest (torchaudio with torch pinned), as ./kiss does.
+RUN pip install --no-cache-dir $(grep -E '^(torch|torchvision)==' requirements.txt) \
+ && pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN DJANGO_SECRET_KEY=build-only DATABASE_URL=postgres://x@localhost/x python manage.py collectstatic --noinput
+RUN useradd --create-home --uid 1000 kissweb && mkdir -p /data && chown kissweb /data
+USER kissweb
+EXPOSE 8000
+CMD ["gunicorn", "kissweb.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--timeout", "3600"]
