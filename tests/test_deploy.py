@@ -1,0 +1,51 @@
+"""docker-compose cannot run here (no Docker engine), so its coherence is checked by reading it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+NGINX = (REPO / "deploy" / "nginx.conf").read_text()
+
+
+def _env(service: str) -> dict:
+    return COMPOSE["services"][service]["environment"]
+
+
+def test_compose_has_the_services_of_the_design():
+    assert {"postgres", "redis", "web", "worker", "nginx", "migrate"} <= set(COMPOSE["services"])
+
+
+def test_workers_scale_and_share_database_broker_and_media_with_web():
+    web, worker = COMPOSE["services"]["web"], COMPOSE["services"]["worker"]
+    assert worker["command"] == ["python", "manage.py", "qcluster"]
+    assert "container_name" not in worker and "ports" not in worker  # `--scale worker=N` must work
+    for key in ("DATABASE_URL", "REDIS_URL", "KISSWEB_DATA_DIR", "DJANGO_SECRET_KEY"):
+        assert _env("web")[key] == _env("worker")[key]
+    assert web["volumes"] == worker["volumes"] == ["media:/data"]
+    assert "media:/data:ro" in COMPOSE["services"]["nginx"]["volumes"]
+
+
+def test_nginx_serves_the_accel_redirect_prefix_from_the_media_volume():
+    prefix = _env("web")["KISSWEB_ACCEL_REDIRECT_PREFIX"]
+    block = re.search(rf"location {re.escape(prefix)}/ \{{(.*?)\}}", NGINX, re.S)
+    assert block, f"nginx has no location for {prefix}/"
+    assert "internal;" in block.group(1)
+    assert f"alias {_env('web')['KISSWEB_DATA_DIR']}/media/;" in block.group(1)
+    assert "proxy_pass http://kissweb_web;" in NGINX and "server web:8000;" in NGINX
+
+
+def test_production_settings_and_secrets_are_required():
+    assert _env("web")["DJANGO_SETTINGS_MODULE"] == "kissweb.settings.production"
+    assert ":?" in _env("web")["DJANGO_SECRET_KEY"]  # compose refuses to start without it
+
+
+def test_every_kissweb_variable_in_compose_is_read_by_the_code():
+    code = "\n".join(p.read_text() for p in (REPO / "kissweb").rglob("*.py"))
+    for name in _env("web"):
+        if name.startswith(("KISSWEB_", "DJANGO_")) and name != "DJANGO_SETTINGS_MODULE":
+            assert f'"{name}"' in code, f"{name} is set in docker-compose.yml but nothing reads it"
