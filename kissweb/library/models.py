@@ -140,7 +140,7 @@ class Analysis(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     progress = models.FloatField(default=0.0)
     eta_s = models.FloatField(null=True, blank=True)
-    stage = models.CharField(max_length=32, blank=True)
+    stage = models.CharField(max_length=120, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
