@@ -1,0 +1,177 @@
+"""Thin API views of training: parse, call a service or selector, serialize."""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from kissweb.training import selectors, services
+from kissweb.training.dataset import NotEnoughAnnotations, annotation_span_counts, spans_needed
+from kissweb.training.models import TrainingRun
+
+
+class TrainingRunOutput(serializers.ModelSerializer):
+    scene_type = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    model_version_status = serializers.CharField(source="model_version.status", default=None, read_only=True)
+    metrics = serializers.JSONField(source="model_version.metrics", default=None, read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id", "url", "scene_type", "status", "stage", "progress", "eta_s", "heartbeat_at", "queued_at",
+            "started_at", "finished_at", "n_spans", "n_movies", "n_seconds", "timings_s", "model_version",
+            "model_version_status", "metrics", "error",
+        ]
+
+    def get_url(self, run) -> str:
+        return f"/api/training-runs/{run.pk}/"
+
+
+class RefusalOutput(serializers.Serializer):
+    detail = serializers.CharField()
+    spans_needed = serializers.DictField(child=serializers.IntegerField(), required=False)
+
+
+class TrainApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        request=None,
+        responses={202: TrainingRunOutput, 409: RefusalOutput, 422: RefusalOutput},
+        summary="Queue a training run of the scene type on the library's annotated spans (staff only).",
+    )
+    def post(self, request, slug: str):
+        scene_type = selectors.scene_type_get(slug=slug)
+        try:
+            run = services.training_request(scene_type=scene_type, requested_by=request.user)
+        except NotEnoughAnnotations as exc:
+            needed = spans_needed(**annotation_span_counts(scene_type=scene_type))
+            return Response({"detail": str(exc), "spans_needed": needed}, status=422)
+        except services.TrainingAlreadyActive as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(TrainingRunOutput(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class TrainingRunListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=TrainingRunOutput(many=True), summary="The scene type's latest training runs.")
+    def get(self, request, slug: str):
+        scene_type = selectors.scene_type_get(slug=slug)
+        return Response(TrainingRunOutput(selectors.training_run_list(scene_type=scene_type), many=True).data)
+
+
+class TrainingRunDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=TrainingRunOutput, summary="A training run: status, progress, ETA, and its model's metrics.")
+    def get(self, request, run_id: int):
+        return Response(TrainingRunOutput(selectors.training_run_get(run_id=run_id)).data)
+
+
+class SuggestionOutput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["unsure", "unreviewed"])
+    movie_id = serializers.IntegerField()
+    movie_title = serializers.CharField()
+    segment_id = serializers.IntegerField(required=False)
+    start_s = serializers.FloatField()
+    end_s = serializers.FloatField()
+    score = serializers.FloatField()
+    why = serializers.CharField()
+    link = serializers.CharField()
+
+
+class SuggestionListOutput(serializers.Serializer):
+    model_version = serializers.IntegerField(allow_null=True)
+    results = SuggestionOutput(many=True)
+    detail = serializers.CharField(required=False)
+
+
+class SuggestionListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("limit", int, description="How many (1..100, default 20).")],
+        responses=SuggestionListOutput,
+        summary="Spans to label next: where the active model is least sure, and detections nobody reviewed.",
+    )
+    def get(self, request, slug: str):
+        scene_type = selectors.scene_type_get(slug=slug)
+        try:
+            limit = min(100, max(1, int(request.query_params.get("limit", 20))))
+        except ValueError:
+            return Response({"detail": "limit must be a whole number between 1 and 100."}, status=400)
+        return Response(SuggestionListOutput(selectors.suggestion_list(scene_type=scene_type, limit=limit)).data)
+
+
+class ObservedPrecisionOutput(serializers.Serializer):
+    confirmed = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    precision = serializers.FloatField(allow_null=True)
+
+
+class VersionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    is_active = serializers.BooleanField()
+    backbone_set = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    origin = serializers.CharField()
+    training_run = serializers.IntegerField(allow_null=True)
+    heldout = serializers.DictField()
+    observed = ObservedPrecisionOutput()
+    download_url = serializers.CharField(allow_null=True)
+    error = serializers.CharField()
+
+
+class StatsOutput(serializers.Serializer):
+    scene_type = serializers.CharField()
+    name = serializers.CharField()
+    active_model = serializers.IntegerField(allow_null=True)
+    annotations = serializers.DictField(child=serializers.IntegerField())
+    can_train = serializers.BooleanField()
+    spans_needed = serializers.DictField(child=serializers.IntegerField())
+    active_training_run = serializers.IntegerField(allow_null=True)
+    versions = VersionOutput(many=True)
+
+
+class StatsApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses=StatsOutput,
+        summary="Model versions side by side: held-out metrics and the precision people observed.",
+    )
+    def get(self, request, slug: str):
+        stats = selectors.scene_type_stats(scene_type=selectors.scene_type_get(slug=slug))
+        return Response(StatsOutput(stats).data)
+
+
+class ModelDownloadApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses={(200, "application/octet-stream"): bytes},
+        summary="The model file (.safetensors, its card inside).",
+    )
+    def get(self, request, model_id: int):
+        version = selectors.model_version_get(model_id=model_id)
+        if not version.weights:
+            raise NotFound(f"Model version {version.pk} has no file yet (status {version.status}).")
+        try:
+            handle = version.weights.open("rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"The file of model version {version.pk} is missing from the media folder.") from exc
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=f"{version.scene_type.slug}-model-{version.pk}.safetensors",
+            content_type="application/octet-stream",
+        )
