@@ -1,0 +1,43 @@
+"""Per-second metrics and per-clip summaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detector.metrics import binary_metrics, group_results
+
+
+def test_binary_metrics_by_hand():
+    labels = np.array([1, 1, 1, 0, 0, 0, 0, 1])
+    preds = np.array([1, 1, 0, 0, 1, 0, 0, 0])
+    m = binary_metrics(labels, preds)
+    # tp=2 fp=1 fn=2 tn=3
+    assert m["confusion"] == [[3, 1], [2, 2]]
+    assert m["accuracy"] == pytest.approx(5 / 8)
+    assert m["precision"] == pytest.approx(2 / 3)
+    assert m["recall"] == pytest.approx(2 / 4)
+    assert m["f1"] == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
+    assert m["n_seconds"] == 8
+
+
+def test_no_predicted_scenes_gives_zero_not_an_error():
+    m = binary_metrics(np.array([1, 0]), np.array([0, 0]))
+    assert m["precision"] == 0.0 and m["recall"] == 0.0 and m["f1"] == 0.0 and m["accuracy"] == 0.5
+
+
+def test_length_mismatch_is_refused():
+    with pytest.raises(ValueError):
+        binary_metrics(np.array([1, 0]), np.array([1]))
+
+
+def test_group_results_one_row_per_group():
+    groups = np.array([5, 5, 5, 9, 9])
+    labels = np.array([1, 1, 1, 0, 0])
+    probs = np.array([0.9, 0.8, 0.2, 0.6, 0.1])
+    rows = group_results(groups, labels, probs)
+    assert [r["group"] for r in rows] == [5, 9]
+    assert rows[0]["label"] == 1 and rows[0]["n_seconds"] == 3
+    assert rows[0]["mean_score"] == pytest.approx(1.9 / 3, abs=1e-6)
+    assert rows[0]["predicted"] == 1 and rows[0]["second_accuracy"] == pytest.approx(2 / 3, abs=1e-6)
+    assert rows[1]["predicted"] == 0 and rows[1]["second_accuracy"] == pytest.approx(0.5)
