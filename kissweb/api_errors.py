@@ -53,3 +53,20 @@ def json_404(request, exception=None):  # noqa: ARG001
 
 def json_500(request):  # noqa: ARG001
     return JsonResponse({"detail": "Internal server error; the details are in the server log."}, status=500)
+
+
+def handler404(request, exception=None):
+    """JSON under /api/, the normal page elsewhere."""
+    if request.path.startswith("/api/"):
+        return json_404(request, exception)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    if request.path.startswith("/api/"):
+        return json_500(request)
+    from django.views.defaults import server_error
+
+    return server_error(request)

@@ -11,3 +11,7 @@ urlpatterns = [
     path("", include("kissweb.web.urls")),
     path("", include("kissweb.training.page_urls")),
 ]
+
+# Outside DRF views (an unknown /api/ path, a crash in middleware) errors under /api/ are JSON too.
+handler404 = "kissweb.api_errors.handler404"
+handler500 = "kissweb.api_errors.handler500"

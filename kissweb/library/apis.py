@@ -1,18 +1,407 @@
-"""Thin API views: parse input, call a service or selector, serialize the result."""
+"""Thin API views: parse input, call a service or selector, shape the result."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers as drf_serializers
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kissweb.library.selectors import health_read
+from kissweb.library import selectors, services
+from kissweb.library.models import SceneType
+from kissweb.library import serializers as s
+from kissweb.library.permissions import IsStaffOrReadOnly
+from kissweb.library.streaming import content_type_for, ranged_file_response
+from kissweb.library.uploads import HashingLimitedUploadHandler
+
+ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 401, 403, 404)}
+
+
+class LibraryPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class MediaNegotiation(DefaultContentNegotiation):
+    """Media endpoints answer <video>/<img>/<track> requests whatever they accept; errors are JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return JSONRenderer(), "application/json"
+
+
+def _scene_type_or_400(slug: str) -> SceneType:
+    scene_type = SceneType.objects.filter(slug=slug).first()
+    if scene_type is None:
+        known = ", ".join(SceneType.objects.values_list("slug", flat=True)) or "none yet"
+        raise ValidationError({"scene_type": f"There is no scene type '{slug}'; known scene types: {known}."})
+    return scene_type
 
 
 class HealthApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(responses=inline_serializer("Health", {"status": drf_serializers.CharField()}))
     def get(self, request):
-        report = health_read()
+        report = selectors.health_read()
         return Response(report, status=200 if report["status"] == "ok" else 503)
+
+
+class TokenApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=s.TokenInputSerializer, responses={200: s.TokenOutputSerializer, 400: s.ErrorSerializer})
+    def post(self, request):
+        data = s.TokenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request=request._request, **data.validated_data)
+        if user is None or not user.is_active:
+            raise ValidationError({"detail": "Wrong username or password."})
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+# --- movies ---------------------------------------------------------------------------------------------
+
+
+class MovieListCreateApi(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def initialize_request(self, request, *args, **kwargs):
+        # Before anything reads the body (the CSRF check does): stream to disk, hash, enforce the limit.
+        if request.method == "POST":
+            request.upload_handlers = [HashingLimitedUploadHandler(request)]
+        return super().initialize_request(request, *args, **kwargs)
+
+    @extend_schema(
+        parameters=[
+            s.MovieListFilterSerializer,
+            OpenApiParameter("page", int), OpenApiParameter("page_size", int),
+            OpenApiParameter(
+                "ordering", str, enum=list(selectors.MOVIE_ORDERINGS),
+                description="-segment_count / -scene_seconds count the chosen scene_type (all types without one).",
+            ),
+        ],
+        responses={200: s.MovieOutputSerializer(many=True), **ERRORS},
+    )
+    def get(self, request):
+        filters = s.MovieListFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        scene_types = selectors.scene_types_with_model_flag()
+        movies = selectors.movie_list(scene_types=scene_types, **filters.validated_data)
+        paginator = LibraryPagination()
+        page = paginator.paginate_queryset(movies, request, view=self)
+        totals = selectors.movie_scene_type_totals(movie_ids=[row["id"] for row in page], scene_types=scene_types)
+        return paginator.get_paginated_response(
+            [s.movie_output(row, user=request.user, scene_types=totals[row["id"]]) for row in page]
+        )
+
+    @extend_schema(
+        request={"multipart/form-data": s.MovieCreateInputSerializer},
+        responses={
+            201: s.MovieOutputSerializer, 409: s.DuplicateMovieErrorSerializer, 413: s.ErrorSerializer,
+            415: s.ErrorSerializer, 422: s.ErrorSerializer, **ERRORS,
+        },
+    )
+    def post(self, request):
+        data = s.MovieCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            movie = services.movie_create(
+                uploaded_file=data.validated_data["file"], title=data.validated_data.get("title"),
+                year=data.validated_data.get("year"), user=request.user,
+            )
+        except services.MovieDuplicate as exc:
+            return Response(
+                {"detail": str(exc.detail), "movie": {"id": exc.existing.pk, "title": exc.existing.title}},
+                status=409,
+            )
+        return Response(_movie_detail(movie.pk, request), status=201)
+
+
+def _movie_detail(movie_id: int, request) -> dict:
+    row = selectors.movie_row(movie_id=movie_id)
+    scene_types = selectors.scene_types_with_model_flag()
+    totals = selectors.movie_scene_type_totals(movie_ids=[movie_id], scene_types=scene_types)
+    return s.movie_output(row, user=request.user, scene_types=totals[movie_id])
+
+
+class MovieDetailApi(APIView):
+    @extend_schema(responses={200: s.MovieOutputSerializer, **ERRORS})
+    def get(self, request, movie_id: int):
+        return Response(_movie_detail(movie_id, request))
+
+    @extend_schema(request=s.MovieUpdateInputSerializer, responses={200: s.MovieOutputSerializer, **ERRORS})
+    def patch(self, request, movie_id: int):
+        movie = selectors.movie_get(movie_id=movie_id)
+        services.movie_check_can_edit(movie=movie, user=request.user)
+        data = s.MovieUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.movie_update(movie=movie, **data.validated_data)
+        return Response(_movie_detail(movie_id, request))
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def delete(self, request, movie_id: int):
+        movie = selectors.movie_get(movie_id=movie_id)
+        services.movie_check_can_edit(movie=movie, user=request.user)
+        services.movie_delete(movie=movie)
+        return Response(status=204)
+
+
+MEDIA_RESPONSES = {(200, "application/octet-stream"): OpenApiTypes.BINARY, **ERRORS}
+
+
+class MovieStreamApi(APIView):
+    content_negotiation_class = MediaNegotiation
+
+    @extend_schema(
+        parameters=[OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="e.g. bytes=0-1023")],
+        responses={
+            (200, "video/*"): OpenApiTypes.BINARY, (206, "video/*"): OpenApiTypes.BINARY,
+            416: OpenApiResponse(description="Range outside the file; Content-Range: bytes */size"), **ERRORS,
+        },
+    )
+    def get(self, request, movie_id: int):
+        movie = selectors.movie_get(movie_id=movie_id)
+        return ranged_file_response(
+            path=Path(movie.file.path), relative_name=movie.file.name, range_header=request.META.get("HTTP_RANGE"),
+        )
+
+
+class MoviePosterApi(APIView):
+    content_negotiation_class = MediaNegotiation
+
+    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY, **ERRORS})
+    def get(self, request, movie_id: int):
+        movie = selectors.movie_get(movie_id=movie_id)
+        if not movie.poster:
+            raise Http404
+        return ranged_file_response(
+            path=Path(movie.poster.path), relative_name=movie.poster.name, range_header=None,
+            content_type="image/jpeg", cache_control="private, max-age=86400",
+        )
+
+
+class MovieThumbnailApi(APIView):
+    content_negotiation_class = MediaNegotiation
+
+    @extend_schema(
+        parameters=[OpenApiParameter("t", float, required=True, description="Seconds into the movie")],
+        responses={(200, "image/jpeg"): OpenApiTypes.BINARY, 422: s.ErrorSerializer, **ERRORS},
+    )
+    def get(self, request, movie_id: int):
+        movie = selectors.movie_get(movie_id=movie_id)
+        t = drf_serializers.FloatField(min_value=0).run_validation(request.query_params.get("t", ""))
+        path = services.thumbnail_ensure(movie=movie, at_s=t)
+        media_root = Path(settings.MEDIA_ROOT)
+        return ranged_file_response(
+            path=path, relative_name=str(path.relative_to(media_root)), range_header=None,
+            content_type="image/jpeg", cache_control="private, max-age=86400",
+        )
+
+
+class MovieChaptersApi(APIView):
+    content_negotiation_class = MediaNegotiation
+
+    @extend_schema(responses={(200, "text/vtt"): OpenApiTypes.STR, **ERRORS})
+    def get(self, request, movie_id: int):
+        movie = selectors.movie_get(movie_id=movie_id)
+        response = HttpResponse(selectors.movie_chapters_vtt(movie=movie), content_type="text/vtt; charset=utf-8")
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-cache"
+        return response
+
+
+# --- segments -------------------------------------------------------------------------------------------
+
+
+class MovieSegmentsApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("scene_type", str)],
+        responses={200: s.SegmentOutputSerializer(many=True), **ERRORS},
+    )
+    def get(self, request, movie_id: int):
+        movie = selectors.movie_get(movie_id=movie_id)
+        rows = selectors.segment_list(movie=movie, scene_type=request.query_params.get("scene_type") or None)
+        return Response([s.segment_output(row, user=request.user) for row in rows])
+
+    @extend_schema(request=s.SegmentCreateInputSerializer, responses={201: s.SegmentOutputSerializer, **ERRORS})
+    def post(self, request, movie_id: int):
+        movie = selectors.movie_get(movie_id=movie_id)
+        services.movie_check_can_edit(movie=movie, user=request.user)
+        data = s.SegmentCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        segment = services.segment_create(
+            movie=movie, scene_type=_scene_type_or_400(data.validated_data["scene_type"]),
+            start_s=data.validated_data["start_s"], end_s=data.validated_data["end_s"], user=request.user,
+        )
+        return Response(s.segment_instance_output(selectors.segment_get(segment_id=segment.pk), user=request.user),
+                        status=201)
+
+
+class SegmentSearchApi(APIView):
+    @extend_schema(
+        parameters=[
+            s.SegmentSearchFilterSerializer, OpenApiParameter("page", int), OpenApiParameter("page_size", int),
+            OpenApiParameter("ordering", str, enum=list(selectors.SEGMENT_ORDERINGS)),
+        ],
+        responses={200: s.SegmentOutputSerializer(many=True), **ERRORS},
+    )
+    def get(self, request):
+        filters = s.SegmentSearchFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        params = dict(filters.validated_data)
+        params["movie_id"] = params.pop("movie", None)
+        scene_types = selectors.scene_types_with_model_flag() if params.get("scene_type") else []
+        rows = selectors.segment_search(scene_types=scene_types, **params)
+        paginator = LibraryPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response([s.segment_output(row, user=request.user) for row in page])
+
+
+class SegmentDetailApi(APIView):
+    @extend_schema(responses={200: s.SegmentOutputSerializer, **ERRORS})
+    def get(self, request, segment_id: int):
+        return Response(s.segment_instance_output(selectors.segment_get(segment_id=segment_id), user=request.user))
+
+    @extend_schema(request=s.SegmentUpdateInputSerializer, responses={200: s.SegmentOutputSerializer, **ERRORS})
+    def patch(self, request, segment_id: int):
+        segment = selectors.segment_get(segment_id=segment_id)
+        services.movie_check_can_edit(movie=segment.movie, user=request.user)
+        data = s.SegmentUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.segment_update(segment=segment, user=request.user, **data.validated_data)
+        return Response(s.segment_instance_output(selectors.segment_get(segment_id=segment_id), user=request.user))
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def delete(self, request, segment_id: int):
+        services.segment_delete(segment=selectors.segment_get(segment_id=segment_id), user=request.user)
+        return Response(status=204)
+
+
+class SegmentReviewApi(APIView):
+    @extend_schema(request=s.ReviewInputSerializer, responses={201: s.AnnotationOutputSerializer, **ERRORS})
+    def post(self, request, segment_id: int):
+        segment = selectors.segment_get(segment_id=segment_id)
+        data = s.ReviewInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        annotation = services.segment_review(segment=segment, verdict=data.validated_data["verdict"], user=request.user)
+        annotation = selectors.annotation_get(annotation_id=annotation.pk)
+        return Response(s.AnnotationOutputSerializer(annotation, context={"request": request}).data, status=201)
+
+
+# --- scene types ----------------------------------------------------------------------------------------
+
+
+def _scene_type_output(scene_type) -> dict:
+    active = getattr(scene_type, "active_model", None)
+    return {
+        "id": scene_type.pk, "slug": scene_type.slug, "name": scene_type.name, "description": scene_type.description,
+        "cut": scene_type.cut, "min_frames": scene_type.min_frames, "threshold": scene_type.threshold,
+        "created_at": scene_type.created_at,
+        "active_model": None if active is None else {
+            "id": active.pk, "name": active.name, "backbone_set": active.backbone_set, "created_at": active.created_at,
+        },
+    }
+
+
+def _scene_type_detail(slug: str) -> dict:
+    for scene_type in selectors.scene_type_list():
+        if scene_type.slug == slug:
+            return _scene_type_output(scene_type)
+    raise Http404
+
+
+class SceneTypeListCreateApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+
+    @extend_schema(responses={200: s.SceneTypeOutputSerializer(many=True), **ERRORS})
+    def get(self, request):
+        return Response([_scene_type_output(st) for st in selectors.scene_type_list()])
+
+    @extend_schema(request=s.SceneTypeCreateInputSerializer, responses={201: s.SceneTypeOutputSerializer, **ERRORS})
+    def post(self, request):
+        data = s.SceneTypeCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        scene_type = services.scene_type_create(user=request.user, **data.validated_data)
+        return Response(_scene_type_detail(scene_type.slug), status=201)
+
+
+class SceneTypeDetailApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+
+    @extend_schema(responses={200: s.SceneTypeOutputSerializer, **ERRORS})
+    def get(self, request, slug: str):
+        return Response(_scene_type_detail(slug))
+
+    @extend_schema(request=s.SceneTypeUpdateInputSerializer, responses={200: s.SceneTypeOutputSerializer, **ERRORS})
+    def patch(self, request, slug: str):
+        scene_type = selectors.scene_type_get(slug=slug)
+        data = s.SceneTypeUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.scene_type_update(scene_type=scene_type, user=request.user, **data.validated_data)
+        return Response(_scene_type_detail(slug))
+
+
+# --- annotations ----------------------------------------------------------------------------------------
+
+
+class MovieAnnotationsApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("scene_type", str)],
+        responses={200: s.AnnotationOutputSerializer(many=True), **ERRORS},
+    )
+    def get(self, request, movie_id: int):
+        movie = selectors.movie_get(movie_id=movie_id)
+        annotations = selectors.annotation_list(movie=movie, scene_type=request.query_params.get("scene_type") or None)
+        return Response(s.AnnotationOutputSerializer(annotations, many=True, context={"request": request}).data)
+
+    @extend_schema(request=s.AnnotationCreateInputSerializer, responses={201: s.AnnotationOutputSerializer, **ERRORS})
+    def post(self, request, movie_id: int):
+        movie = selectors.movie_get(movie_id=movie_id)
+        data = s.AnnotationCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        values["scene_type"] = _scene_type_or_400(values["scene_type"])
+        annotation = services.annotation_create(movie=movie, user=request.user, **values)
+        annotation = selectors.annotation_get(annotation_id=annotation.pk)
+        return Response(s.AnnotationOutputSerializer(annotation, context={"request": request}).data, status=201)
+
+
+class AnnotationDetailApi(APIView):
+    @extend_schema(responses={200: s.AnnotationOutputSerializer, **ERRORS})
+    def get(self, request, annotation_id: int):
+        annotation = selectors.annotation_get(annotation_id=annotation_id)
+        return Response(s.AnnotationOutputSerializer(annotation, context={"request": request}).data)
+
+    @extend_schema(request=s.AnnotationUpdateInputSerializer, responses={200: s.AnnotationOutputSerializer, **ERRORS})
+    def patch(self, request, annotation_id: int):
+        annotation = selectors.annotation_get(annotation_id=annotation_id)
+        services.annotation_check_can_edit(annotation=annotation, user=request.user)
+        data = s.AnnotationUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        if "scene_type" in values:
+            values["scene_type"] = _scene_type_or_400(values["scene_type"])
+        services.annotation_update(annotation=annotation, user=request.user, **values)
+        annotation = selectors.annotation_get(annotation_id=annotation_id)
+        return Response(s.AnnotationOutputSerializer(annotation, context={"request": request}).data)
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def delete(self, request, annotation_id: int):
+        services.annotation_delete(annotation=selectors.annotation_get(annotation_id=annotation_id), user=request.user)
+        return Response(status=204)

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from django.db import connection
+from django.db.models import Count, Exists, F, FloatField, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from kissweb.library.models import Annotation, ModelVersion, Movie, SceneType, Segment
 
 
 def health_read() -> dict:
@@ -23,3 +31,249 @@ def health_read() -> dict:
         "workers": len(stats),
         "worker_heartbeat_age_s": round(min(ages), 1) if ages else None,
     }
+
+
+# --- scene types ----------------------------------------------------------------------------------------
+
+
+def scene_type_list() -> list[SceneType]:
+    """Every scene type with `.active_model` (a ModelVersion or None), in one query."""
+    active = ModelVersion.objects.filter(is_active=True).only("id", "name", "backbone_set", "created_at", "scene_type_id")
+    scene_types = list(SceneType.objects.prefetch_related(Prefetch("model_versions", queryset=active, to_attr="_active")))
+    for scene_type in scene_types:
+        scene_type.active_model = scene_type._active[0] if scene_type._active else None
+    return scene_types
+
+
+def scene_type_get(*, slug: str) -> SceneType:
+    return get_object_or_404(SceneType, slug=slug)
+
+
+def scene_types_with_model_flag() -> list[dict]:
+    """[{id, slug, name, has_model}] for every scene type, one query."""
+    return list(
+        SceneType.objects.annotate(
+            has_model=Exists(ModelVersion.objects.filter(scene_type=OuterRef("pk"), is_active=True))
+        ).values("id", "slug", "name", "has_model")
+    )
+
+
+def scene_type_by_slug(slug: str, *, scene_types: list[dict], param: str = "scene_type") -> dict:
+    for scene_type in scene_types:
+        if scene_type["slug"] == slug:
+            return scene_type
+    known = ", ".join(sorted(s["slug"] for s in scene_types)) or "none yet"
+    raise ValidationError({param: f"There is no scene type '{slug}'; known scene types: {known}."})
+
+
+# --- movies ---------------------------------------------------------------------------------------------
+
+MOVIE_FIELDS = (
+    "id", "title", "year", "original_filename", "size_bytes", "duration_s", "width", "height", "fps", "has_audio",
+    "status", "progress", "eta_s", "error", "created_at", "uploaded_by_id", "poster", "file",
+)
+MOVIE_ORDERINGS = {
+    "-created_at": ("-created_at", "-id"),
+    "created_at": ("created_at", "id"),
+    "title": ("title", "id"),
+    "-title": ("-title", "-id"),
+    "-segment_count": ("-segment_count", "-created_at", "-id"),
+    "segment_count": ("segment_count", "-created_at", "-id"),
+    "-scene_seconds": ("-scene_seconds", "-created_at", "-id"),
+    "scene_seconds": ("scene_seconds", "-created_at", "-id"),
+}
+
+
+def movie_get(*, movie_id: int) -> Movie:
+    return get_object_or_404(Movie.objects.select_related("uploaded_by"), pk=movie_id)
+
+
+def _segment_totals(*, scene_type_id: int | None):
+    segments = Segment.objects.filter(movie=OuterRef("pk"))
+    if scene_type_id is not None:
+        segments = segments.filter(scene_type_id=scene_type_id)
+    count = segments.order_by().values("movie").annotate(n=Count("*")).values("n")
+    seconds = segments.order_by().values("movie").annotate(s=Sum(F("end_s") - F("start_s"))).values("s")
+    return (
+        Coalesce(Subquery(count, output_field=IntegerField()), Value(0)),
+        Coalesce(Subquery(seconds, output_field=FloatField()), Value(0.0)),
+    )
+
+
+def movie_list(
+    *,
+    scene_types: list[dict],
+    search: str = "",
+    scene_type: str | None = None,
+    min_segments: int | None = None,
+    status: str | None = None,
+    ordering: str = "-created_at",
+) -> QuerySet:
+    """Movies as dicts (`.values()`), filtered and ordered; segment totals only computed when asked for.
+
+    `scene_type` alone means "has at least one scene of that type" (min_segments defaults to 1);
+    min_segments=0 keeps every movie and only chooses which scene type the ordering counts.
+    """
+    if ordering not in MOVIE_ORDERINGS:
+        raise ValidationError(
+            {"ordering": f"Unknown ordering '{ordering}'; choose one of: {', '.join(MOVIE_ORDERINGS)}."}
+        )
+    queryset = Movie.objects.all()
+    if search:
+        queryset = queryset.filter(title__icontains=search)
+    if status:
+        queryset = queryset.filter(status=status)
+    scene_type_id = scene_type_by_slug(scene_type, scene_types=scene_types)["id"] if scene_type else None
+    if scene_type_id is not None and min_segments is None:
+        min_segments = 1
+    needs_totals = bool(min_segments) or "segment_count" in ordering or "scene_seconds" in ordering
+    if needs_totals:
+        count, seconds = _segment_totals(scene_type_id=scene_type_id)
+        queryset = queryset.annotate(segment_count=count, scene_seconds=seconds)
+        if min_segments:
+            queryset = queryset.filter(segment_count__gte=min_segments)
+    return queryset.annotate(uploaded_by_username=F("uploaded_by__username")).order_by(
+        *MOVIE_ORDERINGS[ordering]
+    ).values(*MOVIE_FIELDS, "uploaded_by_username")
+
+
+def movie_scene_type_totals(*, movie_ids: list[int], scene_types: list[dict]) -> dict[int, list[dict]]:
+    """For each movie: one entry per scene type {slug, name, has_model, segment_count, scene_seconds}. One query."""
+    totals: dict[tuple[int, int], tuple[int, float]] = {}
+    if movie_ids:
+        rows = (
+            Segment.objects.filter(movie_id__in=movie_ids)
+            .order_by()
+            .values("movie_id", "scene_type_id")
+            .annotate(n=Count("*"), seconds=Sum(F("end_s") - F("start_s")))
+        )
+        totals = {(r["movie_id"], r["scene_type_id"]): (r["n"], r["seconds"] or 0.0) for r in rows}
+    result: dict[int, list[dict]] = defaultdict(list)
+    for movie_id in movie_ids:
+        for st in scene_types:
+            n, seconds = totals.get((movie_id, st["id"]), (0, 0.0))
+            result[movie_id].append(
+                {"slug": st["slug"], "name": st["name"], "has_model": st["has_model"], "segment_count": n,
+                 "scene_seconds": round(seconds, 3)}
+            )
+    return result
+
+
+# --- segments -------------------------------------------------------------------------------------------
+
+SEGMENT_FIELDS = (
+    "id", "movie_id", "start_s", "end_s", "confidence", "source", "model_version_id", "created_at",
+)
+SEGMENT_ORDERINGS = {
+    "movie": ("movie__title", "movie_id", "start_s"),
+    "start_s": ("movie_id", "start_s"),
+    "-confidence": ("-confidence", "id"),
+    "confidence": ("confidence", "id"),
+    "-duration": ("-duration", "id"),
+    "duration": ("duration", "id"),
+    "-created_at": ("-created_at", "-id"),
+}
+
+
+def segment_get(*, segment_id: int) -> Segment:
+    return get_object_or_404(Segment.objects.select_related("movie", "scene_type"), pk=segment_id)
+
+
+def _segment_values(queryset: QuerySet) -> QuerySet:
+    return queryset.annotate(
+        movie_title=F("movie__title"), scene_type_slug=F("scene_type__slug"), scene_type_name=F("scene_type__name"),
+        uploaded_by_id=F("movie__uploaded_by_id"),
+    ).values(*SEGMENT_FIELDS, "movie_title", "scene_type_slug", "scene_type_name", "uploaded_by_id")
+
+
+def segment_list(*, movie: Movie, scene_type: str | None = None, scene_types: list[dict] | None = None) -> QuerySet:
+    queryset = Segment.objects.filter(movie=movie)
+    if scene_type:
+        st = scene_type_by_slug(scene_type, scene_types=scene_types if scene_types is not None else scene_types_with_model_flag())
+        queryset = queryset.filter(scene_type_id=st["id"])
+    return _segment_values(queryset.order_by("start_s", "scene_type_id", "id"))
+
+
+def segment_search(
+    *,
+    scene_types: list[dict],
+    scene_type: str | None = None,
+    search: str = "",
+    min_duration: float | None = None,
+    movie_id: int | None = None,
+    source: str | None = None,
+    ordering: str = "movie",
+) -> QuerySet:
+    """Scenes across the library, as dicts."""
+    if ordering not in SEGMENT_ORDERINGS:
+        raise ValidationError(
+            {"ordering": f"Unknown ordering '{ordering}'; choose one of: {', '.join(SEGMENT_ORDERINGS)}."}
+        )
+    queryset = Segment.objects.all()
+    if scene_type:
+        queryset = queryset.filter(scene_type_id=scene_type_by_slug(scene_type, scene_types=scene_types)["id"])
+    if search:
+        queryset = queryset.filter(movie__title__icontains=search)
+    if movie_id is not None:
+        queryset = queryset.filter(movie_id=movie_id)
+    if source:
+        queryset = queryset.filter(source=source)
+    if min_duration or "duration" in ordering:
+        queryset = queryset.annotate(duration=F("end_s") - F("start_s"))
+        if min_duration:
+            queryset = queryset.filter(duration__gte=min_duration)
+    return _segment_values(queryset.order_by(*SEGMENT_ORDERINGS[ordering]))
+
+
+# --- annotations ----------------------------------------------------------------------------------------
+
+
+def annotation_list(*, movie: Movie, scene_type: str | None = None) -> QuerySet:
+    queryset = Annotation.objects.filter(movie=movie).select_related("scene_type", "author")
+    if scene_type:
+        queryset = queryset.filter(scene_type__slug=scene_type)
+    return queryset.order_by("start_s", "id")
+
+
+def annotation_get(*, annotation_id: int) -> Annotation:
+    return get_object_or_404(Annotation.objects.select_related("movie", "scene_type", "author"), pk=annotation_id)
+
+
+# --- chapters -------------------------------------------------------------------------------------------
+
+
+def vtt_timestamp(seconds: float) -> str:
+    millis = int(round(max(seconds, 0.0) * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
+
+
+def movie_chapters_vtt(*, movie: Movie) -> str:
+    """WebVTT chapters: one cue per segment (detected and manual), titled with the scene type's name."""
+    segments = (
+        Segment.objects.filter(movie=movie).order_by("start_s", "end_s", "id")
+        .values_list("id", "start_s", "end_s", "source", "scene_type__name")
+    )
+    lines = ["WEBVTT", ""]
+    for segment_id, start_s, end_s, source, name in segments:
+        title = name if source == "detected" else f"{name} (manual)"
+        lines += [f"segment-{segment_id}", f"{vtt_timestamp(start_s)} --> {vtt_timestamp(end_s)}",
+                  title.replace("-->", "->"), ""]
+    return "\n".join(lines)
+
+
+def movie_row(*, movie_id: int) -> dict:
+    """One movie as a `movie_list`-shaped dict, or 404."""
+    row = (
+        Movie.objects.filter(pk=movie_id)
+        .annotate(uploaded_by_username=F("uploaded_by__username"))
+        .values(*MOVIE_FIELDS, "uploaded_by_username")
+        .first()
+    )
+    if row is None:
+        from django.http import Http404
+
+        raise Http404
+    return row

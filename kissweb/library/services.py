@@ -2,10 +2,48 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import secrets
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.core.files.move import file_move_safe
+from django.db import IntegrityError, transaction
+from rest_framework import status
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+
+from kissweb.library.models import (
+    Annotation,
+    AnnotationLabel,
+    Movie,
+    SceneType,
+    Segment,
+    SegmentSource,
+)
+from kissweb.library.uploads import UploadTooLarge
+
+log = logging.getLogger(__name__)
+
+POSTER_WIDTH = 480
+THUMBNAIL_WIDTH = 320
+POSTER_AT_FRACTION = 0.10
+UNSET = object()
+
+# Container (demuxer) names as probed -> the extensions the stored file may get; the first is the default.
+CONTAINER_EXTENSIONS = {
+    "mov": (".mp4", ".mov", ".m4v", ".3gp"), "mp4": (".mp4", ".m4v", ".mov"), "m4a": (".mp4",),
+    "3gp": (".3gp", ".mp4"), "3g2": (".3gp", ".mp4"), "mj2": (".mp4",),
+    "matroska": (".mkv", ".webm"), "webm": (".webm", ".mkv"), "avi": (".avi",), "mpegts": (".ts",),
+    "mpeg": (".mpg",), "ogg": (".ogv",), "flv": (".flv",), "asf": (".wmv",),
+}
+# Words in a DecodeError that mean "this is no video at all" (415) rather than "a broken video" (422).
+NOT_A_VIDEO_WORDS = ("not a readable movie", "no video stream", "file is empty", "not a regular file", "not a video")
 
 
 @transaction.atomic
@@ -27,3 +65,418 @@ def admin_ensure(*, username: str | None, password: str | None) -> str | None:
     generated = secrets.token_urlsafe(12)
     User.objects.create_superuser(username="admin", email="", password=generated)
     return generated
+
+
+# --- errors the API turns into status codes -------------------------------------------------------------
+
+
+class MovieDuplicate(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "duplicate_movie"
+
+    def __init__(self, *, existing: Movie):
+        self.existing = existing
+        super().__init__(
+            f"This file is already in the library as '{existing.title}' (movie {existing.pk}); "
+            "it was not stored a second time."
+        )
+
+
+class NotAVideo(APIException):
+    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+    default_code = "not_a_video"
+
+
+class UnusableVideo(APIException):
+    status_code = 422
+    default_code = "unusable_video"
+
+
+def _reject_media(exc: Exception, *, filename: str) -> APIException:
+    """A DecodeError from the detector -> 415 when the file is no video at all, else 422."""
+    reason = str(exc).strip() or "it could not be decoded"
+    reason = reason.split(": ", 1)[1] if ": " in reason else reason  # drop the temporary path
+    if any(words in reason.lower() for words in NOT_A_VIDEO_WORDS):
+        return NotAVideo(f"'{filename}' is not a video this server can use: {reason}")
+    return UnusableVideo(f"'{filename}' cannot be used: {reason}")
+
+
+# --- movies ---------------------------------------------------------------------------------------------
+
+
+def container_extension(*, container: str, original_filename: str) -> str:
+    """The stored file's extension, from the probed container (the uploaded name only picks within its family)."""
+    original_ext = Path(original_filename).suffix.lower()
+    for name in (part.strip().lower() for part in (container or "").split(",")):
+        if family := CONTAINER_EXTENSIONS.get(name):
+            return original_ext if original_ext in family else family[0]
+    return ".bin"
+
+
+def _spooled_copy(uploaded_file) -> tuple[Path, str, bool]:
+    """(path on disk, sha256, whether we made the copy). Streamed uploads are already on disk and hashed."""
+    temp_path = getattr(uploaded_file, "temporary_file_path", None)
+    digest = getattr(uploaded_file, "sha256", None)
+    if temp_path is not None:
+        path = Path(temp_path())
+        if digest is None:
+            digest = _sha256_of(path)
+        return path, digest, False
+    incoming = Path(settings.MEDIA_ROOT) / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    hasher = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(dir=incoming, suffix=".upload", delete=False) as out:
+        for chunk in uploaded_file.chunks():
+            hasher.update(chunk)
+            out.write(chunk)
+    return Path(out.name), hasher.hexdigest(), True
+
+
+def _sha256_of(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1024 * 1024), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def _existing_with_hash(sha256: str) -> Movie | None:
+    return Movie.objects.filter(sha256=sha256).only("id", "title").first()
+
+
+def movie_create(*, uploaded_file, title: str | None = None, year: int | None = None, user) -> Movie:
+    """Accept an uploaded movie: check it, store it under a UUID name with a poster, and queue its analysis.
+
+    Nothing is left on disk or in the database when any step fails.
+    """
+    import detector
+    from kissweb.analysis.services import analysis_request
+
+    limit = int(settings.KISSWEB_MAX_UPLOAD_BYTES)
+    if uploaded_file.size is not None and uploaded_file.size > limit:
+        raise UploadTooLarge(limit_bytes=limit)
+    original_filename = Path(uploaded_file.name or "upload").name[:500]
+    source, sha256, source_is_ours = _spooled_copy(uploaded_file)
+    written: list[Path] = []
+    try:
+        if existing := _existing_with_hash(sha256):
+            raise MovieDuplicate(existing=existing)
+        try:
+            info = detector.probe(source)
+            poster_jpeg = detector.extract_frame(
+                source, at_s=info.duration_s * POSTER_AT_FRACTION, width=POSTER_WIDTH
+            )
+        except detector.DecodeError as exc:
+            raise _reject_media(exc, filename=original_filename) from exc
+
+        media_root = Path(settings.MEDIA_ROOT)
+        stem = uuid.uuid4().hex
+        file_name = f"movies/{stem}{container_extension(container=info.container, original_filename=original_filename)}"
+        poster_name = f"posters/{stem}.jpg"
+        (media_root / "movies").mkdir(parents=True, exist_ok=True)
+        (media_root / "posters").mkdir(parents=True, exist_ok=True)
+        written.append(media_root / file_name)
+        file_move_safe(str(source), str(media_root / file_name), allow_overwrite=False)
+        written.append(media_root / poster_name)
+        (media_root / poster_name).write_bytes(poster_jpeg)
+
+        try:
+            with transaction.atomic():
+                movie = Movie.objects.create(
+                    title=(title or "").strip() or Path(original_filename).stem[:300] or "Untitled",
+                    year=year,
+                    original_filename=original_filename,
+                    file=file_name,
+                    poster=poster_name,
+                    size_bytes=(media_root / file_name).stat().st_size,
+                    sha256=sha256,
+                    duration_s=info.duration_s,
+                    width=info.width,
+                    height=info.height,
+                    fps=info.fps,
+                    has_audio=info.has_audio,
+                    container=(info.container or "")[:100],
+                    video_codec=(info.video_codec or "")[:100],
+                    uploaded_by=user,
+                )
+                analysis_request(movie=movie)
+        except IntegrityError:
+            # Two uploads of the same file at once: the database's unique sha256 decides.
+            if existing := _existing_with_hash(sha256):
+                raise MovieDuplicate(existing=existing) from None
+            raise
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if source_is_ours:
+            source.unlink(missing_ok=True)
+        raise
+    movie.refresh_from_db()
+    return movie
+
+
+@transaction.atomic
+def movie_update(*, movie: Movie, title=UNSET, year=UNSET) -> Movie:
+    fields = []
+    if title is not UNSET:
+        title = (title or "").strip()
+        if not title:
+            raise ValidationError({"title": "A title cannot be empty."})
+        movie.title = title
+        fields.append("title")
+    if year is not UNSET:
+        movie.year = year
+        fields.append("year")
+    if fields:
+        movie.save(update_fields=fields)
+    return movie
+
+
+def movie_files(*, movie: Movie) -> list[Path]:
+    """Every file on disk that belongs to the movie: video, poster, thumbnails, stored embeddings."""
+    media_root = Path(settings.MEDIA_ROOT)
+    paths = [media_root / name for name in (movie.file.name, movie.poster.name) if name]
+    paths += [media_root / name for name in movie.embeddings.values_list("file", flat=True) if name]
+    paths.append(thumbnail_dir(movie_id=movie.pk))
+    return paths
+
+
+def _remove_paths(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        except OSError as exc:  # a leftover file must not turn a finished delete into an error
+            log.warning("could not remove %s: %s", path, exc)
+
+
+@transaction.atomic
+def movie_delete(*, movie: Movie) -> None:
+    """Delete the movie's rows (cascade) and, once that is committed, its files."""
+    paths = movie_files(movie=movie)
+    movie.delete()
+    transaction.on_commit(lambda: _remove_paths(paths))
+
+
+def movie_check_can_edit(*, movie: Movie, user) -> None:
+    if not (user.is_staff or movie.uploaded_by_id == user.pk):
+        raise PermissionDenied("Only the person who uploaded this movie, or staff, can change it.")
+
+
+# --- thumbnails -----------------------------------------------------------------------------------------
+
+
+def thumbnail_dir(*, movie_id: int) -> Path:
+    return Path(settings.MEDIA_ROOT) / "thumbs" / str(movie_id)
+
+
+def thumbnail_ensure(*, movie: Movie, at_s: float) -> Path:
+    """The JPEG still of the movie at `at_s` seconds, made once and then served from disk."""
+    import detector
+
+    if not 0 <= at_s <= movie.duration_s:
+        raise ValidationError(
+            {"t": f"{at_s:g} s is outside the movie; choose a time between 0 and {movie.duration_s:g} s."}
+        )
+    at_s = min(at_s, max(movie.duration_s - 0.1, 0.0))  # the very last instant has no frame
+    path = thumbnail_dir(movie_id=movie.pk) / f"{int(at_s * 10)}.jpg"
+    if path.exists():
+        return path
+    try:
+        jpeg = detector.extract_frame(Path(movie.file.path), at_s=int(at_s * 10) / 10, width=THUMBNAIL_WIDTH)
+    except detector.DecodeError as exc:
+        raise UnusableVideo(f"No still could be made at {at_s:g} s: {exc}") from exc
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+    partial.write_bytes(jpeg)
+    os.replace(partial, path)  # concurrent requests for one still: each rename is whole
+    return path
+
+
+# --- segments -------------------------------------------------------------------------------------------
+
+
+def _constraint_name(exc: IntegrityError) -> str:
+    diag = getattr(exc.__cause__, "diag", None)
+    return (getattr(diag, "constraint_name", None) or str(exc)).lower()
+
+
+def _span_error(exc: IntegrityError, *, movie: Movie, start_s: float, end_s: float, what: str) -> ValidationError:
+    """Turn a database rule on a span into a sentence; the rule itself lives in Postgres."""
+    name = _constraint_name(exc)
+    if "start_before_end" in name:
+        return ValidationError({"end_s": f"The {what} must end after it starts ({start_s:g} s to {end_s:g} s)."})
+    if "within_movie" in name or "past the end" in name:
+        return ValidationError(
+            {"end_s": f"The {what} ends at {end_s:g} s, past the end of the movie ({movie.duration_s:g} s)."}
+        )
+    if "start_nonnegative" in name:
+        return ValidationError({"start_s": f"The {what} cannot start before 0 s."})
+    if "no_overlap" in name:
+        return ValidationError(
+            {"start_s": f"The {what} {start_s:g}-{end_s:g} s overlaps another {what} of the same scene type; "
+             "move or delete that one first (touching is fine)."}
+        )
+    if "confidence" in name:
+        return ValidationError({"confidence": "Confidence must be between 0 and 1."})
+    log.warning("unexpected integrity error on a %s: %s", what, exc)
+    return ValidationError({"detail": f"The database refused this {what}: {exc}"})
+
+
+def segment_create(*, movie: Movie, scene_type: SceneType, start_s: float, end_s: float, user) -> Segment:
+    """A manual segment. Analyses never touch manual segments."""
+    movie_check_can_edit(movie=movie, user=user)
+    try:
+        with transaction.atomic():
+            return Segment.objects.create(
+                movie=movie, scene_type=scene_type, start_s=start_s, end_s=end_s, confidence=1.0,
+                source=SegmentSource.MANUAL, created_by=user,
+            )
+    except IntegrityError as exc:
+        raise _span_error(exc, movie=movie, start_s=start_s, end_s=end_s, what="segment") from exc
+
+
+def segment_update(*, segment: Segment, user, start_s: float | None = None, end_s: float | None = None) -> Segment:
+    """Move a segment's edges. An edited detected segment becomes manual, so re-analysis keeps the edit."""
+    movie_check_can_edit(movie=segment.movie, user=user)
+    segment.start_s = segment.start_s if start_s is None else start_s
+    segment.end_s = segment.end_s if end_s is None else end_s
+    if segment.source == SegmentSource.DETECTED:
+        segment.source = SegmentSource.MANUAL
+        segment.analysis = None
+        segment.confidence = 1.0
+        segment.created_by = user
+    try:
+        with transaction.atomic():
+            segment.save()
+    except IntegrityError as exc:
+        raise _span_error(exc, movie=segment.movie, start_s=segment.start_s, end_s=segment.end_s, what="segment") from exc
+    return segment
+
+
+@transaction.atomic
+def segment_delete(*, segment: Segment, user) -> None:
+    movie_check_can_edit(movie=segment.movie, user=user)
+    segment.delete()
+
+
+# --- scene types ----------------------------------------------------------------------------------------
+
+SCENE_TYPE_SETTINGS = ("cut", "min_frames", "threshold")
+
+
+def _scene_type_error(exc: IntegrityError, *, slug: str) -> ValidationError:
+    name = _constraint_name(exc)
+    if "slug" in name or "unique" in name:
+        return ValidationError({"slug": f"A scene type with the slug '{slug}' already exists."})
+    if "cut" in name:
+        return ValidationError({"cut": "cut must be between 0 and 1 (exclusive)."})
+    if "min_frames" in name:
+        return ValidationError({"min_frames": "min_frames must be at least 1 second."})
+    if "threshold" in name:
+        return ValidationError({"threshold": "threshold must be above 0 and at most 1."})
+    return ValidationError({"detail": f"The database refused this scene type: {exc}"})
+
+
+def scene_type_create(*, slug: str, name: str, description: str = "", user) -> SceneType:
+    if not user.is_staff:
+        raise PermissionDenied("Only staff can add scene types.")
+    try:
+        with transaction.atomic():
+            return SceneType.objects.create(slug=slug, name=name, description=description)
+    except IntegrityError as exc:
+        raise _scene_type_error(exc, slug=slug) from exc
+
+
+def scene_type_update(*, scene_type: SceneType, user, **changes) -> SceneType:
+    """Rename or retune a scene type. New aggregation settings re-derive segments from the stored scores."""
+    if not user.is_staff:
+        raise PermissionDenied("Only staff can change scene types.")
+    allowed = {"name", "description", *SCENE_TYPE_SETTINGS}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError({"detail": f"These fields cannot be changed: {', '.join(sorted(unknown))}."})
+    settings_changed = any(
+        key in SCENE_TYPE_SETTINGS and getattr(scene_type, key) != value for key, value in changes.items()
+    )
+    for key, value in changes.items():
+        setattr(scene_type, key, value)
+    try:
+        with transaction.atomic():
+            scene_type.save()
+            if settings_changed:
+                from kissweb.analysis import services as analysis_services
+
+                rederive = getattr(analysis_services, "scene_type_settings_changed", None)
+                if rederive is not None:
+                    rederive(scene_type=scene_type)
+                else:
+                    log.warning("scene_type_settings_changed is not available; segments were not re-derived")
+    except IntegrityError as exc:
+        scene_type.refresh_from_db()
+        raise _scene_type_error(exc, slug=scene_type.slug) from exc
+    return scene_type
+
+
+# --- annotations ----------------------------------------------------------------------------------------
+
+
+def annotation_check_can_edit(*, annotation: Annotation, user) -> None:
+    if not (user.is_staff or annotation.author_id == user.pk):
+        raise PermissionDenied("Only the person who made this annotation, or staff, can change it.")
+
+
+def annotation_create(
+    *, movie: Movie, scene_type: SceneType, start_s: float, end_s: float, label: str, user
+) -> Annotation:
+    try:
+        with transaction.atomic():
+            return Annotation.objects.create(
+                movie=movie, scene_type=scene_type, start_s=start_s, end_s=end_s, label=label, author=user
+            )
+    except IntegrityError as exc:
+        raise _span_error(exc, movie=movie, start_s=start_s, end_s=end_s, what="annotation") from exc
+
+
+def annotation_update(*, annotation: Annotation, user, **changes) -> Annotation:
+    annotation_check_can_edit(annotation=annotation, user=user)
+    for key in ("start_s", "end_s", "label", "scene_type"):
+        if key in changes:
+            setattr(annotation, key, changes[key])
+    try:
+        with transaction.atomic():
+            annotation.save()
+    except IntegrityError as exc:
+        raise _span_error(
+            exc, movie=annotation.movie, start_s=annotation.start_s, end_s=annotation.end_s, what="annotation"
+        ) from exc
+    return annotation
+
+
+@transaction.atomic
+def annotation_delete(*, annotation: Annotation, user) -> None:
+    annotation_check_can_edit(annotation=annotation, user=user)
+    annotation.delete()
+
+
+REVIEW_LABELS = {"confirm": AnnotationLabel.POSITIVE, "reject": AnnotationLabel.NEGATIVE}
+
+
+@transaction.atomic
+def segment_review(*, segment: Segment, verdict: str, user) -> Annotation:
+    """A person confirms or rejects a detected segment: an annotation over its span (one per person)."""
+    if verdict not in REVIEW_LABELS:
+        raise ValidationError({"verdict": "The verdict must be 'confirm' or 'reject'."})
+    # Lock the segment so two reviews by one person at once cannot both be kept.
+    segment = Segment.objects.select_for_update().select_related("movie").get(pk=segment.pk)
+    if segment.source != SegmentSource.DETECTED:
+        raise ValidationError(
+            {"detail": "Only detected segments can be confirmed or rejected; a manual one is already a person's call."}
+        )
+    Annotation.objects.filter(segment=segment, author=user).delete()
+    return Annotation.objects.create(
+        movie=segment.movie, scene_type_id=segment.scene_type_id, start_s=segment.start_s, end_s=segment.end_s,
+        label=REVIEW_LABELS[verdict], segment=segment, model_version_id=segment.model_version_id, author=user,
+    )

@@ -116,7 +116,7 @@ KISSWEB_WEIGHTS_DIR = env_str("KISSWEB_WEIGHTS_DIR", str(Path.home() / ".cache" 
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "kissweb.library.permissions.SessionOrTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

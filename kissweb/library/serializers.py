@@ -1,0 +1,268 @@
+"""Input validation and output shapes of the library API.
+
+Lists are built from `.values()` rows by plain functions (fast, a fixed number of queries); the Serializer
+classes describing the same shapes feed the OpenAPI schema and validate input.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from kissweb.library.models import AnnotationLabel, MovieStatus, SegmentSource
+
+
+def _movie_urls(movie_id: int) -> dict:
+    base = f"/api/movies/{movie_id}/"
+    return {
+        "poster_url": f"{base}poster/",
+        "stream_url": f"{base}stream/",
+        "chapters_url": f"{base}chapters.vtt",
+        "page_url": f"/movies/{movie_id}/",
+    }
+
+
+def movie_output(row: dict, *, user, scene_types: list[dict]) -> dict:
+    """One movie as the API shows it, from a `selectors.movie_list` row and its per-scene-type totals."""
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "year": row["year"],
+        "original_filename": row["original_filename"],
+        "size_bytes": row["size_bytes"],
+        "duration_s": row["duration_s"],
+        "width": row["width"],
+        "height": row["height"],
+        "fps": row["fps"],
+        "has_audio": row["has_audio"],
+        "status": row["status"],
+        "progress": row["progress"],
+        "eta_s": row["eta_s"],
+        "error": row["error"],
+        "created_at": row["created_at"],
+        "uploaded_by": row["uploaded_by_username"],
+        "can_edit": bool(user.is_staff or row["uploaded_by_id"] == user.pk),
+        **_movie_urls(row["id"]),
+        "poster_url": _movie_urls(row["id"])["poster_url"] if row["poster"] else None,
+        "scene_types": scene_types,
+    }
+
+
+def thumbnail_url(movie_id: int, at_s: float) -> str:
+    return f"/api/movies/{movie_id}/thumbnail/?t={round(at_s, 1):g}"
+
+
+def segment_output(row: dict, *, user) -> dict:
+    start_s, end_s = row["start_s"], row["end_s"]
+    return {
+        "id": row["id"],
+        "movie": row["movie_id"],
+        "movie_title": row["movie_title"],
+        "scene_type": row["scene_type_slug"],
+        "scene_type_name": row["scene_type_name"],
+        "start_s": start_s,
+        "end_s": end_s,
+        "duration_s": round(end_s - start_s, 3),
+        "confidence": row["confidence"],
+        "source": row["source"],
+        "model_version": row["model_version_id"],
+        "created_at": row["created_at"],
+        "can_edit": bool(user.is_staff or row["uploaded_by_id"] == user.pk),
+        "thumbnail_url": thumbnail_url(row["movie_id"], start_s + min(1.0, (end_s - start_s) / 2)),
+        "play_url": f"/movies/{row['movie_id']}/?t={start_s:g}",
+    }
+
+
+def segment_instance_output(segment, *, user) -> dict:
+    return segment_output(
+        {
+            "id": segment.pk, "movie_id": segment.movie_id, "movie_title": segment.movie.title,
+            "scene_type_slug": segment.scene_type.slug, "scene_type_name": segment.scene_type.name,
+            "start_s": segment.start_s, "end_s": segment.end_s, "confidence": segment.confidence,
+            "source": segment.source, "model_version_id": segment.model_version_id,
+            "created_at": segment.created_at, "uploaded_by_id": segment.movie.uploaded_by_id,
+        },
+        user=user,
+    )
+
+
+# --- schema shapes (and input validation) ---------------------------------------------------------------
+
+
+class SceneTypeTotalsSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+    has_model = serializers.BooleanField(help_text="False: no active model yet, so no scenes can be found.")
+    segment_count = serializers.IntegerField()
+    scene_seconds = serializers.FloatField()
+
+
+class MovieOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    year = serializers.IntegerField(allow_null=True)
+    original_filename = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    duration_s = serializers.FloatField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    fps = serializers.FloatField(allow_null=True)
+    has_audio = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=MovieStatus.choices)
+    progress = serializers.FloatField()
+    eta_s = serializers.FloatField(allow_null=True)
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    uploaded_by = serializers.CharField()
+    can_edit = serializers.BooleanField()
+    poster_url = serializers.CharField(allow_null=True)
+    stream_url = serializers.CharField()
+    chapters_url = serializers.CharField()
+    page_url = serializers.CharField()
+    scene_types = SceneTypeTotalsSerializer(many=True)
+
+
+class MovieCreateInputSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=False, use_url=False)
+    title = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    year = serializers.IntegerField(required=False, allow_null=True, min_value=1870, max_value=2200)
+
+
+class MovieUpdateInputSerializer(serializers.Serializer):
+    title = serializers.CharField(required=False, max_length=300)
+    year = serializers.IntegerField(required=False, allow_null=True, min_value=1870, max_value=2200)
+
+
+class MovieListFilterSerializer(serializers.Serializer):
+    search = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    scene_type = serializers.SlugField(required=False, allow_blank=True)
+    min_segments = serializers.IntegerField(required=False, min_value=0)
+    status = serializers.ChoiceField(required=False, choices=MovieStatus.choices, allow_blank=True)
+    ordering = serializers.CharField(required=False, default="-created_at")
+
+
+class SegmentOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    movie = serializers.IntegerField()
+    movie_title = serializers.CharField()
+    scene_type = serializers.SlugField()
+    scene_type_name = serializers.CharField()
+    start_s = serializers.FloatField()
+    end_s = serializers.FloatField()
+    duration_s = serializers.FloatField()
+    confidence = serializers.FloatField()
+    source = serializers.ChoiceField(choices=SegmentSource.choices)
+    model_version = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    can_edit = serializers.BooleanField()
+    thumbnail_url = serializers.CharField()
+    play_url = serializers.CharField()
+
+
+class SegmentCreateInputSerializer(serializers.Serializer):
+    scene_type = serializers.SlugField()
+    start_s = serializers.FloatField(min_value=0)
+    end_s = serializers.FloatField(min_value=0)
+
+
+class SegmentUpdateInputSerializer(serializers.Serializer):
+    start_s = serializers.FloatField(required=False, min_value=0)
+    end_s = serializers.FloatField(required=False, min_value=0)
+
+
+class SegmentSearchFilterSerializer(serializers.Serializer):
+    scene_type = serializers.SlugField(required=False, allow_blank=True)
+    search = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    min_duration = serializers.FloatField(required=False, min_value=0)
+    movie = serializers.IntegerField(required=False, min_value=1)
+    source = serializers.ChoiceField(required=False, choices=SegmentSource.choices, allow_blank=True)
+    ordering = serializers.CharField(required=False, default="movie")
+
+
+class ActiveModelSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    backbone_set = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class SceneTypeOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    cut = serializers.FloatField()
+    min_frames = serializers.IntegerField()
+    threshold = serializers.FloatField()
+    created_at = serializers.DateTimeField()
+    active_model = ActiveModelSerializer(allow_null=True)
+
+
+class SceneTypeCreateInputSerializer(serializers.Serializer):
+    slug = serializers.SlugField(max_length=50)
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SceneTypeUpdateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True)
+    # The same bounds as the database's CHECK constraints, here only for a friendlier message.
+    cut = serializers.FloatField(required=False, min_value=0.001, max_value=0.999)
+    min_frames = serializers.IntegerField(required=False, min_value=1)
+    threshold = serializers.FloatField(required=False, min_value=0.001, max_value=1)
+
+
+class AnnotationOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    movie = serializers.IntegerField(source="movie_id")
+    scene_type = serializers.SlugField(source="scene_type.slug")
+    start_s = serializers.FloatField()
+    end_s = serializers.FloatField()
+    label = serializers.ChoiceField(choices=AnnotationLabel.choices)
+    segment = serializers.IntegerField(source="segment_id", allow_null=True)
+    model_version = serializers.IntegerField(source="model_version_id", allow_null=True)
+    author = serializers.CharField(source="author.username")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    can_edit = serializers.SerializerMethodField()
+
+    def get_can_edit(self, annotation) -> bool:
+        user = self.context["request"].user
+        return bool(user.is_staff or annotation.author_id == user.pk)
+
+
+class AnnotationCreateInputSerializer(serializers.Serializer):
+    scene_type = serializers.SlugField()
+    start_s = serializers.FloatField(min_value=0)
+    end_s = serializers.FloatField(min_value=0)
+    label = serializers.ChoiceField(choices=AnnotationLabel.choices)
+
+
+class AnnotationUpdateInputSerializer(serializers.Serializer):
+    scene_type = serializers.SlugField(required=False)
+    start_s = serializers.FloatField(required=False, min_value=0)
+    end_s = serializers.FloatField(required=False, min_value=0)
+    label = serializers.ChoiceField(required=False, choices=AnnotationLabel.choices)
+
+
+class ReviewInputSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=["confirm", "reject"])
+
+
+class TokenInputSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenOutputSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class DuplicateMovieErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    movie = serializers.DictField(help_text="{id, title} of the movie already holding this file.")
+

@@ -1,0 +1,69 @@
+"""Upload handling: the file streams to a temporary file on disk, hashed and size-checked chunk by chunk."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from rest_framework import status
+from rest_framework.exceptions import APIException
+
+# Room for the multipart boundaries and the small text fields next to the file.
+MULTIPART_OVERHEAD_BYTES = 1024 * 1024
+
+
+def format_bytes(n: int) -> str:
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}".replace(".0 ", " ")
+    return f"{n} bytes"
+
+
+class UploadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "upload_too_large"
+
+    def __init__(self, *, limit_bytes: int):
+        super().__init__(
+            f"The file is larger than this server accepts ({format_bytes(limit_bytes)}); "
+            "cut or re-encode it to a smaller size, or ask the administrator to raise KISSWEB_MAX_UPLOAD_BYTES."
+        )
+
+
+class HashingLimitedUploadHandler(TemporaryFileUploadHandler):
+    """Writes each uploaded file to a temporary file, computing its SHA-256 as the chunks arrive.
+
+    The request is refused early when Content-Length already says it is too big, and stopped as soon as
+    the bytes received pass settings.KISSWEB_MAX_UPLOAD_BYTES (a client may lie about the length).
+    The finished file carries `.sha256` (hex).
+    """
+
+    def __init__(self, request=None):
+        super().__init__(request)
+        self.limit_bytes = int(settings.KISSWEB_MAX_UPLOAD_BYTES)
+        self._hash = hashlib.sha256()
+        self._received = 0
+
+    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+        if content_length and content_length > self.limit_bytes + MULTIPART_OVERHEAD_BYTES:
+            raise UploadTooLarge(limit_bytes=self.limit_bytes)
+        return None
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self._hash = hashlib.sha256()
+        self._received = 0
+
+    def receive_data_chunk(self, raw_data, start):
+        self._received += len(raw_data)
+        if self._received > self.limit_bytes:
+            self.upload_interrupted()  # removes the partial temporary file now
+            raise UploadTooLarge(limit_bytes=self.limit_bytes)
+        self._hash.update(raw_data)
+        return super().receive_data_chunk(raw_data, start)
+
+    def file_complete(self, file_size):
+        uploaded = super().file_complete(file_size)
+        uploaded.sha256 = self._hash.hexdigest()
+        return uploaded

@@ -1,0 +1,324 @@
+"""Movies: upload, list, detail, change, delete."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from kissweb.library.models import Analysis, ModelVersion, Movie, MovieEmbedding, SceneType
+from tests.kissweb.library.conftest import detected_segment, files_under, manual_segment
+from tests.mediagen import make_video
+
+pytestmark = pytest.mark.django_db
+
+
+def upload(client, path: Path, **fields):
+    with path.open("rb") as f:
+        return client.post("/api/movies/", {"file": f, **fields}, format="multipart")
+
+
+# --- upload ---------------------------------------------------------------------------------------------
+
+
+def test_upload_stores_the_movie_under_a_uuid_name_with_a_poster_and_queues_analysis(
+    api_client, user, small_video, media_root, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = upload(api_client, small_video, title="My Clip", year=1999)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["status"] == "queued"
+    assert (body["title"], body["year"], body["original_filename"]) == ("My Clip", 1999, "small.mp4")
+    assert body["uploaded_by"] == "alice" and body["can_edit"] is True
+    assert body["duration_s"] == pytest.approx(4.0, abs=0.2)
+    assert (body["width"], body["height"], body["has_audio"]) == (320, 240, True)
+    movie = Movie.objects.get(pk=body["id"])
+    assert re.fullmatch(r"movies/[0-9a-f]{32}\.mp4", movie.file.name)
+    assert Path(movie.file.path).read_bytes() == small_video.read_bytes()
+    assert movie.size_bytes == small_video.stat().st_size
+    assert Path(movie.poster.path).read_bytes()[:2] == b"\xff\xd8"  # a JPEG
+    assert Analysis.objects.filter(movie=movie, status="queued").count() == 1
+    assert len(callbacks) == 1  # the task is enqueued only when the upload commits
+    assert not list((media_root / "incoming").iterdir())
+    import hashlib
+
+    assert movie.sha256 == hashlib.sha256(small_video.read_bytes()).hexdigest()
+
+
+def test_upload_without_title_uses_the_file_name(api_client, small_video):
+    response = upload(api_client, small_video)
+    assert response.status_code == 201
+    assert response.json()["title"] == "small"
+
+
+def test_identical_upload_is_409_naming_the_existing_movie(api_client, other_client, small_video, media_root):
+    first = upload(api_client, small_video, title="First").json()
+    before = files_under(media_root)
+    response = other_client.post("/api/movies/", {"file": small_video.open("rb")}, format="multipart")
+    assert response.status_code == 409
+    body = response.json()
+    assert body["movie"] == {"id": first["id"], "title": "First"}
+    assert "First" in body["detail"]
+    assert Movie.objects.count() == 1
+    assert files_under(media_root) == before
+
+
+def test_not_a_video_is_415_and_leaves_nothing(api_client, tmp_path, media_root):
+    text = tmp_path / "notes.mp4"
+    text.write_text("these are my notes, not a movie\n" * 100)
+    response = upload(api_client, text)
+    assert response.status_code == 415
+    assert "notes.mp4" in response.json()["detail"]
+    assert str(tmp_path) not in response.json()["detail"]
+    assert Movie.objects.count() == 0 and Analysis.objects.count() == 0
+    assert files_under(media_root) == []
+
+
+def test_audio_only_file_is_415(api_client, tmp_path, media_root):
+    from tests.mediagen import ffmpeg
+
+    audio = tmp_path / "song.m4a"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac", str(audio))
+    response = upload(api_client, audio)
+    assert response.status_code == 415
+    assert "no video stream" in response.json()["detail"]
+    assert files_under(media_root) == []
+
+
+def test_truncated_video_is_422_and_leaves_nothing(api_client, tmp_path, small_video, media_root):
+    truncated = tmp_path / "cut.mp4"
+    data = small_video.read_bytes()
+    truncated.write_bytes(data[: len(data) // 3])
+    response = upload(api_client, truncated)
+    assert response.status_code in (415, 422)
+    assert response.json()["detail"]
+    assert Movie.objects.count() == 0
+    assert files_under(media_root) == []
+
+
+def test_zero_length_file_is_rejected(api_client, tmp_path, media_root):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    response = upload(api_client, empty)
+    assert response.status_code == 400
+    assert response.json()["detail"]
+    assert files_under(media_root) == []
+
+
+def test_upload_over_the_limit_is_413_while_streaming(api_client, settings, small_video, media_root):
+    settings.KISSWEB_MAX_UPLOAD_BYTES = 10_000  # the body is a little larger than the file, so no early refusal
+    big = media_root.parent / "big.mp4"
+    big.write_bytes(small_video.read_bytes()[:10_500])
+    response = upload(api_client, big)
+    assert response.status_code == 413
+    assert "larger than" in response.json()["detail"]
+    assert Movie.objects.count() == 0
+    assert files_under(media_root) == []
+
+
+def test_upload_over_the_limit_is_refused_from_content_length(api_client, settings, small_video, media_root):
+    settings.KISSWEB_MAX_UPLOAD_BYTES = 1000
+    big = media_root.parent / "big.mp4"
+    big.write_bytes(b"x" * (3 * 1024 * 1024))
+    response = upload(api_client, big)
+    assert response.status_code == 413
+    assert files_under(media_root) == []
+
+
+def test_session_upload_with_csrf_uses_the_streaming_handler(user, settings, small_video, media_root):
+    """The CSRF check reads the body before the view runs; the size limit must already apply then."""
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)
+    assert client.login(username="alice", password="alice-pass-123")
+    client.get("/api/movies/")  # any response; the token comes from the cookie jar below
+    from django.middleware.csrf import _get_new_csrf_string
+
+    token = _get_new_csrf_string()
+    client.cookies["csrftoken"] = token
+    settings.KISSWEB_MAX_UPLOAD_BYTES = 10_000
+    big = media_root.parent / "big.mp4"
+    big.write_bytes(small_video.read_bytes()[:10_500])
+    with big.open("rb") as f:
+        response = client.post("/api/movies/", {"file": f}, format="multipart", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 413
+    settings.KISSWEB_MAX_UPLOAD_BYTES = 10**9
+    with small_video.open("rb") as f:
+        response = client.post("/api/movies/", {"file": f}, format="multipart", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 201
+    with small_video.open("rb") as f:
+        response = client.post("/api/movies/", {"file": f}, format="multipart")
+    assert response.status_code == 403  # no CSRF token
+
+
+def test_upload_needs_a_file_and_a_sane_year(api_client, small_video):
+    assert api_client.post("/api/movies/", {"title": "x"}, format="multipart").status_code == 400
+    response = upload(api_client, small_video, year=3)
+    assert response.status_code == 400
+    assert "year" in response.json()["detail"]
+
+
+def test_anonymous_cannot_upload_or_list(anon_client, small_video):
+    assert upload(anon_client, small_video).status_code in (401, 403)
+    assert anon_client.get("/api/movies/").status_code in (401, 403)
+    assert Movie.objects.count() == 0
+
+
+def test_bad_token_is_401_with_a_challenge(client):
+    response = client.get("/api/movies/", HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert response.json()["detail"]
+
+
+# --- list -----------------------------------------------------------------------------------------------
+
+
+def test_list_shows_counts_per_scene_type_and_whether_a_model_exists(api_client, other_client, user, make_movie, kissing):
+    fight = SceneType.objects.create(slug="fight", name="Fight")
+    ModelVersion.objects.create(scene_type=kissing, name="v1", backbone_set="offline", is_active=True)
+    movie = make_movie(user, title="Casablanca")
+    manual_segment(movie, kissing, 10, 20)
+    detected_segment(movie, kissing, 30, 35)
+    response = other_client.get("/api/movies/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 1 and body["next"] is None and body["previous"] is None
+    item = body["results"][0]
+    assert item["uploaded_by"] == "alice" and item["can_edit"] is False
+    assert item["stream_url"] == f"/api/movies/{movie.pk}/stream/"
+    assert item["chapters_url"] == f"/api/movies/{movie.pk}/chapters.vtt"
+    assert item["page_url"] == f"/movies/{movie.pk}/"
+    by_slug = {st["slug"]: st for st in item["scene_types"]}
+    assert by_slug["kissing"] == {"slug": "kissing", "name": "Kissing", "has_model": True, "segment_count": 2,
+                                  "scene_seconds": 15.0}
+    assert by_slug[fight.slug]["has_model"] is False and by_slug["fight"]["segment_count"] == 0
+    assert api_client.get("/api/movies/").json()["results"][0]["can_edit"] is True
+
+
+def test_list_filters_and_orderings(api_client, user, make_movie, kissing):
+    a = make_movie(user, title="Alpha")
+    b = make_movie(user, title="Bravo")
+    c = make_movie(user, title="Charlie", status="analyzing", progress=0.5)
+    for start in (0, 10, 20):
+        manual_segment(b, kissing, start, start + 2)
+    manual_segment(a, kissing, 0, 50)
+
+    def ids(**params):
+        response = api_client.get("/api/movies/", params)
+        assert response.status_code == 200, response.json()
+        return [m["id"] for m in response.json()["results"]]
+
+    assert ids() == [c.pk, b.pk, a.pk]  # newest first
+    assert ids(ordering="title") == [a.pk, b.pk, c.pk]
+    assert ids(search="rav") == [b.pk]
+    assert ids(status="analyzing") == [c.pk]
+    assert ids(scene_type="kissing") == [b.pk, a.pk]
+    assert ids(scene_type="kissing", min_segments=3) == [b.pk]
+    assert ids(scene_type="kissing", min_segments=0) == [c.pk, b.pk, a.pk]
+    assert ids(scene_type="kissing", ordering="-segment_count") == [b.pk, a.pk]
+    assert ids(scene_type="kissing", ordering="-scene_seconds") == [a.pk, b.pk]
+    assert ids(page_size=2, ordering="title") == [a.pk, b.pk]
+    assert ids(page_size=2, page=2, ordering="title") == [c.pk]
+
+
+def test_list_rejects_unknown_filters_values(api_client):
+    response = api_client.get("/api/movies/", {"scene_type": "dancing"})
+    assert response.status_code == 400 and "dancing" in response.json()["detail"]
+    assert api_client.get("/api/movies/", {"ordering": "size"}).status_code == 400
+    assert api_client.get("/api/movies/", {"min_segments": "-1"}).status_code == 400
+    assert api_client.get("/api/movies/", {"page": 99}).status_code == 404
+
+
+@pytest.mark.parametrize("page_size", [1, 24])
+def test_list_uses_a_fixed_number_of_queries(api_client, user, make_movie, kissing, page_size):
+    SceneType.objects.create(slug="fight", name="Fight")
+    for i in range(30):
+        movie = make_movie(user, title=f"Movie {i}")
+        manual_segment(movie, kissing, 0, 5)
+        manual_segment(movie, kissing, 10, 15)
+    for params in ({}, {"scene_type": "kissing", "min_segments": 2, "ordering": "-segment_count"}):
+        with CaptureQueriesContext(connection) as queries:
+            response = api_client.get("/api/movies/", {"page_size": page_size, **params})
+        assert response.status_code == 200 and len(response.json()["results"]) == page_size
+        # scene types, count, page, per-scene-type totals
+        assert len(queries) == 4, [q["sql"] for q in queries]
+
+
+# --- detail, change, delete -----------------------------------------------------------------------------
+
+
+def test_detail_and_404(api_client, other_client, user, make_movie):
+    movie = make_movie(user, title="Vertigo", year=1958)
+    body = other_client.get(f"/api/movies/{movie.pk}/").json()
+    assert (body["title"], body["year"], body["can_edit"]) == ("Vertigo", 1958, False)
+    missing = api_client.get("/api/movies/999999/")
+    assert missing.status_code == 404 and missing.json()["detail"]
+
+
+def test_patch_title_and_year_by_uploader_or_staff_only(api_client, other_client, staff_client, anon_client, user,
+                                                        make_movie):
+    movie = make_movie(user, title="Old")
+    assert anon_client.patch(f"/api/movies/{movie.pk}/", {"title": "x"}, format="json").status_code in (401, 403)
+    response = other_client.patch(f"/api/movies/{movie.pk}/", {"title": "Hijacked"}, format="json")
+    assert response.status_code == 403 and response.json()["detail"]
+    response = api_client.patch(f"/api/movies/{movie.pk}/", {"title": "New", "year": 2001}, format="json")
+    assert response.status_code == 200
+    assert (response.json()["title"], response.json()["year"]) == ("New", 2001)
+    assert staff_client.patch(f"/api/movies/{movie.pk}/", {"year": None}, format="json").json()["year"] is None
+    assert api_client.patch(f"/api/movies/{movie.pk}/", {"title": "  "}, format="json").status_code == 400
+    assert api_client.patch("/api/movies/999999/", {"title": "x"}, format="json").status_code == 404
+    movie.refresh_from_db()
+    assert (movie.title, movie.year) == ("New", None)
+
+
+def test_delete_removes_rows_and_every_file_after_commit(
+    api_client, other_client, anon_client, user, make_movie, kissing, media_root, django_capture_on_commit_callbacks
+):
+    movie = make_movie(user)
+    movie.poster = "posters/p.jpg"
+    movie.save()
+    (media_root / "posters").mkdir()
+    (media_root / "posters/p.jpg").write_bytes(b"\xff\xd8")
+    (media_root / "thumbs" / str(movie.pk)).mkdir(parents=True)
+    (media_root / "thumbs" / str(movie.pk) / "10.jpg").write_bytes(b"\xff\xd8")
+    (media_root / "embeddings").mkdir()
+    (media_root / "embeddings/e.npy").write_bytes(b"npy")
+    MovieEmbedding.objects.create(movie=movie, backbone_set="offline", file="embeddings/e.npy", n_windows=1,
+                                  image_dim=1, audio_dim=1)
+    manual_segment(movie, kissing, 1, 2)
+    other = make_movie(user, title="Stays")
+    assert anon_client.delete(f"/api/movies/{movie.pk}/").status_code in (401, 403)
+    assert other_client.delete(f"/api/movies/{movie.pk}/").status_code == 403
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert api_client.delete(f"/api/movies/{movie.pk}/").status_code == 204
+    assert len(files_under(media_root)) == 5  # nothing removed before the commit
+    for callback in callbacks:
+        callback()
+    assert files_under(media_root) == [media_root / other.file.name]
+    assert not Movie.objects.filter(pk=movie.pk).exists()
+    assert not MovieEmbedding.objects.exists()
+    assert api_client.delete(f"/api/movies/{movie.pk}/").status_code == 404
+
+
+def test_staff_can_delete_anyones_movie(staff_client, user, make_movie):
+    movie = make_movie(user)
+    assert staff_client.delete(f"/api/movies/{movie.pk}/").status_code == 204
+
+
+def test_upload_of_a_webm_keeps_its_container_extension(api_client, tmp_path):
+    webm = make_video(tmp_path / "clip.webm", duration_s=1.0, vcodec="libvpx", acodec="libopus",
+                      audio="sine=frequency=440:sample_rate=48000")
+    response = upload(api_client, webm)
+    assert response.status_code == 201, response.json()
+    assert Movie.objects.get().file.name.endswith(".webm")
+
+
+def test_unknown_api_path_is_json_404(api_client):
+    response = api_client.get("/api/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json()["detail"]
