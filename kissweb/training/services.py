@@ -62,8 +62,8 @@ def training_runs_fail_stale(*, scene_type: SceneType | None = None) -> int:
 
 
 @transaction.atomic
-def training_request(*, scene_type: SceneType, requested_by=None) -> TrainingRun:
-    """Queue a training run once the surrounding transaction commits.
+def training_request(*, scene_type: SceneType, requested_by=None, queue: bool = True) -> TrainingRun:
+    """Queue a training run once the surrounding transaction commits (queue=False: the caller runs it).
 
     Refuses (NotEnoughAnnotations) with a sentence saying how many more spans are needed, and
     (TrainingAlreadyActive) while another run of the scene type is queued or running.
@@ -81,7 +81,8 @@ def training_request(*, scene_type: SceneType, requested_by=None) -> TrainingRun
         raise TrainingAlreadyActive(
             f"A training of '{scene_type.slug}' is already queued or running; wait for it to finish."
         ) from exc
-    transaction.on_commit(lambda: async_task(TRAIN_TASK, run.pk, task_name=f"training-{run.pk}"))
+    if queue:
+        transaction.on_commit(lambda: async_task(TRAIN_TASK, run.pk, task_name=f"training-{run.pk}"))
     return run
 
 
