@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("kissweb.library.urls")),
+    path("api/", include("kissweb.analysis.urls")),
     path("api/", include("kissweb.training.urls")),
     path("", include("kissweb.web.urls")),
     path("", include("kissweb.training.page_urls")),

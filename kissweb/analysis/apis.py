@@ -1,0 +1,170 @@
+"""Thin API views of the analysis pipeline: analyze, analyses, scores, model versions."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+from django.urls import NoReverseMatch, reverse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from kissweb.analysis import selectors, services
+from kissweb.library.models import Analysis, ModelVersion, Movie, SceneType
+
+
+def _check_can_change(*, movie: Movie, user) -> None:
+    if not (user.is_staff or movie.uploaded_by_id == user.pk):
+        raise PermissionDenied("Only the person who uploaded this movie, or staff, can analyse it again.")
+
+
+class AnalysisOutputSerializer(serializers.ModelSerializer):
+    model_versions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Analysis
+        fields = [
+            "id", "movie", "kind", "status", "attempts", "progress", "eta_s", "stage", "heartbeat_at",
+            "queued_at", "started_at", "finished_at", "timings_s", "backbone_set", "model_versions", "changes",
+            "error",
+        ]
+
+
+class ModelVersionOutputSerializer(serializers.ModelSerializer):
+    scene_type = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id", "name", "scene_type", "backbone_set", "is_active", "status", "metrics", "card", "error",
+            "created_at", "download_url",
+        ]
+
+    def get_download_url(self, version: ModelVersion) -> str | None:
+        if not version.weights:
+            return None
+        try:
+            return reverse("model-download", kwargs={"model_id": version.pk})
+        except NoReverseMatch:
+            return None
+
+
+class MovieAnalyzeApi(APIView):
+    @extend_schema(request=None, responses={202: AnalysisOutputSerializer})
+    def post(self, request, movie_id: int):
+        movie = get_object_or_404(Movie, pk=movie_id)
+        _check_can_change(movie=movie, user=request.user)
+        try:
+            analysis = services.analysis_request(movie=movie)
+        except services.AnalysisAlreadyActive as exc:
+            active = Analysis.objects.filter(movie=movie, status__in=("queued", "running")).first()
+            return Response(
+                {"detail": str(exc), "analysis": active.pk if active else None}, status=status.HTTP_409_CONFLICT
+            )
+        return Response(AnalysisOutputSerializer(analysis).data, status=status.HTTP_202_ACCEPTED)
+
+
+class MovieAnalysisListApi(ListAPIView):
+    serializer_class = AnalysisOutputSerializer
+
+    def get_queryset(self):
+        movie = get_object_or_404(Movie, pk=self.kwargs["movie_id"])
+        return selectors.analysis_list(movie=movie)
+
+
+class AnalysisDetailApi(APIView):
+    @extend_schema(responses={200: AnalysisOutputSerializer})
+    def get(self, request, analysis_id: int):
+        analysis = get_object_or_404(Analysis.objects.prefetch_related("model_versions"), pk=analysis_id)
+        return Response(AnalysisOutputSerializer(analysis).data)
+
+
+class MovieScoresApi(APIView):
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "MovieScores",
+                {
+                    "window_s": serializers.FloatField(),
+                    "scores": serializers.ListField(child=serializers.FloatField()),
+                    "model_version": serializers.IntegerField(),
+                    "model_is_active": serializers.BooleanField(),
+                },
+            )
+        }
+    )
+    def get(self, request, movie_id: int):
+        movie = get_object_or_404(Movie, pk=movie_id)
+        slug = request.query_params.get("scene_type") or "kissing"
+        scene_type = SceneType.objects.filter(slug=slug).first()
+        if scene_type is None:
+            return Response(
+                {"detail": f"There is no scene type '{slug}'; see /api/scene-types/ for the ones that exist."},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        try:
+            result = selectors.movie_scores(movie=movie, scene_type=scene_type)
+        except selectors.ScoresUnavailable as exc:
+            has_model = selectors.scene_type_has_model(scene_type=scene_type)
+            return Response(
+                {"detail": str(exc), "scene_type": slug, "has_model": has_model}, status=status.HTTP_404_NOT_FOUND
+            )
+        return Response(
+            {
+                "window_s": result.window_s,
+                "scores": result.scores,
+                "model_version": result.model_version_id,
+                "model_is_active": result.model_is_active,
+            }
+        )
+
+
+class ModelVersionListApi(ListAPIView):
+    serializer_class = ModelVersionOutputSerializer
+
+    def get_queryset(self):
+        return selectors.model_version_list(scene_type_slug=self.request.query_params.get("scene_type") or None)
+
+
+class ModelVersionDetailApi(APIView):
+    @extend_schema(responses={200: ModelVersionOutputSerializer})
+    def get(self, request, model_id: int):
+        version = get_object_or_404(ModelVersion.objects.select_related("scene_type"), pk=model_id)
+        return Response(ModelVersionOutputSerializer(version).data)
+
+
+class SceneTypeModelUploadApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        file = serializers.FileField()
+        name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+    @extend_schema(request=InputSerializer, responses={201: ModelVersionOutputSerializer})
+    def post(self, request, slug: str):
+        scene_type = get_object_or_404(SceneType, slug=slug)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.model_version_create(
+            scene_type=scene_type,
+            file=data.validated_data["file"],
+            name=data.validated_data.get("name", ""),
+            user=request.user,
+        )
+        return Response(ModelVersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class ModelVersionActivateApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=None)
+    def post(self, request, model_id: int):
+        version = get_object_or_404(ModelVersion.objects.select_related("scene_type"), pk=model_id)
+        plan = services.model_version_activate(model_version=version)
+        version.refresh_from_db()
+        return Response({"model": ModelVersionOutputSerializer(version).data, "rescore": plan.as_dict()})

@@ -1,0 +1,318 @@
+"""One attempt of the pipeline, run in-process: results, progress, and every fault it must survive."""
+
+from __future__ import annotations
+
+import errno
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.db import OperationalError
+from django.utils import timezone
+
+import detector
+from kissweb.analysis import conf, pipeline, storage
+from kissweb.analysis.services import analysis_request
+from kissweb.library.models import (
+    Analysis,
+    AnalysisStatus,
+    MovieEmbedding,
+    MovieStatus,
+    ScoreTrack,
+    Segment,
+    SegmentSource,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def every_progress_written(monkeypatch):
+    monkeypatch.setattr(pipeline, "PROGRESS_EVERY_S", 0.0)
+
+
+def _run(movie):
+    analysis = analysis_request(movie=movie)
+    outcome = pipeline.analysis_run(analysis_id=analysis.pk)
+    return outcome, Analysis.objects.filter(pk=analysis.pk).first()
+
+
+def _detected(movie):
+    return list(
+        Segment.objects.filter(movie=movie, source=SegmentSource.DETECTED).order_by("start_s").values_list(
+            "start_s", "end_s"
+        )
+    )
+
+
+def _embedding_files(media_root):
+    folder = media_root / "embeddings"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_analysis_finds_the_scene_at_the_positive_seconds(make_movie, embedder, active_model, media_root):
+    version = active_model()
+    embedder.positive = set(range(10, 22))
+    movie = make_movie(duration_s=30.0)
+
+    outcome, analysis = _run(movie)
+
+    assert outcome == "succeeded"
+    movie.refresh_from_db()
+    assert (movie.status, movie.progress, movie.error) == (MovieStatus.READY, 1.0, "")
+    assert analysis.status == AnalysisStatus.SUCCEEDED and analysis.attempts == 1 and analysis.progress == 1.0
+    assert analysis.backbone_set == "offline"
+    assert list(analysis.model_versions.all()) == [version]
+    assert _detected(movie) == [(10.0, 22.0)]
+    assert analysis.changes["kissing"]["added"] == [[10.0, 22.0]]
+    assert {"embed", "decode", "score", "aggregate", "write", "total"} <= set(analysis.timings_s)
+    track = ScoreTrack.objects.get(movie=movie, model_version=version)
+    scores = np.frombuffer(bytes(track.scores), dtype="<f4")
+    assert track.n_windows == 30 and scores[15] > 0.99 and scores[5] < 0.01
+    embedding = MovieEmbedding.objects.get(movie=movie)
+    assert embedding.backbone_set == "offline" and embedding.n_windows == 30
+    assert storage.embedding_features(embedding).shape == (30, 1408)
+    assert len(embedder.calls) == 1
+
+
+def test_without_an_active_model_the_movie_is_ready_and_its_embeddings_kept(make_movie, embedder, media_root):
+    movie = make_movie()
+
+    outcome, analysis = _run(movie)
+
+    assert outcome == "succeeded"
+    movie.refresh_from_db()
+    assert movie.status == MovieStatus.READY
+    assert MovieEmbedding.objects.filter(movie=movie).count() == 1
+    assert not ScoreTrack.objects.filter(movie=movie).exists() and _detected(movie) == []
+    assert "no model yet" in analysis.changes["kissing"]["skipped"]
+
+
+def test_reanalysis_replaces_only_detected_segments_and_reports_the_changes(
+    make_movie, embedder, active_model, kissing, user
+):
+    active_model()
+    embedder.n_windows = 60
+    embedder.positive = set(range(10, 22)) | set(range(40, 52))
+    movie = make_movie(duration_s=60.0)
+    manual = Segment.objects.create(
+        movie=movie, scene_type=kissing, start_s=0.0, end_s=5.0, source=SegmentSource.MANUAL, created_by=user
+    )
+    _run(movie)
+    assert _detected(movie) == [(10.0, 22.0), (40.0, 52.0)]
+
+    embedder.positive = set(range(12, 26))
+    outcome, second = _run(movie)
+
+    assert outcome == "succeeded"
+    assert _detected(movie) == [(12.0, 26.0)]
+    assert set(Segment.objects.filter(movie=movie, source=SegmentSource.DETECTED).values_list("analysis", flat=True)) == {
+        second.pk
+    }
+    assert second.changes["kissing"]["moved"] == [{"from": [10.0, 22.0], "to": [12.0, 26.0]}]
+    assert second.changes["kissing"]["removed"] == [[40.0, 52.0]]
+    assert second.changes["kissing"]["added"] == []
+    manual.refresh_from_db()
+    assert (manual.start_s, manual.end_s, manual.source) == (0.0, 5.0, SegmentSource.MANUAL)
+    assert MovieEmbedding.objects.filter(movie=movie).count() == 1
+
+
+def test_progress_and_heartbeat_move_while_embedding(make_movie, embedder, active_model):
+    active_model()
+    movie = make_movie()
+    seen = []
+
+    def look(index):
+        if index in (5, 20):
+            analysis = Analysis.objects.get(movie=movie)
+            movie.refresh_from_db()
+            seen.append((analysis.progress, analysis.stage, analysis.eta_s, analysis.heartbeat_at, movie.progress,
+                         movie.status))
+
+    embedder.on_window = look
+    _run(movie)
+
+    (p1, stage1, eta1, beat1, mp1, status1), (p2, _, eta2, beat2, mp2, _) = seen
+    assert stage1 == "embedding" and status1 == MovieStatus.ANALYZING
+    assert 0 < p1 < p2 < 1 and 0 < mp1 < mp2 < 1
+    assert eta1 is not None and eta2 is not None
+    assert beat2 >= beat1
+
+
+def test_a_corrupt_file_fails_once_with_a_clear_reason(make_movie, embedder, active_model, media_root):
+    active_model()
+    movie = make_movie()
+    (media_root / movie.file.name).write_bytes(b"not a video at all")
+
+    def undecodable(index):
+        raise detector.DecodeError(f"{movie.file.name} is not a video file (no video stream found).")
+
+    embedder.on_window = undecodable
+
+    outcome, analysis = _run(movie)
+
+    assert outcome == "failed"
+    movie.refresh_from_db()
+    assert movie.status == MovieStatus.FAILED and "cannot be decoded" in movie.error and "not a video" in movie.error
+    assert analysis.status == AnalysisStatus.FAILED and analysis.attempts == 1
+    assert _embedding_files(media_root) == []
+
+
+def test_disk_full_fails_with_a_clear_reason_and_keeps_the_movie(make_movie, embedder, active_model, media_root,
+                                                                  monkeypatch):
+    active_model()
+    movie = make_movie()
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(storage.np, "save", no_space)
+
+    outcome, analysis = _run(movie)
+
+    assert outcome == "failed"
+    movie.refresh_from_db()
+    assert movie.status == MovieStatus.FAILED and "disk holding the media folder is full" in movie.error
+    assert (media_root / movie.file.name).is_file()
+    assert not MovieEmbedding.objects.filter(movie=movie).exists() and _embedding_files(media_root) == []
+
+
+def test_database_unavailable_mid_run_is_retried_with_a_reason(
+    make_movie, embedder, active_model, media_root, django_capture_on_commit_callbacks
+):
+    active_model()
+    movie = make_movie()
+
+    def connection_lost(index):
+        if index == 5:
+            raise OperationalError("server closed the connection unexpectedly")
+
+    embedder.on_window = connection_lost
+    analysis = analysis_request(movie=movie)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        outcome = pipeline.analysis_run(analysis_id=analysis.pk)
+
+    assert outcome == "retrying"
+    analysis.refresh_from_db()
+    movie.refresh_from_db()
+    assert analysis.status == AnalysisStatus.QUEUED and analysis.attempts == 1
+    assert "database was unreachable" in analysis.error and "Trying again" in analysis.error
+    assert movie.status == MovieStatus.QUEUED and (media_root / movie.file.name).is_file()
+    assert len(queued) == 1  # the retry is enqueued once this commits
+    assert _detected(movie) == [] and _embedding_files(media_root) == []
+
+
+def test_after_three_failed_attempts_the_movie_fails_with_the_last_reason(make_movie, embedder, active_model):
+    active_model()
+    movie = make_movie()
+
+    def broken(index):
+        raise RuntimeError("the GPU driver crashed")
+
+    embedder.on_window = broken
+    analysis = analysis_request(movie=movie)
+    outcomes = [pipeline.analysis_run(analysis_id=analysis.pk) for _ in range(3)]
+
+    assert outcomes == ["retrying", "retrying", "failed"]
+    analysis.refresh_from_db()
+    movie.refresh_from_db()
+    assert analysis.status == AnalysisStatus.FAILED and analysis.attempts == 3
+    assert movie.status == MovieStatus.FAILED
+    assert "gave up after 3 attempts" in movie.error and "GPU driver crashed" in movie.error
+
+
+def test_a_fourth_delivery_of_a_dead_run_fails_instead_of_looping(make_movie, embedder, active_model):
+    active_model()
+    movie = make_movie()
+    analysis = analysis_request(movie=movie)
+    stale = timezone.now() - timedelta(seconds=conf.stale_after_s() + 5)
+    Analysis.objects.filter(pk=analysis.pk).update(status=AnalysisStatus.RUNNING, attempts=3, heartbeat_at=stale)
+
+    assert pipeline.analysis_run(analysis_id=analysis.pk) == "skipped"
+
+    analysis.refresh_from_db()
+    movie.refresh_from_db()
+    assert analysis.status == AnalysisStatus.FAILED and movie.status == MovieStatus.FAILED
+    assert "gave up after 3 attempts" in movie.error
+    assert embedder.calls == []
+
+
+def test_a_duplicate_delivery_while_the_run_is_alive_is_ignored(make_movie, embedder):
+    movie = make_movie()
+    analysis = analysis_request(movie=movie)
+    Analysis.objects.filter(pk=analysis.pk).update(
+        status=AnalysisStatus.RUNNING, attempts=1, heartbeat_at=timezone.now()
+    )
+
+    assert pipeline.analysis_run(analysis_id=analysis.pk) == "skipped"
+    analysis.refresh_from_db()
+    assert analysis.attempts == 1 and analysis.status == AnalysisStatus.RUNNING and embedder.calls == []
+
+
+def test_a_finished_analysis_delivered_again_does_nothing(make_movie, embedder, active_model):
+    active_model()
+    embedder.positive = set(range(10, 22))
+    movie = make_movie()
+    _, analysis = _run(movie)
+    segments_before = list(Segment.objects.filter(movie=movie).values_list("pk", flat=True))
+
+    assert pipeline.analysis_run(analysis_id=analysis.pk) == "skipped"
+    assert list(Segment.objects.filter(movie=movie).values_list("pk", flat=True)) == segments_before
+    assert len(embedder.calls) == 1
+
+
+def test_movie_deleted_while_embedding_stops_the_task_and_leaves_nothing(make_movie, embedder, active_model,
+                                                                         media_root):
+    active_model()
+    movie = make_movie()
+    movie_id = movie.pk
+
+    def delete_movie(index):
+        if index == 5:
+            type(movie).objects.filter(pk=movie_id).delete()
+
+    embedder.on_window = delete_movie
+    outcome, analysis = _run(movie)
+
+    assert outcome == "gone"
+    assert analysis is None
+    assert embedder.calls and len(embedder.calls) == 1
+    assert _embedding_files(media_root) == []
+    assert not MovieEmbedding.objects.filter(movie_id=movie_id).exists()
+    assert not Segment.objects.filter(movie_id=movie_id).exists()
+    assert not ScoreTrack.objects.filter(movie_id=movie_id).exists()
+
+
+def test_movie_deleted_after_its_embeddings_were_stored_leaves_no_file(make_movie, embedder, active_model,
+                                                                       media_root, monkeypatch):
+    active_model()
+    movie = make_movie()
+    real_score = detector.score
+
+    def score_then_delete(features, model):
+        type(movie).objects.filter(pk=movie.pk).delete()
+        return real_score(features, model)
+
+    monkeypatch.setattr(detector, "score", score_then_delete)
+    outcome, _ = _run(movie)
+
+    assert outcome == "gone"
+    assert _embedding_files(media_root) == []
+    assert not Segment.objects.filter(movie_id=movie.pk).exists()
+
+
+def test_a_run_taken_over_by_another_attempt_stops_without_writing(make_movie, embedder, active_model, media_root):
+    active_model()
+    embedder.positive = set(range(10, 22))
+    movie = make_movie()
+
+    def taken_over(index):
+        if index == 5:
+            Analysis.objects.filter(movie=movie).update(attempts=2)
+
+    embedder.on_window = taken_over
+    outcome, analysis = _run(movie)
+
+    assert outcome == "skipped"
+    assert analysis.status == AnalysisStatus.RUNNING and analysis.attempts == 2
+    assert _detected(movie) == [] and _embedding_files(media_root) == []
