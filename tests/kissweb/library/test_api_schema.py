@@ -1,0 +1,47 @@
+"""The OpenAPI schema describes the API."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_schema_lists_the_main_paths(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = response.json()
+    paths = schema["paths"]
+    for path in [
+        "/api/health/", "/api/auth/token/", "/api/movies/", "/api/movies/{movie_id}/",
+        "/api/movies/{movie_id}/stream/", "/api/movies/{movie_id}/chapters.vtt",
+        "/api/movies/{movie_id}/segments/", "/api/movies/{movie_id}/thumbnail/",
+        "/api/movies/{movie_id}/annotations/", "/api/segments/", "/api/segments/{segment_id}/",
+        "/api/segments/{segment_id}/review/", "/api/scene-types/", "/api/scene-types/{slug}/",
+        "/api/annotations/{annotation_id}/",
+    ]:
+        assert path in paths, path
+    upload = paths["/api/movies/"]["post"]
+    assert "multipart/form-data" in upload["requestBody"]["content"]
+    assert {"201", "409", "413", "415", "422"} <= set(upload["responses"])
+    listing = {p["name"] for p in paths["/api/movies/"]["get"]["parameters"]}
+    assert {"search", "scene_type", "min_segments", "status", "ordering", "page"} <= listing
+
+
+def test_docs_page(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200 and b"swagger" in response.content.lower()
+
+
+def test_token_login(client, user):
+    response = client.post("/api/auth/token/", {"username": "alice", "password": "alice-pass-123"},
+                           content_type="application/json")
+    assert response.status_code == 200
+    token = response.json()["token"]
+    assert client.get("/api/movies/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 200
+    again = client.post("/api/auth/token/", {"username": "alice", "password": "alice-pass-123"},
+                        content_type="application/json")
+    assert again.json()["token"] == token
+    bad = client.post("/api/auth/token/", {"username": "alice", "password": "nope"}, content_type="application/json")
+    assert bad.status_code == 400 and bad.json()["detail"] == "Wrong username or password."
+    assert client.post("/api/auth/token/", {}, content_type="application/json").status_code == 400
