@@ -45,3 +45,11 @@ def test_token_login(client, user):
     bad = client.post("/api/auth/token/", {"username": "alice", "password": "nope"}, content_type="application/json")
     assert bad.status_code == 400 and bad.json()["detail"] == "Wrong username or password."
     assert client.post("/api/auth/token/", {}, content_type="application/json").status_code == 400
+
+
+@pytest.mark.parametrize("model", ["movie", "scenetype", "modelversion", "analysis", "segment", "annotation",
+                                   "movieembedding"])
+def test_admin_lists_load(client, django_user_model, model):
+    django_user_model.objects.create_superuser(username="root", password="root-pass-123", email="")
+    client.login(username="root", password="root-pass-123")
+    assert client.get(f"/admin/library/{model}/").status_code == 200

@@ -1,0 +1,60 @@
+"""The Django admin: a maintenance view on the library's rows (the app itself is the API and the pages)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from kissweb.library.models import Analysis, Annotation, ModelVersion, Movie, MovieEmbedding, SceneType, Segment
+
+
+@admin.register(Movie)
+class MovieAdmin(admin.ModelAdmin):
+    list_display = ("id", "title", "year", "status", "progress", "duration_s", "uploaded_by", "created_at")
+    list_filter = ("status",)
+    search_fields = ("title", "original_filename", "sha256")
+    readonly_fields = ("file", "poster", "sha256", "size_bytes", "duration_s", "width", "height", "fps", "has_audio",
+                       "container", "video_codec", "created_at")
+    list_select_related = ("uploaded_by",)
+
+
+@admin.register(SceneType)
+class SceneTypeAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "cut", "min_frames", "threshold")
+    search_fields = ("slug", "name")
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ("id", "scene_type", "name", "backbone_set", "status", "is_active", "created_at")
+    list_filter = ("scene_type", "is_active", "status")
+    list_select_related = ("scene_type",)
+
+
+@admin.register(Analysis)
+class AnalysisAdmin(admin.ModelAdmin):
+    list_display = ("id", "movie", "kind", "status", "attempts", "progress", "stage", "heartbeat_at", "finished_at")
+    list_filter = ("status", "kind")
+    raw_id_fields = ("movie",)
+    list_select_related = ("movie",)
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ("id", "movie", "scene_type", "start_s", "end_s", "confidence", "source")
+    list_filter = ("scene_type", "source")
+    raw_id_fields = ("movie", "analysis", "model_version", "created_by")
+    list_select_related = ("movie", "scene_type")
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    list_display = ("id", "movie", "scene_type", "start_s", "end_s", "label", "author", "created_at")
+    list_filter = ("scene_type", "label")
+    raw_id_fields = ("movie", "segment", "model_version", "author")
+    list_select_related = ("movie", "scene_type", "author")
+
+
+@admin.register(MovieEmbedding)
+class MovieEmbeddingAdmin(admin.ModelAdmin):
+    list_display = ("id", "movie", "backbone_set", "n_windows", "image_dim", "audio_dim", "created_at")
+    raw_id_fields = ("movie",)
