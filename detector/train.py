@@ -361,10 +361,10 @@ def train_from_csv(
     train_progress: Progress | None = None,
 ) -> tuple[SceneModel, dict[str, Any]]:
     """Embed (cached) the CSV's clips or spans and train the head; per-clip results name the files."""
+    items = read_items(csv_path, spans=spans)
     from detector.embed import resolve_backbone_set
 
     backbone_set = resolve_backbone_set(backbones)
-    items = read_items(csv_path, spans=spans)
     x, y, g, warnings = items_to_arrays(
         items, backbones=backbone_set, cache_dir=cache_dir, random_init=random_init, device=device,
         progress=embed_progress,

@@ -1,0 +1,96 @@
+"""The command line: exit codes, JSON on stdout, clear errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detector.__main__ import main
+from detector.head import SceneModel, load_model, make_card, save_model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "detector", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_detect_without_model_exits_2_and_says_how_to_get_one(tmp_path, capsys):
+    video = tmp_path / "movie.mp4"
+    video.write_bytes(b"not needed")
+    assert main(["detect", str(video)]) == 2
+    err = capsys.readouterr().err
+    assert "train --clips" in err and "import-reference-model" in err
+
+
+def test_missing_model_file_is_one_sentence_no_traceback(tmp_path):
+    video = tmp_path / "movie.mp4"
+    video.write_bytes(b"x")
+    result = run_cli("detect", str(video), "--model", str(tmp_path / "absent.safetensors"))
+    assert result.returncode == 1
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_backbones_must_match_the_model(tmp_path, capsys):
+    model = SceneModel(
+        weight=np.zeros((2, 1408), np.float32), bias=np.zeros(2, np.float32),
+        card=make_card(scene_type="kissing", backbone_set="offline", image_dim=1280, audio_dim=128),
+    )
+    path = save_model(model, tmp_path / "m.safetensors")
+    video = tmp_path / "movie.mp4"
+    video.write_bytes(b"x")
+    assert main(["detect", str(video), "--model", str(path), "--backbones", "paper"]) == 1
+    assert "'offline' features" in capsys.readouterr().err
+
+
+def test_bad_training_csv_names_the_line(tmp_path, capsys):
+    csv_path = tmp_path / "clips.csv"
+    csv_path.write_text("path,label\nmissing.mp4,1\n")
+    assert main(["train", "--clips", str(csv_path), "-o", str(tmp_path / "m")]) == 1
+    err = capsys.readouterr().err
+    assert "line 2" in err and "missing.mp4" in err
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_import_reference_model_writes_our_format(tmp_path, capsys):
+    import torch
+
+    from tests.detector.test_reference import KissingDetector
+
+    torch.manual_seed(1)
+    module = KissingDetector()
+    pkl = tmp_path / "model.pkl"
+    torch.save(module, pkl)
+    assert main(["import-reference-model", str(pkl), "-o", str(tmp_path / "ref.safetensors")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["card_contents"]["channel_order"] == "BGR"
+    model = load_model(out["model"])
+    np.testing.assert_array_equal(model.weight, module.combined.weight.detach().numpy())
+
+
+def test_import_of_a_malicious_pickle_fails_cleanly(tmp_path):
+    marker = tmp_path / "pwned"
+    pkl = tmp_path / "model.pkl"
+    pkl.write_bytes(
+        b"cos\nsystem\n(V" + f"touch {marker}".encode() + b"\ntR."  # protocol 0: os.system("touch ...")
+    )
+    result = run_cli("import-reference-model", str(pkl), "-o", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "refused" in result.stderr and "Traceback" not in result.stderr
+    assert not marker.exists() and not (tmp_path / "out.safetensors").exists()
+
+
+def test_unknown_command_is_a_usage_error():
+    with pytest.raises(SystemExit) as exit_info:
+        main(["frobnicate"])
+    assert exit_info.value.code == 2
