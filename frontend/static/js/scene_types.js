@@ -1,0 +1,234 @@
+// Scene-type pages: the list (with a form for a new type) and one type's page (train, versions, label next).
+import { api, el, toast, showError, formatDuration, formatEta } from "./api.js";
+
+const pct = (value) => (value === null || value === undefined ? "–" : `${Math.round(value * 1000) / 10}%`);
+
+// ---- the list page ----
+
+async function listPage() {
+  const box = document.getElementById("scene-type-list");
+  async function load() {
+    try {
+      const types = await api("/api/scene-types/");
+      box.replaceChildren(...types.map((t) => el("a", { class: "card st-type", href: `/scene-types/${t.slug}/`, dataset: { slug: t.slug } },
+        el("h2", {}, t.name),
+        el("p", { class: "muted small" }, t.description || `/${t.slug}/`),
+        t.active_model
+          ? el("span", { class: "badge ok" }, `Active model: ${t.active_model.name}`)
+          : el("span", { class: "badge warn" }, "No model yet: label some spans, then train"))));
+      if (!types.length) box.append(el("p", { class: "empty" }, "No scene types yet."));
+    } catch (err) {
+      showError(err, "Could not load the scene types.");
+    } finally {
+      box.removeAttribute("aria-busy");
+    }
+  }
+  const form = document.getElementById("scene-type-form");
+  if (form) {
+    const name = form.elements.name;
+    const slug = form.elements.slug;
+    let slugTouched = false;
+    slug.addEventListener("input", () => { slugTouched = true; });
+    name.addEventListener("input", () => {
+      if (!slugTouched) slug.value = name.value.toLowerCase().trim().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const created = await api("/api/scene-types/", {
+          method: "POST",
+          body: { name: name.value.trim(), slug: slug.value.trim(), description: form.elements.description.value.trim() },
+        });
+        toast(`Added “${created.name}”. Label a few spans of it in the player, then train it.`, "ok");
+        form.reset();
+        slugTouched = false;
+        await load();
+      } catch (err) {
+        showError(err, "Could not add the scene type.");
+      }
+    });
+  }
+  await load();
+}
+
+// ---- one scene type's page ----
+
+function metricRow(label, value) {
+  return el("div", { class: "st-metric" }, el("dt", {}, label), el("dd", {}, value));
+}
+
+function versionCard(version, { staff, onActivate }) {
+  const h = version.heldout || {};
+  const o = version.observed || {};
+  const confusion = h.confusion ? `tn ${h.confusion[0][0]} · fp ${h.confusion[0][1]} · fn ${h.confusion[1][0]} · tp ${h.confusion[1][1]}` : "–";
+  const actions = el("div", { class: "st-actions" });
+  if (version.is_active) actions.append(el("span", { class: "badge ok" }, "Active"));
+  else if (staff && version.status === "ready") {
+    actions.append(el("button", { type: "button", class: "small", dataset: { activate: version.id },
+      onclick: () => onActivate(version) }, version.wasNewer ? "Roll back to this" : "Activate"));
+  }
+  if (version.download_url) actions.append(el("a", { class: "button small ghost", href: version.download_url, download: "" }, "Download"));
+  return el("article", { class: `card st-version${version.is_active ? " active" : ""}`, dataset: { version: version.id, status: version.status } },
+    el("header", {}, el("h3", {}, version.name),
+      el("p", { class: "muted small" }, `${version.origin} · ${version.backbone_set} · ${new Date(version.created_at).toLocaleString()}`)),
+    version.status !== "ready"
+      ? el("p", { class: `badge ${version.status === "failed" ? "bad" : "warn"}` }, version.status === "failed" ? `Failed: ${version.error}` : version.status)
+      : null,
+    el("dl", { class: "st-metrics" },
+      metricRow("F1 (held out)", pct(h.f1)),
+      metricRow("Precision", pct(h.precision)),
+      metricRow("Recall", pct(h.recall)),
+      metricRow("Scenes found (IoU ≥ 0.5)", h.segment_recall === undefined ? "–" : `${pct(h.segment_recall)} recall · ${pct(h.segment_precision)} precision`),
+      metricRow("Seconds", confusion),
+      metricRow("Trained on", h.n_spans ? `${h.n_spans} spans in ${h.n_movies} movies` : "–"),
+      metricRow("Observed precision", o.precision === null || o.precision === undefined
+        ? "nobody has reviewed its scenes yet"
+        : `${pct(o.precision)} (${o.confirmed} confirmed, ${o.rejected} rejected)`)),
+    actions);
+}
+
+function trainingBlock(run) {
+  const share = Math.round((run.progress || 0) * 100);
+  const busy = run.status === "queued" || run.status === "running";
+  const words = {
+    queued: "Waiting for a worker…",
+    running: `Training (${run.stage || "working"})… ${share}%`,
+    succeeded: `Done: ${run.n_spans} spans, ${run.n_seconds} seconds from ${run.n_movies} movies`,
+    failed: `Training failed: ${run.error}`,
+  };
+  const bar = el("div", { class: `progress${run.status === "queued" ? " indeterminate" : ""}`, role: "progressbar",
+    "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(share), "aria-label": "Training progress" },
+  el("span", { style: `width:${run.status === "succeeded" ? 100 : share}%` }));
+  return el("div", { class: "progress-block", dataset: { status: run.status, run: run.id } },
+    busy || run.status === "succeeded" ? bar : null,
+    el("div", { class: "progress-text" }, el("span", { class: "pct" }, words[run.status] || run.status),
+      el("span", {}, run.status === "running" ? formatEta(run.eta_s) : "")),
+    run.status === "succeeded" && run.metrics
+      ? el("p", { class: "small" }, `Held-out F1 ${pct(run.metrics.f1)}, precision ${pct(run.metrics.precision)}, recall ${pct(run.metrics.recall)}. Activate it below to re-score the library.`)
+      : null);
+}
+
+async function detailPage(root) {
+  const slug = root.dataset.slug;
+  const staff = root.dataset.staff === "1";
+  const versionsBox = document.getElementById("versions");
+  const summary = document.getElementById("annotation-summary");
+  const trainButton = document.getElementById("train-button");
+  const progressBox = document.getElementById("training-progress");
+  const suggestionsBox = document.getElementById("suggestions");
+  let polling = null;
+
+  async function activate(version) {
+    try {
+      await api(`/api/models/${version.id}/activate/`, { method: "POST" });
+      toast(`“${version.name}” is active; the library is being re-scored with it.`, "ok");
+      await Promise.all([loadStats(), loadSuggestions()]);
+    } catch (err) {
+      showError(err, "Could not activate that model.");
+    }
+  }
+
+  async function loadStats() {
+    try {
+      const stats = await api(`/api/scene-types/${slug}/stats/`);
+      const a = stats.annotations;
+      const need = stats.spans_needed;
+      summary.textContent = stats.can_train
+        ? `${a.positive_spans} positive and ${a.negative_spans} negative spans labelled in ${a.movies} movie(s). Ready to train.`
+        : `${a.positive_spans} positive and ${a.negative_spans} negative spans labelled. Label ${[
+          need.positive ? `${need.positive} more positive` : "", need.negative ? `${need.negative} more negative` : ""].filter(Boolean).join(" and ")} span(s) in the player to train.`;
+      if (trainButton) trainButton.disabled = !stats.can_train || stats.active_training_run !== null;
+      const activeIndex = stats.versions.findIndex((v) => v.is_active);
+      stats.versions.forEach((v, i) => { v.wasNewer = activeIndex >= 0 && i > activeIndex; });
+      versionsBox.replaceChildren(...stats.versions.map((v) => versionCard(v, { staff, onActivate: activate })));
+      if (!stats.versions.length) {
+        versionsBox.append(el("p", { class: "muted" }, "No models yet. Train one from your labelled spans, or upload or import one."));
+      }
+      if (stats.active_training_run !== null && !polling) watch(stats.active_training_run);
+    } catch (err) {
+      showError(err, "Could not load the model versions.");
+    } finally {
+      versionsBox.removeAttribute("aria-busy");
+    }
+  }
+
+  async function loadSuggestions() {
+    try {
+      const data = await api(`/api/scene-types/${slug}/suggestions/`);
+      suggestionsBox.replaceChildren(...data.results.map((s) => el("li", { class: "st-suggestion", dataset: { movie: s.movie_id, start: s.start_s, end: s.end_s } },
+        el("a", { href: s.link }, `${s.movie_title || `Movie ${s.movie_id}`} · ${formatDuration(s.start_s)} – ${formatDuration(s.end_s)}`),
+        el("span", { class: `badge ${s.kind === "unsure" ? "warn" : ""}` }, s.kind === "unsure" ? "unsure" : "not reviewed"),
+        el("p", { class: "muted small" }, s.why))));
+      if (!data.results.length) {
+        suggestionsBox.append(el("li", { class: "muted" }, data.detail || "Nothing to suggest: the active model is sure everywhere, and every detection was reviewed."));
+      }
+    } catch (err) {
+      showError(err, "Could not load the suggestions.");
+    } finally {
+      suggestionsBox.removeAttribute("aria-busy");
+    }
+  }
+
+  function watch(runId) {
+    const tick = async () => {
+      try {
+        const run = await api(`/api/training-runs/${runId}/`);
+        progressBox.replaceChildren(trainingBlock(run));
+        if (run.status === "queued" || run.status === "running") {
+          polling = setTimeout(tick, 1000);
+          return;
+        }
+        polling = null;
+        if (run.status === "succeeded") toast("Training finished. Compare the new version below and activate it.", "ok");
+        await loadStats();
+      } catch (err) {
+        polling = null;
+        showError(err, "Lost track of the training run.");
+      }
+    };
+    polling = setTimeout(tick, 0);
+  }
+
+  if (trainButton) {
+    trainButton.addEventListener("click", async () => {
+      trainButton.disabled = true;
+      try {
+        const run = await api(`/api/scene-types/${slug}/train/`, { method: "POST" });
+        progressBox.replaceChildren(trainingBlock(run));
+        watch(run.id);
+      } catch (err) {
+        showError(err);
+        trainButton.disabled = false;
+      }
+    });
+  }
+
+  function fileForm(id, url, done) {
+    const form = document.getElementById(id);
+    if (!form) return;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = form.querySelector("button");
+      button.disabled = true;
+      try {
+        const body = new FormData(form);
+        const version = await api(url, { method: "POST", body });
+        toast(done(version), "ok");
+        form.reset();
+        await loadStats();
+      } catch (err) {
+        showError(err);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+  fileForm("upload-form", `/api/scene-types/${slug}/models/`, (v) => `Uploaded “${v.name}”. Activate it to use it.`);
+  fileForm("import-form", `/api/scene-types/${slug}/import-reference/`, (v) => `Imported the published model as “${v.name}”.`);
+
+  await Promise.all([loadStats(), loadSuggestions()]);
+}
+
+const detail = document.getElementById("scene-type-page");
+if (detail) detailPage(detail);
+else if (document.getElementById("scene-type-list")) listPage();

@@ -1,0 +1,148 @@
+"""Training runs end to end on stored (synthetic) embeddings: gather, train, measure, save, refuse, fail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+import detector
+from kissweb.library.models import ModelVersion, MovieEmbedding
+from kissweb.training import services
+from kissweb.training.dataset import NotEnoughAnnotations
+from kissweb.training.models import TrainingRun, TrainingRunStatus
+from tests.kissweb.training.conftest import annotate, movie_with_scenes
+
+pytestmark = pytest.mark.django_db
+
+
+def run_training(scene_type, user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = services.training_request(scene_type=scene_type, requested_by=user)
+    assert len(callbacks) == 1, "the run is queued only when the transaction commits"
+    return services.training_run(run_id=run.pk)
+
+
+def test_training_makes_a_ready_measured_model_version(labelled_library, kissing, user, django_capture_on_commit_callbacks):
+    run = run_training(kissing, user, django_capture_on_commit_callbacks)
+
+    assert run.status == TrainingRunStatus.SUCCEEDED, run.error
+    assert (run.n_spans, run.n_movies, run.n_seconds) == (9, 3, 180)
+    assert run.progress == 1.0 and run.finished_at >= run.started_at
+    version = run.model_version
+    assert version.status == "ready" and not version.is_active and version.backbone_set == "offline"
+    metrics = version.metrics
+    assert metrics["f1"] >= 0.95 and metrics["precision"] >= 0.95 and metrics["recall"] >= 0.95
+    (tn, fp), (fn, tp) = metrics["confusion"]
+    assert tn + fp + fn + tp == metrics["n_heldout_seconds"] == 20 * metrics["n_heldout_spans"]
+    assert metrics["n_seconds"] == 180
+    assert metrics["n_heldout_spans"] >= 2 and metrics["n_train_spans"] + metrics["n_heldout_spans"] == 9
+    assert metrics["segment_recall"] == 1.0 and metrics["segment_precision"] == 1.0
+    assert (metrics["n_spans"], metrics["n_movies"]) == (9, 3)
+    model = detector.load_model(version.weights.path)
+    assert model.card["metrics"]["f1"] == metrics["f1"]
+    assert model.card["scene_type"] == "kissing" and model.card["training"]["training_run"] == run.pk
+    assert version.card == model.card
+
+
+def test_heldout_seconds_come_from_spans_never_seen_in_training(labelled_library, kissing, user, django_capture_on_commit_callbacks):
+    run = run_training(kissing, user, django_capture_on_commit_callbacks)
+    card = run.model_version.card
+    heldout = set(card["training"]["heldout_annotation_ids"])
+    assert heldout and heldout < {a.pk for m in labelled_library for a in m.annotations.all()}
+    assert card["metrics"]["confusion"][1][1] + card["metrics"]["confusion"][1][0] == 20 * sum(
+        1 for a in kissing.annotations.filter(pk__in=heldout, label="positive")
+    )
+
+
+def test_unannotated_seconds_are_never_used(user, kissing, django_capture_on_commit_callbacks):
+    for seed in range(2):
+        # 100 unannotated seconds of scene-like content: were they taken as negatives, the model would suffer.
+        movie = movie_with_scenes(user, kinds=[0] * 10 + [1] * 10 + [1] * 100, seed=seed)
+        annotate(movie, kissing, 0, 10, "negative", user)
+        annotate(movie, kissing, 10, 20, "positive", user)
+    run = run_training(kissing, user, django_capture_on_commit_callbacks)
+    assert run.status == "succeeded", run.error
+    assert run.n_seconds == 40
+    assert run.model_version.metrics["n_heldout_seconds"] == 20
+
+
+@pytest.mark.parametrize(
+    ("positive", "negative", "needed"),
+    [(0, 0, "2 more positive spans and 2 more negative spans"), (1, 2, "1 more positive span"),
+     (2, 1, "1 more negative span"), (1, 5, "1 more positive span")],
+)
+def test_too_few_spans_is_refused_saying_how_many_more(user, kissing, positive, negative, needed):
+    movie = movie_with_scenes(user, kinds=[0] * 60, seed=0)
+    for i in range(positive):
+        annotate(movie, kissing, i * 5, i * 5 + 4, "positive", user)
+    for i in range(negative):
+        annotate(movie, kissing, 30 + i * 5, 30 + i * 5 + 4, "negative", user)
+    with pytest.raises(NotEnoughAnnotations) as err:
+        services.training_request(scene_type=kissing, requested_by=user)
+    message = str(err.value)
+    assert needed in message
+    assert f"it has {positive} positive and {negative} negative" in message
+    assert not TrainingRun.objects.exists()
+
+
+def test_a_second_request_while_one_is_queued_is_refused(labelled_library, kissing, user):
+    services.training_request(scene_type=kissing, requested_by=user)
+    with pytest.raises(services.TrainingAlreadyActive, match="already queued or running"):
+        services.training_request(scene_type=kissing, requested_by=user)
+    assert TrainingRun.objects.count() == 1
+
+
+def test_the_database_allows_one_active_run_per_scene_type(kissing):
+    TrainingRun.objects.create(scene_type=kissing, status="running")
+    with pytest.raises(IntegrityError, match="one_active_training_per_scene_type"), transaction.atomic():
+        TrainingRun.objects.create(scene_type=kissing, status="queued")
+    TrainingRun.objects.create(scene_type=kissing, status="failed", error="x")
+
+
+def test_database_rules_on_runs(kissing):
+    with pytest.raises(IntegrityError, match="trainingrun_succeeded_has_model"), transaction.atomic():
+        TrainingRun.objects.create(scene_type=kissing, status="succeeded")
+    with pytest.raises(IntegrityError, match="trainingrun_failed_has_reason"), transaction.atomic():
+        TrainingRun.objects.create(scene_type=kissing, status="failed")
+    with pytest.raises(IntegrityError, match="trainingrun_progress_0_1"), transaction.atomic():
+        TrainingRun.objects.create(scene_type=kissing, progress=1.5)
+
+
+def test_a_stale_running_run_is_failed_so_a_new_one_can_start(labelled_library, kissing, user):
+    stale = TrainingRun.objects.create(
+        scene_type=kissing, status="running", heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    run = services.training_request(scene_type=kissing, requested_by=user)
+    stale.refresh_from_db()
+    assert stale.status == "failed" and "stopped answering" in stale.error
+    assert run.status == "queued"
+
+
+def test_a_broken_embedding_fails_the_run_with_a_reason_and_no_ready_model(
+    labelled_library, kissing, user, django_capture_on_commit_callbacks
+):
+    embedding = MovieEmbedding.objects.filter(movie=labelled_library[0]).get()
+    features = np.load(embedding.file.path)
+    features[25] = np.nan
+    np.save(embedding.file.path, features)
+    run = run_training(kissing, user, django_capture_on_commit_callbacks)
+    assert run.status == "failed"
+    assert "NaN" in run.error
+    assert run.model_version.status == "failed" and run.model_version.error == run.error
+    assert not ModelVersion.objects.filter(status="ready").exists()
+
+
+def test_a_finished_run_delivered_again_is_not_run_twice(labelled_library, kissing, user, django_capture_on_commit_callbacks):
+    run = run_training(kissing, user, django_capture_on_commit_callbacks)
+    again = services.training_run(run_id=run.pk)
+    assert again.model_version_id == run.model_version_id
+    assert ModelVersion.objects.count() == 1
+
+
+@pytest.mark.parametrize(("n_seconds", "epochs"), [(20, 300), (1000, 19), (20_000, 10)])
+def test_small_libraries_get_enough_optimiser_steps(n_seconds, epochs):
+    assert services.epochs_for(n_seconds) == epochs
