@@ -1,0 +1,165 @@
+"""The analysis endpoints: analyze, analyses, scores, model versions."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+
+from kissweb.analysis import pipeline, services
+from kissweb.library.models import Analysis, AnalysisStatus, ModelVersion
+
+pytestmark = pytest.mark.django_db
+
+
+def _upload(path, name=None):
+    return SimpleUploadedFile(name or path.name, path.read_bytes(), content_type="application/octet-stream")
+
+
+# --- analyze -------------------------------------------------------------------------------------------------
+
+
+def test_the_uploader_queues_an_analysis_and_a_second_request_gets_409(api_client, make_movie):
+    movie = make_movie()
+    first = api_client.post(f"/api/movies/{movie.pk}/analyze/")
+    assert first.status_code == 202
+    assert first.json()["status"] == "queued" and first.json()["movie"] == movie.pk
+    second = api_client.post(f"/api/movies/{movie.pk}/analyze/")
+    assert second.status_code == 409
+    assert "already being analysed" in second.json()["detail"] and second.json()["analysis"] == first.json()["id"]
+
+
+def test_staff_may_analyse_anyone_s_movie(staff_client, make_movie):
+    assert staff_client.post(f"/api/movies/{make_movie().pk}/analyze/").status_code == 202
+
+
+def test_another_user_anonymous_and_missing_movies_are_refused(other_client, anon_client, api_client, make_movie):
+    movie = make_movie()
+    forbidden = other_client.post(f"/api/movies/{movie.pk}/analyze/")
+    assert forbidden.status_code == 403 and "uploaded" in forbidden.json()["detail"]
+    assert anon_client.post(f"/api/movies/{movie.pk}/analyze/").status_code in (401, 403)
+    missing = api_client.post("/api/movies/999999/analyze/")
+    assert missing.status_code == 404 and missing.json()["detail"]
+    assert not Analysis.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_analyze_requests_at_once_one_runs_the_other_gets_409(make_movie, user):
+    from rest_framework.test import APIClient
+
+    movie = make_movie()
+    barrier = threading.Barrier(2)
+    codes = []
+
+    def request():
+        client = APIClient()
+        client.force_authenticate(user=user)
+        barrier.wait()
+        try:
+            codes.append(client.post(f"/api/movies/{movie.pk}/analyze/").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == [202, 409]
+    assert Analysis.objects.filter(movie=movie).count() == 1
+
+
+def test_analyses_of_a_movie_are_listed_newest_first(api_client, make_movie, embedder, monkeypatch):
+    monkeypatch.setattr(pipeline, "PROGRESS_EVERY_S", 0.0)
+    movie = make_movie()
+    first = services.analysis_request(movie=movie)
+    pipeline.analysis_run(analysis_id=first.pk)
+    second = services.analysis_request(movie=movie)
+    body = api_client.get(f"/api/movies/{movie.pk}/analyses/").json()
+    assert [a["id"] for a in body["results"]] == [second.pk, first.pk]
+    detail = api_client.get(f"/api/analyses/{first.pk}/").json()
+    assert detail["status"] == "succeeded" and detail["backbone_set"] == "offline" and "embed" in detail["timings_s"]
+
+
+# --- scores --------------------------------------------------------------------------------------------------
+
+
+def test_scores_say_no_model_yet_instead_of_pretending_there_are_no_scenes(api_client, make_movie, embedder):
+    movie = make_movie()
+    pipeline.analysis_run(analysis_id=services.analysis_request(movie=movie).pk)
+    response = api_client.get(f"/api/movies/{movie.pk}/scores/?scene_type=kissing")
+    assert response.status_code == 404
+    assert "No model for 'kissing' yet" in response.json()["detail"] and response.json()["has_model"] is False
+
+
+def test_scores_give_one_probability_per_second(api_client, make_movie, embedder, active_model):
+    version = active_model()
+    embedder.positive = set(range(10, 22))
+    movie = make_movie()
+    pipeline.analysis_run(analysis_id=services.analysis_request(movie=movie).pk)
+    body = api_client.get(f"/api/movies/{movie.pk}/scores/?scene_type=kissing").json()
+    assert body["window_s"] == 1.0 and body["model_version"] == version.pk and len(body["scores"]) == 30
+    assert all(p > 0.99 for p in body["scores"][10:22]) and all(p < 0.01 for p in body["scores"][:10])
+
+
+def test_scores_before_the_analysis_finished_and_for_unknown_types_are_404(api_client, make_movie, active_model):
+    active_model()
+    movie = make_movie()
+    pending = api_client.get(f"/api/movies/{movie.pk}/scores/?scene_type=kissing")
+    assert pending.status_code == 404 and "no 'kissing' scores yet" in pending.json()["detail"]
+    unknown = api_client.get(f"/api/movies/{movie.pk}/scores/?scene_type=dancing")
+    assert unknown.status_code == 404 and "no scene type 'dancing'" in unknown.json()["detail"]
+
+
+# --- models --------------------------------------------------------------------------------------------------
+
+
+def test_a_model_file_upload_creates_an_inactive_version(api_client, model_file, media_root):
+    response = api_client.post(
+        "/api/scene-types/kissing/models/", {"file": _upload(model_file()), "name": "mine"}, format="multipart"
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["name"] == "mine" and body["scene_type"] == "kissing" and body["is_active"] is False
+    assert body["backbone_set"] == "offline" and body["status"] == "ready"
+
+
+def test_a_bad_model_upload_is_a_400_with_a_sentence(api_client, tmp_path, model_file, media_root):
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x80\x04 a pickle pretending")
+    response = api_client.post("/api/scene-types/kissing/models/", {"file": _upload(junk)}, format="multipart")
+    assert response.status_code == 400 and "not a usable model file" in response.json()["detail"]
+    wrong = api_client.post(
+        "/api/scene-types/kissing/models/", {"file": _upload(model_file(scene_type="fight"))}, format="multipart"
+    )
+    assert wrong.status_code == 400 and "trained for the scene type 'fight'" in wrong.json()["detail"]
+    assert not ModelVersion.objects.exists()
+
+
+def test_models_are_listed_newest_first_and_filtered_by_scene_type(api_client, kissing, model_file, media_root):
+    first = services.model_version_create(scene_type=kissing, file=model_file(), name="a")
+    second = services.model_version_create(scene_type=kissing, file=model_file(), name="b")
+    body = api_client.get("/api/models/?scene_type=kissing").json()
+    assert [m["id"] for m in body["results"]] == [second.pk, first.pk]
+    assert set(body["results"][0]) >= {
+        "id", "name", "scene_type", "backbone_set", "is_active", "status", "metrics", "created_at", "download_url"
+    }
+    assert api_client.get("/api/models/?scene_type=fight").json()["results"] == []
+
+
+def test_staff_activate_a_model_and_the_library_is_rescored(
+    staff_client, api_client, make_movie, embedder, kissing, model_file
+):
+    movie = make_movie()
+    pipeline.analysis_run(analysis_id=services.analysis_request(movie=movie).pk)
+    version = services.model_version_create(scene_type=kissing, file=model_file())
+
+    assert api_client.post(f"/api/models/{version.pk}/activate/").status_code == 403
+    response = staff_client.post(f"/api/models/{version.pk}/activate/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model"]["is_active"] is True and body["rescore"]["rescore"] == 1
+    assert Analysis.objects.filter(movie=movie, status=AnalysisStatus.QUEUED, kind="rescore").exists()

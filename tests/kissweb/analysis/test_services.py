@@ -1,0 +1,255 @@
+"""Queueing, model registration and activation, re-scoring from stored embeddings, settings, the sweeper."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from kissweb.analysis import conf, pipeline, services
+from kissweb.library.models import (
+    Analysis,
+    AnalysisKind,
+    AnalysisStatus,
+    ModelVersion,
+    MovieStatus,
+    SceneType,
+    Segment,
+    SegmentSource,
+)
+
+
+@pytest.fixture(autouse=True)
+def every_progress_written(monkeypatch):
+    monkeypatch.setattr(pipeline, "PROGRESS_EVERY_S", 0.0)
+
+
+def _queued_task_names():
+    from django_q.models import OrmQ
+
+    return sorted(task.name() for task in OrmQ.objects.all())
+
+
+def _detected(movie):
+    return list(
+        Segment.objects.filter(movie=movie, source=SegmentSource.DETECTED).order_by("start_s").values_list(
+            "start_s", "end_s"
+        )
+    )
+
+
+def _run_all_queued():
+    outcomes = []
+    for analysis_id in Analysis.objects.filter(status=AnalysisStatus.QUEUED).order_by("pk").values_list("pk", flat=True):
+        outcomes.append(pipeline.analysis_run(analysis_id=analysis_id))
+    return outcomes
+
+
+# --- queueing ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_analysis_is_queued_only_after_the_transaction_commits(make_movie):
+    with transaction.atomic():
+        movie = make_movie()
+        analysis = services.analysis_request(movie=movie)
+        assert _queued_task_names() == []
+    assert _queued_task_names() == [f"analysis-{analysis.pk}"]
+    analysis.refresh_from_db()
+    movie.refresh_from_db()
+    assert analysis.status == AnalysisStatus.QUEUED and analysis.task_id
+    assert movie.status == MovieStatus.QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_upload_queues_nothing(make_movie):
+    class UploadFailed(Exception):
+        pass
+
+    with pytest.raises(UploadFailed), transaction.atomic():
+        movie = make_movie()
+        services.analysis_request(movie=movie)
+        raise UploadFailed
+    assert _queued_task_names() == [] and not Analysis.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_second_request_while_one_is_queued_is_refused(make_movie):
+    movie = make_movie()
+    services.analysis_request(movie=movie)
+    with pytest.raises(services.AnalysisAlreadyActive, match="already being analysed"):
+        services.analysis_request(movie=movie)
+    assert Analysis.objects.filter(movie=movie).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_task_timeout_grows_with_the_movie_and_stays_below_retry(make_movie, monkeypatch):
+    sent = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: sent.append(kwargs) or "task-id")
+    short, long = make_movie(duration_s=60.0), make_movie(duration_s=3600.0)
+    services.analysis_enqueue(analysis_id=Analysis.objects.create(movie=short).pk, duration_s=short.duration_s)
+    services.analysis_enqueue(analysis_id=Analysis.objects.create(movie=long).pk, duration_s=long.duration_s)
+    assert sent[0]["timeout"] < sent[1]["timeout"] <= conf.task_timeout_cap_s() < conf.task_retry_s()
+
+
+# --- models --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_model_file_is_registered_inactive_with_its_card(kissing, model_file, media_root):
+    version = services.model_version_create(scene_type=kissing, file=model_file(), name="first try")
+    assert (version.name, version.backbone_set, version.is_active) == ("first try", "offline", False)
+    assert version.card["scene_type"] == "kissing" and (media_root / version.weights.name).is_file()
+
+
+@pytest.mark.django_db
+def test_a_file_that_is_not_a_model_is_refused_and_nothing_kept(kissing, tmp_path, media_root):
+    bad = tmp_path / "notes.safetensors"
+    bad.write_bytes(b"these are my notes, not a model")
+    with pytest.raises(ValidationError) as caught:
+        services.model_version_create(scene_type=kissing, file=bad)
+    assert "not a usable model file" in caught.value.message_dict["file"][0]
+    assert not ModelVersion.objects.exists() and list((media_root / "models").iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_a_model_for_another_scene_type_is_refused(kissing, model_file):
+    with pytest.raises(ValidationError, match="trained for the scene type 'fight'"):
+        services.model_version_create(scene_type=kissing, file=model_file(scene_type="fight"))
+
+
+@pytest.mark.django_db
+def test_activation_keeps_one_active_model_and_rescores_without_decoding(
+    make_movie, embedder, kissing, model_file, media_root
+):
+    embedder.positive = set(range(10, 22))
+    movie = make_movie()
+    services.analysis_request(movie=movie)
+    _run_all_queued()
+    assert _detected(movie) == []  # no model yet
+
+    (media_root / movie.file.name).unlink()  # a re-score must not need the video
+    old = services.model_version_create(scene_type=kissing, file=model_file(), name="old")
+    services.model_version_activate(model_version=old)
+    new = services.model_version_create(scene_type=kissing, file=model_file(), name="new")
+    Analysis.objects.filter(status=AnalysisStatus.QUEUED).update(status=AnalysisStatus.CANCELLED)
+    plan = services.model_version_activate(model_version=new)
+
+    assert list(ModelVersion.objects.filter(is_active=True)) == [new]
+    assert plan.as_dict()["rescore"] == 1 and plan.as_dict()["re_embed"] == 0
+    rescore = Analysis.objects.get(pk=plan.rescore[0])
+    assert rescore.kind == AnalysisKind.RESCORE
+    assert _run_all_queued() == ["succeeded"]
+    assert len(embedder.calls) == 1  # the first analysis only
+    assert _detected(movie) == [(10.0, 22.0)]
+    rescore.refresh_from_db()
+    assert list(rescore.model_versions.all()) == [new] and "load_embeddings" in rescore.timings_s
+
+
+@pytest.mark.django_db
+def test_a_model_needing_other_backbones_re_embeds_and_says_so(make_movie, embedder, kissing, model_file):
+    embedder.positive = set(range(10, 22))
+    movie = make_movie()
+    services.analysis_request(movie=movie)
+    _run_all_queued()
+
+    paper = services.model_version_create(scene_type=kissing, file=model_file(backbone_set="paper"))
+    plan = services.model_version_activate(model_version=paper)
+
+    assert plan.as_dict()["re_embed"] == 1 and "re-embedded" in plan.as_dict()["message"]
+    analysis = Analysis.objects.get(pk=plan.re_embed[0])
+    assert analysis.kind == AnalysisKind.ANALYZE
+    assert analysis.stage == "re-embedding: model needs the paper backbones"
+    assert _run_all_queued() == ["succeeded"]
+    assert ("paper" in {backbone for _, backbone in embedder.calls})
+    assert _detected(movie) == [(10.0, 22.0)]
+
+
+@pytest.mark.django_db
+def test_new_aggregation_settings_rederive_segments_from_stored_scores(make_movie, embedder, active_model, kissing):
+    active_model()
+    embedder.n_windows = 60
+    embedder.positive = set(range(10, 22)) | set(range(40, 46))
+    movie = make_movie(duration_s=60.0)
+    services.analysis_request(movie=movie)
+    _run_all_queued()
+    assert _detected(movie) == [(10.0, 22.0)]  # 6 s is shorter than min_frames=10
+
+    SceneType.objects.filter(pk=kissing.pk).update(min_frames=5)
+    changes = services.scene_type_settings_changed(scene_type=kissing)
+
+    assert _detected(movie) == [(10.0, 22.0), (40.0, 46.0)]
+    assert changes[movie.pk]["added"] == [[40.0, 46.0]] and changes[movie.pk]["unchanged"] == 1
+    assert len(embedder.calls) == 1
+
+
+# --- the sweeper ---------------------------------------------------------------------------------------------
+
+
+def _stale(seconds_extra: int = 5):
+    return timezone.now() - timedelta(seconds=conf.stale_after_s() + seconds_extra)
+
+
+@pytest.mark.django_db
+def test_the_sweeper_requeues_a_silent_analysis(make_movie, django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: sent.append(args) or "task-id")
+    movie = make_movie()
+    analysis = services.analysis_request(movie=movie)
+    Analysis.objects.filter(pk=analysis.pk).update(status=AnalysisStatus.RUNNING, attempts=1, heartbeat_at=_stale())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report = services.analysis_sweep()
+
+    analysis.refresh_from_db()
+    assert report["requeued"] == [analysis.pk] and analysis.status == AnalysisStatus.QUEUED
+    assert "stopped reporting progress" in analysis.error and analysis.attempts == 1
+    assert sent == [(services.ANALYZE_TASK, analysis.pk)]
+
+
+@pytest.mark.django_db
+def test_the_sweeper_fails_a_silent_analysis_after_the_last_attempt(make_movie):
+    movie = make_movie()
+    analysis = services.analysis_request(movie=movie)
+    Analysis.objects.filter(pk=analysis.pk).update(status=AnalysisStatus.RUNNING, attempts=3, heartbeat_at=_stale())
+
+    report = services.analysis_sweep()
+
+    analysis.refresh_from_db()
+    movie.refresh_from_db()
+    assert report["failed"] == [analysis.pk] and analysis.status == AnalysisStatus.FAILED
+    assert movie.status == MovieStatus.FAILED and "gave up after 3 attempts" in movie.error
+
+
+@pytest.mark.django_db
+def test_the_sweeper_leaves_a_live_analysis_alone(make_movie):
+    movie = make_movie()
+    analysis = services.analysis_request(movie=movie)
+    Analysis.objects.filter(pk=analysis.pk).update(
+        status=AnalysisStatus.RUNNING, attempts=1, heartbeat_at=timezone.now()
+    )
+    assert services.analysis_sweep() == {"requeued": [], "failed": [], "lost": []}
+
+
+@pytest.mark.django_db
+def test_the_sweeper_queues_again_an_analysis_whose_task_was_lost(make_movie):
+    movie = make_movie()
+    analysis = services.analysis_request(movie=movie)  # on_commit never runs here: the task is "lost"
+    Analysis.objects.filter(pk=analysis.pk).update(queued_at=_stale())
+
+    assert services.analysis_sweep()["lost"] == [analysis.pk]
+    assert _queued_task_names() == [f"analysis-{analysis.pk}"]
+    assert services.analysis_sweep()["lost"] == []  # queued now: not again
+
+
+@pytest.mark.django_db
+def test_the_sweeper_schedule_exists_after_migrate():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name=services.SWEEPER_SCHEDULE_NAME)
+    assert schedule.func == services.SWEEP_TASK and schedule.schedule_type == Schedule.MINUTES
+    services.sweeper_schedule_ensure()
+    assert Schedule.objects.filter(name=services.SWEEPER_SCHEDULE_NAME).count() == 1
