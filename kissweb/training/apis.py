@@ -6,10 +6,12 @@ from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kissweb.analysis.apis import ModelVersionOutputSerializer
 from kissweb.training import selectors, services
 from kissweb.training.dataset import NotEnoughAnnotations, annotation_span_counts, spans_needed
 from kissweb.training.models import TrainingRun
@@ -175,3 +177,24 @@ class ModelDownloadApi(APIView):
             filename=f"{version.scene_type.slug}-model-{version.pk}.safetensors",
             content_type="application/octet-stream",
         )
+
+
+class ReferenceImportInput(serializers.Serializer):
+    file = serializers.FileField(help_text="The published project's model.pkl.")
+
+
+class ReferenceImportApi(APIView):
+    permission_classes = [IsAdminUser]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": ReferenceImportInput},
+        responses={201: ModelVersionOutputSerializer, 400: RefusalOutput},
+        summary="Import the published model.pkl (converted safely, never unpickled as code) as a new version.",
+    )
+    def post(self, request, slug: str):
+        scene_type = selectors.scene_type_get(slug=slug)
+        data = ReferenceImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.reference_import(scene_type=scene_type, file=data.validated_data["file"], user=request.user)
+        return Response(ModelVersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)

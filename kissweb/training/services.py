@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -318,3 +320,30 @@ def _train(run: TrainingRun, *, epochs: int | None, seed: int) -> None:
             status=TrainingRunStatus.SUCCEEDED, stage="done", progress=1.0, eta_s=0.0, finished_at=now,
             heartbeat_at=now, timings_s={k: round(v, 4) for k, v in timings.items()},
         )
+
+
+REFERENCE_MODEL_NAME = "Published model (Ziai 2019)"
+
+
+def reference_import(*, scene_type: SceneType, file, user=None) -> ModelVersion:
+    """Convert the published project's model.pkl (uploaded file) safely and register it as an inactive version.
+
+    The pickle is read by detector.reference's restricted unpickler (no code in it runs). A file that is not the
+    published model, or asks to run code, is refused with a ValidationError saying why; nothing is stored then.
+    """
+    import detector
+    from detector.reference import import_reference_file
+
+    from kissweb.analysis.services import model_version_create
+
+    with tempfile.TemporaryDirectory(prefix="kissweb-reference-") as folder:
+        source = Path(folder) / "model.pkl"
+        with source.open("wb") as out:
+            for chunk in file.chunks():
+                out.write(chunk)
+        try:
+            converted = import_reference_file(source, Path(folder) / "reference.safetensors", scene_type=scene_type.slug)
+        except detector.ModelFileError as exc:
+            message = str(exc).replace(str(source), "The uploaded file")
+            raise ValidationError({"file": f"This is not the published model.pkl: {message}"}) from exc
+        return model_version_create(scene_type=scene_type, file=converted, name=REFERENCE_MODEL_NAME, user=user)

@@ -72,3 +72,19 @@ def labelled_library(user, kissing):
         annotate(movie, kissing, 40, 60, "negative", user)
         movies.append(movie)
     return movies
+
+
+def make_stretches_video(path, stretches: list[tuple[str, int, int]], *, size: str = "160x120"):
+    """One movie concatenated (ffmpeg concat filter) from stretches of (colour, tone Hz, seconds)."""
+    from tests.mediagen import ffmpeg
+
+    args: list[str] = []
+    links = ""
+    for i, (colour, tone_hz, seconds) in enumerate(stretches):
+        args += ["-f", "lavfi", "-i", f"color=c={colour}:size={size}:rate=25:duration={seconds}"]
+        args += ["-f", "lavfi", "-i", f"sine=frequency={tone_hz}:sample_rate=44100:duration={seconds}"]
+        links += f"[{2 * i}:v][{2 * i + 1}:a]"
+    graph = f"{links}concat=n={len(stretches)}:v=1:a=1[v][a]"
+    ffmpeg(*args, "-filter_complex", graph, "-map", "[v]", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast",
+           "-pix_fmt", "yuv420p", "-c:a", "aac", str(path))
+    return path
