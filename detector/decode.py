@@ -1,0 +1,505 @@
+"""Reading movies: probing, stills, and one streaming pass that yields 1-second windows.
+
+Window k covers [k, k + 1) s of the file's timeline (ffmpeg's, which starts at the container's start time).
+Its picture is the last frame whose timestamp is < k + 1: ffmpeg's ``fps=1:round=down`` filter maps a frame
+at t to slot floor(t) and emits, for slot k, the last frame mapped to a slot <= k, so the choice is made on
+integer timestamps inside ffmpeg and never drifts. Its sound is the last PATCH_SAMPLES (0.975 s) of
+samples [16000 k, 16000 (k + 1)) of a mono 16 kHz stream whose first sample is at time 0 (aresample pads or
+trims to timestamps), so audio positions are sample counts, never accumulated float steps.
+
+Every ffmpeg process has an overall timeout and a stall watchdog and is killed on error or cancellation.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from detector.constants import (
+    AUDIO_SAMPLE_RATE,
+    FRAME_CROP,
+    FRAME_SHORT_SIDE,
+    PATCH_SAMPLES,
+    SAMPLES_PER_WINDOW,
+)
+from detector.errors import DecodeError
+
+DEFAULT_STALL_S = 60.0
+FRAME_BYTES = FRAME_CROP * FRAME_CROP * 3
+# H.264 decoder options that skip work a 224-pixel thumbnail does not need (see bench/RESULTS-embed.md).
+FAST_H264_OPTIONS = ("-skip_loop_filter", "all")
+_QUEUE_BATCHES = 2
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What a movie file holds. width/height are the displayed size (rotation and pixel aspect applied)."""
+
+    duration_s: float
+    width: int
+    height: int
+    fps: float | None
+    has_audio: bool
+    container: str
+    video_codec: str
+    audio_codec: str | None
+    rotation_deg: int = 0
+    pixel_aspect: float = 1.0
+    video_end_s: float | None = None
+
+    @property
+    def window_count(self) -> int:
+        return window_count(self.duration_s)
+
+
+@dataclass(frozen=True)
+class WindowBatch:
+    """Consecutive windows start, start + 1, ...: RGB frames (b, 224, 224, 3) uint8 and audio (b, 15600) float32."""
+
+    start: int
+    frames: np.ndarray
+    audio: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def window_count(duration_s: float) -> int:
+    """floor(duration) on whole microseconds, so 10.0 s read back as 9.9999999 still gives 10 windows."""
+    return max(0, int(round(duration_s * 1_000_000)) // 1_000_000)
+
+
+def audio_sample_range(k: int) -> tuple[int, int]:
+    """Sample indices [first, end) at 16 kHz of window k's audio patch: the 15,600 samples ending at k + 1."""
+    end = (k + 1) * SAMPLES_PER_WINDOW
+    return end - PATCH_SAMPLES, end
+
+
+def frame_slot(pts: int, time_base: Fraction) -> int:
+    """The window a frame at pts * time_base closes: it is the last-shown frame of window k only if k = floor(t)."""
+    t = pts * time_base
+    return math.floor(t)
+
+
+def scaled_size(info: MediaInfo) -> tuple[int, int]:
+    """(width, height) with the shorter displayed side at FRAME_SHORT_SIDE, aspect kept, each even."""
+    w, h = max(info.width, 1), max(info.height, 1)
+    if w <= h:
+        sw, sh = FRAME_SHORT_SIDE, round(FRAME_SHORT_SIDE * h / w / 2) * 2
+    else:
+        sw, sh = round(FRAME_SHORT_SIDE * w / h / 2) * 2, FRAME_SHORT_SIDE
+    return max(sw, FRAME_CROP), max(sh, FRAME_CROP)
+
+
+# --- probing -----------------------------------------------------------------------------------------------
+
+
+def _require_media_file(path: Path) -> None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise DecodeError(f"{path}: no such file.") from None
+    except OSError as exc:
+        raise DecodeError(f"{path}: cannot be read ({exc.strerror}).") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise DecodeError(f"{path}: not a regular file (a pipe, device or folder cannot be analysed).")
+    if st.st_size == 0:
+        raise DecodeError(f"{path}: the file is empty.")
+
+
+def _container_name(format_name: str, path: Path) -> str:
+    names = format_name.split(",")
+    ext = path.suffix.lower().lstrip(".")
+    return ext if ext in names else names[0]
+
+
+def _rotation(frame) -> int:
+    try:
+        return int(round(float(frame.rotation or 0))) % 360  # the display matrix angle
+    except (AttributeError, TypeError, ValueError):
+        return 0
+
+
+def probe(path: str | os.PathLike, *, timeout_s: float = 30) -> MediaInfo:
+    """Describe a movie; raise DecodeError if it is not a readable video with a positive duration."""
+    import av
+
+    path = Path(path)
+    _require_media_file(path)
+    deadline = time.monotonic() + timeout_s
+    try:
+        container = av.open(str(path), timeout=timeout_s)
+    except av.error.FFmpegError as exc:
+        raise DecodeError(f"{path}: not a readable movie ({exc.strerror or exc}).") from None
+    try:
+        video = next((s for s in container.streams if s.type == "video"), None)
+        if video is None:
+            raise DecodeError(f"{path}: the file has no video stream.")
+        audio = next((s for s in container.streams if s.type == "audio"), None)
+        duration_s = _duration_s(container, path, deadline)
+        if duration_s <= 0:
+            raise DecodeError(f"{path}: the movie has zero duration.")
+        video_end_s = None
+        if video.duration is not None and video.time_base is not None:
+            video_end_s = float(((video.start_time or 0) + video.duration) * video.time_base)
+        first = _first_frame(container, video, path, deadline)
+        sar = video.sample_aspect_ratio or video.codec_context.sample_aspect_ratio
+        pixel_aspect = float(sar) if sar and sar > 0 else 1.0
+        rotation = _rotation(first)
+        width, height = round(video.width * pixel_aspect), video.height
+        if rotation in (90, 270):
+            width, height = height, width
+        rate = video.average_rate or video.guessed_rate
+        return MediaInfo(
+            duration_s=duration_s,
+            width=int(width),
+            height=int(height),
+            fps=float(rate) if rate else None,
+            has_audio=audio is not None,
+            container=_container_name(container.format.name, path),
+            video_codec=video.codec_context.name,
+            audio_codec=audio.codec_context.name if audio is not None else None,
+            rotation_deg=rotation,
+            pixel_aspect=pixel_aspect,
+            video_end_s=video_end_s,
+        )
+    except av.error.FFmpegError as exc:
+        raise DecodeError(f"{path}: the movie is corrupt or truncated ({exc.strerror or exc}).") from None
+    finally:
+        container.close()
+
+
+def _duration_s(container, path: Path, deadline: float) -> float:
+    if container.duration is not None and container.duration > 0:
+        return container.duration / 1_000_000
+    ends = [
+        float(((s.start_time or 0) + s.duration) * s.time_base)
+        for s in container.streams
+        if s.duration is not None and s.time_base is not None
+    ]
+    if ends:
+        return max(ends)
+    end = 0.0
+    for packet in container.demux():  # no duration in the header (e.g. live-recorded webm): read packet times
+        if time.monotonic() > deadline:
+            raise DecodeError(f"{path}: timed out while measuring the duration.")
+        if packet.pts is not None and packet.time_base is not None:
+            end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+    container.seek(0)
+    return end
+
+
+def _first_frame(container, video, path: Path, deadline: float):
+    for frame in container.decode(video):
+        return frame
+    raise DecodeError(f"{path}: the video stream has no decodable frame.")
+
+
+# --- ffmpeg as a checked subprocess ------------------------------------------------------------------------
+
+
+class FFmpegProcess:
+    """ffmpeg writing to a pipe, killed when it exceeds timeout_s or stays silent for stall_s while read."""
+
+    def __init__(self, args: list[str], *, path: Path, what: str, timeout_s: float, stall_s: float) -> None:
+        self.path, self.what = path, what
+        self.timeout_s, self.stall_s = timeout_s, stall_s
+        self._stderr = tempfile.TemporaryFile()
+        self._lock = threading.Lock()
+        self._reading_since: float | None = None
+        self._killed_because: str | None = None
+        self._closed = threading.Event()
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0,
+        )
+        self._watchdog = threading.Thread(target=self._watch, name=f"ffmpeg-watchdog-{what}", daemon=True)
+        self._watchdog.start()
+
+    def _watch(self) -> None:
+        while not self._closed.wait(0.1):
+            now = time.monotonic()
+            with self._lock:
+                reading_since = self._reading_since
+            if now - self.started > self.timeout_s:
+                self._kill(f"did not finish within its {self.timeout_s:.0f} s timeout")
+                return
+            if reading_since is not None and now - reading_since > self.stall_s:
+                self._kill(f"produced no output for {self.stall_s:g} s (stalled)")
+                return
+            if self.proc.poll() is not None:
+                return
+
+    def _kill(self, why: str) -> None:
+        with self._lock:
+            if self._killed_because is None:
+                self._killed_because = why
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+    def read_into(self, buffer: memoryview) -> int:
+        """Fill buffer; return the bytes read (short only at end of stream). Raises DecodeError on kill."""
+        filled = 0
+        with self._lock:
+            self._reading_since = time.monotonic()
+        try:
+            while filled < len(buffer):
+                got = self.proc.stdout.readinto(buffer[filled:])
+                if not got:
+                    break
+                filled += got
+                with self._lock:
+                    self._reading_since = time.monotonic()
+        finally:
+            with self._lock:
+                self._reading_since = None
+        if filled < len(buffer) and self._killed_because is not None:
+            raise DecodeError(f"{self.path}: ffmpeg {self.what} {self._killed_because}; the file may be damaged.")
+        return filled
+
+    def finish(self) -> None:
+        """After end of stream: wait for exit and raise DecodeError if ffmpeg failed."""
+        try:
+            code = self.proc.wait(timeout=max(1.0, self.timeout_s - (time.monotonic() - self.started)))
+        except subprocess.TimeoutExpired:
+            self._kill(f"did not exit within its {self.timeout_s:.0f} s timeout")
+            code = self.proc.wait()
+        if self._killed_because is not None:
+            raise DecodeError(f"{self.path}: ffmpeg {self.what} {self._killed_because}; the file may be damaged.")
+        if code != 0:
+            raise DecodeError(f"{self.path}: ffmpeg could not {self.what} (exit {code}): {self.stderr_tail()}")
+
+    def stderr_tail(self, limit: int = 600) -> str:
+        try:
+            self._stderr.seek(0, os.SEEK_END)
+            size = self._stderr.tell()
+            self._stderr.seek(max(0, size - limit))
+            text = self._stderr.read().decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            return "no message"
+        return " / ".join(line.strip() for line in text.splitlines() if line.strip()) or "no message"
+
+    def close(self) -> None:
+        self._closed.set()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        self.proc.stdout.close()
+        self._stderr.close()
+
+
+def run_ffmpeg(args: list[str], *, path: Path, what: str, timeout_s: float) -> bytes:
+    """Run ffmpeg to completion and return its stdout, with a hard timeout."""
+    with tempfile.TemporaryFile() as err:
+        try:
+            done = subprocess.run(
+                [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", *args],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, timeout=timeout_s, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise DecodeError(f"{path}: ffmpeg could not {what} within {timeout_s:g} s.") from None
+        if done.returncode != 0:
+            err.seek(0)
+            message = err.read()[-600:].decode("utf-8", "replace").strip().replace("\n", " / ")
+            raise DecodeError(f"{path}: ffmpeg could not {what} (exit {done.returncode}): {message or 'no message'}")
+        return done.stdout
+
+
+# --- stills ------------------------------------------------------------------------------------------------
+
+
+def extract_frame(path: str | os.PathLike, *, at_s: float, width: int = 320, timeout_s: float = 30) -> bytes:
+    """The frame shown at at_s seconds as JPEG bytes, `width` pixels wide with the displayed aspect kept."""
+    path = Path(path)
+    _require_media_file(path)
+    if not (at_s >= 0 and math.isfinite(at_s)):
+        raise DecodeError(f"{path}: cannot take a frame at {at_s} s; the time must be 0 or more.")
+    if width < 16 or width > 8192:
+        raise DecodeError(f"{path}: a still {width} pixels wide is not possible; choose 16 to 8192.")
+    height = f"max(2\\,trunc({width}*ih/(iw*sar)/2)*2)"
+    args = ["-ss", f"{at_s:.6f}", "-i", str(path), "-map", "0:v:0", "-frames:v", "1",
+            "-vf", f"scale={width}:{height},setsar=1", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2pipe", "pipe:1"]
+    try:
+        jpeg = run_ffmpeg(args, path=path, what=f"extract a frame at {at_s:g} s", timeout_s=timeout_s)
+    except DecodeError:
+        jpeg = b""
+        failure = True
+    else:
+        failure = False
+    if jpeg.startswith(b"\xff\xd8"):
+        return jpeg
+    info = probe(path, timeout_s=timeout_s)
+    if at_s >= info.duration_s:
+        raise DecodeError(f"{path}: there is no frame at {at_s:g} s; the movie lasts {info.duration_s:.3f} s.")
+    if failure:
+        run_ffmpeg(args, path=path, what=f"extract a frame at {at_s:g} s", timeout_s=timeout_s)  # raises with details
+    raise DecodeError(f"{path}: ffmpeg gave no picture at {at_s:g} s; the video may be damaged there.")
+
+
+# --- the streaming pass ------------------------------------------------------------------------------------
+
+
+def _video_args(path: Path, info: MediaInfo, n: int, *, fast: bool, hwaccel: str | None) -> list[str]:
+    sw, sh = scaled_size(info)
+    args: list[str] = []
+    if hwaccel:
+        args += ["-hwaccel", hwaccel]
+    if fast and info.video_codec == "h264":
+        args += list(FAST_H264_OPTIONS)
+    vf = (
+        "fps=fps=1:start_time=0:round=down,"
+        f"scale={sw}:{sh}:flags=bilinear,setsar=1,crop={FRAME_CROP}:{FRAME_CROP},format=rgb24"
+    )
+    return args + ["-i", str(path), "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", vf,
+                   "-frames:v", str(n), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+
+
+def _audio_args(path: Path, n: int) -> list[str]:
+    return ["-i", str(path), "-map", "0:a:0", "-vn", "-sn", "-dn",
+            "-af", f"aresample={AUDIO_SAMPLE_RATE}:async=1:first_pts=0", "-ac", "1",
+            "-t", str(n), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
+
+
+class _Reader(threading.Thread):
+    """Reads batches from an ffmpeg pipe into a bounded queue (back pressure stops ffmpeg, not memory)."""
+
+    def __init__(self, proc: FFmpegProcess, *, n: int, batch_size: int, kind: str, min_windows: int) -> None:
+        super().__init__(name=f"decode-{kind}", daemon=True)
+        self.proc, self.n, self.batch_size, self.kind, self.min_windows = proc, n, batch_size, kind, min_windows
+        self.queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
+        self.stop = threading.Event()
+
+    def _put(self, item) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:  # handed to the consumer, which raises it
+            self._put(exc)
+
+    def _run(self) -> None:
+        unit = FRAME_BYTES if self.kind == "video" else SAMPLES_PER_WINDOW * 4
+        done, ended, last_frame = 0, False, None
+        while done < self.n and not self.stop.is_set():
+            b = min(self.batch_size, self.n - done)
+            raw = np.empty(b * unit, dtype=np.uint8)
+            got = 0 if ended else self.proc.read_into(memoryview(raw))
+            if got < len(raw) and not ended:
+                ended = True
+                self.proc.finish()
+                windows_read = done + got // unit
+                if windows_read < self.min_windows:
+                    raise DecodeError(
+                        f"{self.proc.path}: the {self.kind} stopped after {windows_read} s of an expected "
+                        f"{self.min_windows} s; the file looks truncated or corrupt."
+                    )
+            if self.kind == "video":
+                frames = raw.reshape(b, FRAME_CROP, FRAME_CROP, 3)
+                whole = got // unit
+                if whole:
+                    last_frame = frames[whole - 1].copy()
+                if whole < b:
+                    if last_frame is None:
+                        raise DecodeError(f"{self.proc.path}: ffmpeg produced no video frame.")
+                    frames[whole:] = last_frame  # the video stream ends before the movie: hold its last frame
+                item = frames
+            else:
+                samples = raw.view(np.float32)
+                samples[got // 4:] = 0.0  # the audio ends before the movie: silence
+                item = np.ascontiguousarray(samples.reshape(b, SAMPLES_PER_WINDOW)[:, -PATCH_SAMPLES:])
+            if not self._put(item):
+                return
+            done += b
+
+
+def iter_window_batches(
+    path: str | os.PathLike,
+    *,
+    info: MediaInfo | None = None,
+    batch_size: int = 32,
+    timeout_s: float | None = None,
+    stall_s: float = DEFAULT_STALL_S,
+    fast: bool = True,
+    hwaccel: str | None = None,
+) -> Iterator[WindowBatch]:
+    """Stream a movie once and yield its windows in batches; memory stays bounded whatever the length.
+
+    Closing the generator (or an exception in the consumer) kills the ffmpeg processes.
+    """
+    path = Path(path)
+    info = info or probe(path)
+    n = info.window_count
+    if n == 0:
+        return
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    timeout_s = timeout_s if timeout_s is not None else 120.0 + 4.0 * info.duration_s
+    video_windows = n if info.video_end_s is None else min(n, window_count(info.video_end_s))
+    readers: list[_Reader] = []
+    procs: list[FFmpegProcess] = []
+    try:
+        vproc = FFmpegProcess(_video_args(path, info, n, fast=fast, hwaccel=hwaccel), path=path,
+                              what="decode the video", timeout_s=timeout_s, stall_s=stall_s)
+        procs.append(vproc)
+        readers.append(_Reader(vproc, n=n, batch_size=batch_size, kind="video", min_windows=video_windows - 1))
+        if info.has_audio:
+            aproc = FFmpegProcess(_audio_args(path, n), path=path, what="decode the audio",
+                                  timeout_s=timeout_s, stall_s=stall_s)
+            procs.append(aproc)
+            readers.append(_Reader(aproc, n=n, batch_size=batch_size, kind="audio", min_windows=0))
+        for reader in readers:
+            reader.start()
+        for start in range(0, n, batch_size):
+            b = min(batch_size, n - start)
+            frames = _take(readers[0])
+            audio = _take(readers[1]) if len(readers) > 1 else np.zeros((b, PATCH_SAMPLES), dtype=np.float32)
+            yield WindowBatch(start=start, frames=frames, audio=audio)
+    finally:
+        for reader in readers:
+            reader.stop.set()
+        for proc in procs:
+            proc.close()
+        for reader in readers:
+            reader.join(timeout=5)
+
+
+def _take(reader: _Reader) -> np.ndarray:
+    while True:
+        try:
+            item = reader.queue.get(timeout=1.0)
+        except queue.Empty:
+            if not reader.is_alive() and reader.queue.empty():
+                raise DecodeError(f"{reader.proc.path}: the {reader.kind} reader stopped unexpectedly.") from None
+            continue
+        if isinstance(item, BaseException):
+            raise item
+        return item
