@@ -125,6 +125,7 @@ export function toast(message, kind = "info", { timeoutMs = 6000 } = {}) {
   const item = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, el("p", {}, message), close);
   close.addEventListener("click", () => item.remove());
   box.append(item);
+  while (box.children.length > 3) box.firstElementChild.remove();
   if (timeoutMs) setTimeout(() => item.remove(), kind === "error" ? timeoutMs * 2 : timeoutMs);
 }
 
@@ -241,4 +242,21 @@ export function renderPagination(nav, { count, page, pageSize, onPage }) {
     last = p;
   }
   add("Next ›", page + 1, { disabled: page >= pages, aria: "Next page" });
+}
+
+const ICONS = {
+  film: '<rect x="3" y="4" width="18" height="16" rx="2"/><path d="M7 4v16M17 4v16M3 8h4M3 12h4M3 16h4M17 8h4M17 12h4M17 16h4"/>',
+  search: '<circle cx="11" cy="11" r="7"/><path d="m20 20-4-4"/>',
+  link: '<path d="M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1"/><path d="M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1"/>',
+  upload: '<path d="M12 16V4M7 9l5-5 5 5"/><path d="M4 16v3a1 1 0 0 0 1 1h14a1 1 0 0 0 1-1v-3"/>',
+  play: '<path d="M8 5v14l11-7z" fill="currentColor"/>',
+};
+
+/** A small inline SVG icon (no icon font, no emoji: they are missing on some systems). */
+export function icon(name) {
+  const wrap = document.createElement("span");
+  wrap.className = "icon";
+  wrap.setAttribute("aria-hidden", "true");
+  wrap.innerHTML = `<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round">${ICONS[name] || ""}</svg>`;
+  return wrap;
 }

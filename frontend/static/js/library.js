@@ -1,7 +1,7 @@
 // Library page: movie grid with filters, sorting, pages, and live analysis progress.
 import {
   api, apiAll, el, showError, formatDuration, progressBlock, isBusy, readQuery, writeQuery, debounce,
-  renderPagination,
+  renderPagination, icon,
 } from "./api.js";
 
 const PAGE_SIZE = 24;
@@ -69,9 +69,12 @@ function statusLine(movie) {
 
 function card(movie) {
   const cover = el("a", { class: "cover", href: movieUrl(movie), "aria-label": `Play ${movie.title}`, tabindex: "-1" });
-  cover.append(el("div", { class: "cover-placeholder", "aria-hidden": "true" }, "🎬"));
-  if (movie.poster_url) {
-    const img = el("img", { src: movie.poster_url, alt: "", loading: "lazy", decoding: "async" });
+  cover.append(el("div", { class: "cover-placeholder", "aria-hidden": "true" }, icon("film")));
+  // No poster stored (yet): a frame from the first part of the film stands in once the file is accepted.
+  const poster = movie.poster_url || (movie.status === "ready" && movie.duration_s
+    ? `/api/movies/${movie.id}/thumbnail/?t=${(movie.duration_s * 0.1).toFixed(1)}` : null);
+  if (poster) {
+    const img = el("img", { src: poster, alt: "", loading: "lazy", decoding: "async" });
     img.addEventListener("error", () => img.remove());
     cover.append(img);
   }
@@ -92,13 +95,13 @@ function emptyState() {
     const clear = el("button", { type: "button", class: "primary" }, "Clear the filters");
     clear.addEventListener("click", clearFilters);
     return el("div", { class: "empty" },
-      el("div", { class: "icon", "aria-hidden": "true" }, "🔍"),
+      icon("search"),
       el("h2", {}, "No movies match"),
       el("p", {}, "Nothing in your library fits these filters. Try fewer scenes, another scene type, or a shorter title search."),
       clear);
   }
   return el("div", { class: "empty" },
-    el("div", { class: "icon", "aria-hidden": "true" }, "🎞️"),
+    icon("film"),
     el("h2", {}, "Your library is empty"),
     el("p", {}, "Upload a movie file (MP4, MKV, MOV, WebM…). Kissweb watches it second by second in the background and marks every scene it finds, so you can search and jump straight to them."),
     el("a", { class: "button primary", href: "/upload/" }, "Upload your first movie"));

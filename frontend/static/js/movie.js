@@ -1,6 +1,6 @@
 // Movie page: player, timeline, scene list, sensitivity, annotation mode, skip mode, deep links.
 import {
-  api, apiAll, el, toast, showError, formatTime, formatDuration, progressBlock, isBusy, sceneTypeSlug,
+  api, apiAll, el, toast, showError, formatTime, formatDuration, progressBlock, isBusy, sceneTypeSlug, icon,
 } from "./api.js";
 import { aggregateProbabilities } from "./aggregate.js";
 import { Timeline, TYPE_COLOURS } from "./timeline.js";
@@ -291,7 +291,7 @@ function sceneItem(seg, index) {
     facts.append(el("span", { class: `badge ${review.label === "positive" ? "ok" : "bad"}` }, review.label === "positive" ? "✓ confirmed" : "✗ rejected"));
   }
   const actions = el("div", { class: "actions" });
-  const copy = el("button", { type: "button", class: "small ghost", "data-action": "copy-link", title: "Copy a link that opens the player here" }, "🔗 Link");
+  const copy = el("button", { type: "button", class: "small ghost", "data-action": "copy-link", title: "Copy a link that opens the player here" }, icon("link"), "Link");
   copy.addEventListener("click", () => copyLink(seg));
   actions.append(copy);
   if (seg.source === "detected" && seg.id) {
@@ -777,7 +777,7 @@ async function init() {
   video.addEventListener("timeupdate", onTime);
   video.addEventListener("seeked", onTime);
   video.addEventListener("play", () => { if (!frame) frame = requestAnimationFrame(tick); });
-  video.addEventListener("loadedmetadata", () => renderTimeline());
+  video.addEventListener("loadedmetadata", () => { renderTimeline(); onTime(); });
   video.addEventListener("error", () => {
     const code = video.error?.code;
     const why = code === 4 ? "the browser cannot play this file's format (try converting it to MP4 with H.264 video)" : "the video stream could not be loaded";
@@ -813,6 +813,7 @@ async function init() {
   $("sensitivity-reset").addEventListener("click", () => updateSetting(savedSettings(typeBySlug(state.selected))));
   $("sensitivity-save").addEventListener("click", saveSensitivity);
   wireMovieActions();
+  onTime();
 
   try {
     const [types] = await Promise.all([apiAll("/api/scene-types/"), loadMovie(), loadPreferences()]);

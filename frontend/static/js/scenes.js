@@ -1,7 +1,7 @@
 // Scene search: every scene of a type across the library; a click opens the player at the scene.
 import {
   api, apiAll, el, showError, formatTime, formatDuration, readQuery, writeQuery, debounce, renderPagination,
-  sceneTypeSlug,
+  sceneTypeSlug, icon,
 } from "./api.js";
 
 const PAGE_SIZE = 24;
@@ -27,7 +27,7 @@ function playUrl(scene) {
 
 function card(scene) {
   const slug = sceneTypeSlug(scene.scene_type);
-  const cover = el("div", { class: "cover" }, el("div", { class: "cover-placeholder", "aria-hidden": "true" }, "🎬"));
+  const cover = el("div", { class: "cover" }, el("div", { class: "cover-placeholder", "aria-hidden": "true" }, icon("film")));
   const thumb = scene.thumbnail_url || `/api/movies/${scene.movie}/thumbnail/?t=${(scene.start_s + Math.min(2, (scene.end_s - scene.start_s) / 2)).toFixed(1)}`;
   const img = el("img", { src: thumb, alt: "", loading: "lazy", decoding: "async" });
   img.addEventListener("error", () => img.remove());
@@ -53,7 +53,7 @@ function emptyState() {
   clear.addEventListener("click", clearFilters);
   const withoutModel = state.scene_type && !sceneTypes.find((t) => t.slug === state.scene_type)?.active_model;
   return el("div", { class: "empty" },
-    el("div", { class: "icon", "aria-hidden": "true" }, "🎬"),
+    icon("search"),
     el("h2", {}, "No scenes found"),
     el("p", {}, withoutModel
       ? `There is no ${typeName(state.scene_type).toLowerCase()} model yet, so only scenes people added by hand can appear. Label a few spans in a movie’s annotation mode and train a model on the Scene types page.`

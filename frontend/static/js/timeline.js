@@ -164,7 +164,7 @@ export class Timeline {
       if (best < 0) continue;
       const y = top + (1 - best) * usable;
       ctx.fillStyle = heat(best);
-      ctx.globalAlpha = 0.25 + 0.55 * best;
+      ctx.globalAlpha = 0.4 + 0.5 * best;
       ctx.fillRect(px, y, 1, height - y);
       if (px === 0) path.moveTo(px, y); else path.lineTo(px, y);
     }

@@ -1,0 +1,135 @@
+"""Sign in, upload with live progress to ready (real worker), the library's filters, and scene search."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import kissing_type, screenshot
+from tests.e2e.test_player import current_time
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_sign_in_and_the_empty_library(browser_context, user):
+    kissing_type()
+    context, _ = browser_context
+    page = context.new_page()
+    page.goto("/")
+    assert "/login/" in page.url
+    page.locator("#id_username").fill("alice")
+    page.locator("#id_password").fill("wrong-password")
+    page.locator("button[type=submit]").click()
+    assert "do not match" in page.locator(".alert.error").inner_text()
+    screenshot(page, "login-error")
+    page.locator("#id_password").fill("alice-pass-123")
+    page.locator("button[type=submit]").click()
+    page.wait_for_url("**/")
+    page.wait_for_selector(".empty")
+    assert "Your library is empty" in page.locator(".empty").inner_text()
+    assert page.locator(".user-box").inner_text().startswith("alice")
+    screenshot(page, "library-empty")
+    page.locator(".user-box button").click()
+    page.wait_for_url("**/login/")
+    screenshot(page, "login")
+
+
+def test_upload_shows_progress_until_ready(page_as, console, user, qcluster, small_video, tmp_path):
+    from kissweb.library.models import Movie
+
+    kissing_type()
+    console.allow("status of 415")  # the text file below is refused on purpose
+    qcluster(timeout_s=240, retry_s=300)
+    page = page_as(user)
+    page.goto("/upload/")
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("this is a text file, not a movie\n" * 50)
+    page.locator("#file-input").set_input_files([str(small_video), str(not_video)])
+
+    rejected = page.locator('.upload-item[data-file="notes.mp4"]')
+    rejected.locator(".message").wait_for()
+    page.wait_for_function("document.querySelector('.upload-item[data-file=\"notes.mp4\"]').classList.contains('error')")
+    assert rejected.locator(".message").inner_text().strip()
+
+    row = page.locator('.upload-item[data-file="small.mp4"]')
+    seen = set()
+    for _ in range(600):
+        status = row.get_attribute("data-status")
+        if status:
+            seen.add(status)
+        if status in ("ready", "failed"):
+            break
+        if status == "analyzing" and "analysing-progress" not in seen:
+            screenshot(page, "upload-analysing")
+            seen.add("analysing-progress")
+        page.wait_for_timeout(200)
+    assert row.get_attribute("data-status") == "ready", row.inner_text()
+    assert "Ready" in row.locator(".state").inner_text()
+    assert seen & {"queued", "analyzing"}, seen
+    screenshot(page, "upload-done")
+    movie = Movie.objects.get()
+    assert movie.status == "ready" and movie.title == "small"
+    assert Movie.objects.count() == 1  # the text file left nothing behind
+
+    # The library shows it, and its page explains that there is no model yet.
+    page.goto("/")
+    page.wait_for_selector(f'.movie-card[data-movie-id="{movie.pk}"][data-status=ready]')
+    page.locator(f'.movie-card[data-movie-id="{movie.pk}"] h3 a').click()
+    page.wait_for_selector("#no-model:not([hidden])")
+    assert "No kissing model yet" in page.locator("#no-model").inner_text()
+    screenshot(page, "movie-no-model")
+
+
+def test_library_lists_progress_and_filters_by_scene_type(page_as, staff_user, analysed_movie):
+    from kissweb.library.models import Movie
+
+    with_scenes = analysed_movie(title="Casablanca", year=1942)
+    without = analysed_movie(title="Wild Strawberries", year=1957, bumps=[])
+    busy = analysed_movie(title="Tokyo Story", year=1953, bumps=[])
+    Movie.objects.filter(pk=busy.pk).update(status="analyzing", progress=0.42, eta_s=95)
+
+    page = page_as(staff_user)
+    page.goto("/")
+    page.wait_for_selector(".movie-card")
+    assert page.locator(".movie-card").count() == 3
+    busy_card = page.locator(f'.movie-card[data-movie-id="{busy.pk}"]')
+    assert "42%" in busy_card.inner_text() and "left" in busy_card.inner_text()
+    assert busy_card.locator("[role=progressbar]").get_attribute("aria-valuenow") == "42"
+    screenshot(page, "library")
+
+    # Progress moves without a reload.
+    Movie.objects.filter(pk=busy.pk).update(status="ready", progress=1.0, eta_s=None)
+    page.wait_for_selector(f'.movie-card[data-movie-id="{busy.pk}"][data-status=ready]', timeout=10_000)
+
+    page.locator("#f-scene-type").select_option("kissing")
+    page.wait_for_function("document.querySelectorAll('.movie-card').length === 1")
+    assert page.locator(".movie-card").get_attribute("data-movie-id") == str(with_scenes.pk)
+    assert "scene_type=kissing" in page.url
+    screenshot(page, "library-filtered")
+    page.locator("#f-min").select_option("3")
+    page.wait_for_selector(".empty")
+    assert "No movies match" in page.locator(".empty").inner_text()
+    page.locator(".empty button").click()
+    page.wait_for_function("document.querySelectorAll('.movie-card').length === 3")
+
+    page.locator("#f-search").fill("straw")
+    page.wait_for_function("document.querySelectorAll('.movie-card').length === 1")
+    assert page.locator(".movie-card").get_attribute("data-movie-id") == str(without.pk)
+
+
+def test_scene_search_opens_the_player_at_the_scene(page_as, staff_user, analysed_movie):
+    movie = analysed_movie(title="Casablanca", year=1942)
+    analysed_movie(title="Notorious", year=1946)
+    page = page_as(staff_user)
+    page.goto("/scenes/")
+    page.wait_for_selector(".scene-card")
+    assert page.locator(".scene-card").count() == 4
+    page.locator("#f-search").fill("casa")
+    page.wait_for_function("document.querySelectorAll('.scene-card').length === 2")
+    screenshot(page, "scenes")
+    card = page.locator(".scene-card").nth(1)
+    start = float(card.get_attribute("data-segment-start"))
+    card.click()
+    page.wait_for_url(f"**/movies/{movie.pk}/?t=*")
+    page.wait_for_function("document.querySelector('video').readyState >= 1")
+    page.wait_for_function(f"Math.abs(document.querySelector('video').currentTime - {start}) < 0.6")
+    assert abs(current_time(page) - start) < 0.6

@@ -1,0 +1,147 @@
+"""The movie page in a real browser: scenes, seeking, timeline, next/previous, sensitivity, skip mode."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.conftest import screenshot
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def open_movie(page, movie, query: str = ""):
+    page.goto(f"/movies/{movie.pk}/{query}")
+    page.wait_for_selector("#scene-list li[data-segment-start]")
+    page.evaluate("document.querySelector('video').muted = true")
+    page.wait_for_function("document.querySelector('video').readyState >= 1")
+    return page
+
+
+def current_time(page) -> float:
+    return page.evaluate("document.querySelector('video').currentTime")
+
+
+def listed_scenes(page) -> list[tuple[float, float]]:
+    return [
+        (float(li.get_attribute("data-segment-start")), float(li.get_attribute("data-segment-end")))
+        for li in page.locator("#scene-list li").all()
+    ]
+
+
+def stored_scenes(movie) -> list[tuple[float, float]]:
+    return [(s.start_s, s.end_s) for s in movie.segments.filter(scene_type__slug="kissing").order_by("start_s")]
+
+
+def test_scene_list_click_timeline_and_next_previous(page_as, staff_user, analysed_movie):
+    movie = analysed_movie()
+    page = open_movie(page_as(staff_user), movie)
+    assert page.locator("video").count() == 1
+    scenes = listed_scenes(page)
+    assert scenes == stored_scenes(movie) and len(scenes) == 2
+    screenshot(page, "movie-player")
+
+    # Clicking a scene plays from its start.
+    page.locator("#scene-list li").nth(1).locator("button.when").click()
+    page.wait_for_function(f"Math.abs(document.querySelector('video').currentTime - {scenes[1][0]}) < 1.5")
+    page.evaluate("document.querySelector('video').pause()")
+
+    # Clicking the timeline seeks to that fraction of the film.
+    timeline = page.get_by_test_id("timeline")
+    box = timeline.bounding_box()
+    timeline.click(position={"x": box["width"] * 0.75, "y": 8})
+    duration = page.evaluate("document.querySelector('video').duration")
+    assert abs(current_time(page) - duration * 0.75) < 1.0
+
+    # Previous / next scene, by button and by key.
+    page.locator("#prev-scene").click()
+    assert abs(current_time(page) - scenes[1][0]) < 1.0
+    page.evaluate("document.querySelector('video').pause()")
+    page.keyboard.press("p")
+    assert abs(current_time(page) - scenes[0][0]) < 1.0
+    page.evaluate("document.querySelector('video').pause()")
+    page.locator("#next-scene").click()
+    assert abs(current_time(page) - scenes[1][0]) < 1.0
+    page.evaluate("document.querySelector('video').pause()")
+    timeline.click(position={"x": 2, "y": 8})
+    page.keyboard.press("n")
+    assert abs(current_time(page) - scenes[0][0]) < 1.0
+
+
+def test_deep_link_starts_at_t(page_as, staff_user, analysed_movie):
+    movie = analysed_movie()
+    page = open_movie(page_as(staff_user), movie, "?t=31.5")
+    page.wait_for_function("Math.abs(document.querySelector('video').currentTime - 31.5) < 0.6")
+
+
+def test_sensitivity_slider_rederives_scenes_and_saves(page_as, staff_user, analysed_movie):
+    from kissweb.library.models import SceneType
+
+    movie = analysed_movie()
+    page = open_movie(page_as(staff_user), movie)
+    before = listed_scenes(page)
+    assert len(before) == 2
+    # Sensitivity 70 = cut 0.3: the unsure stretch at 47..58 s becomes a scene.
+    page.locator("#sensitivity-range").fill("70")
+    page.wait_for_function("document.querySelectorAll('#scene-list li').length === 3")
+    after = listed_scenes(page)
+    assert after[:2] == before and after[2][0] == 47.0
+    assert page.locator("#scene-list li[data-source=preview]").count() == 1
+    screenshot(page, "movie-sensitivity-preview")
+    # Sensitivity 5 = cut 0.95: nothing is that sure.
+    page.locator("#sensitivity-range").fill("5")
+    page.wait_for_function("document.querySelectorAll('#scene-list li').length === 0")
+    assert "No kissing scenes found at this sensitivity" in page.locator("#scene-summary").inner_text()
+    page.locator("#sensitivity-range").fill("70")
+    page.locator("#sensitivity-save").click()
+    page.wait_for_selector(".toast.ok")
+    assert SceneType.objects.get(slug="kissing").cut == pytest.approx(0.3)
+
+
+def test_skip_mode_jumps_past_a_scene_and_ask_mode_offers_a_button(page_as, staff_user, analysed_movie):
+    from kissweb.web.models import SkipPreference
+
+    movie = analysed_movie()
+    page = open_movie(page_as(staff_user), movie)
+    first_start, first_end = listed_scenes(page)[0]
+
+    page.locator("#skip-kissing").select_option("ask")
+    page.wait_for_function("document.querySelector('.toast.ok')")
+    page.evaluate(f"document.querySelector('video').currentTime = {first_start + 1}")
+    page.evaluate("document.querySelector('video').play()")
+    page.wait_for_selector("#skip-button:not([hidden])")
+    screenshot(page, "movie-ask-to-skip", full_page=False)
+    page.locator("#skip-button").click()
+    assert current_time(page) >= first_end - 0.1
+
+    page.locator("#skip-kissing").select_option("skip")
+    page.wait_for_function("document.querySelectorAll('.toast.ok').length >= 2")
+    assert SkipPreference.objects.get(user=staff_user).mode == "skip"
+    page.evaluate(f"document.querySelector('video').currentTime = {first_start - 1.0}")
+    page.evaluate("document.querySelector('video').play()")
+    started = time.monotonic()
+    page.wait_for_function(f"document.querySelector('video').currentTime >= {first_end}", timeout=8000)
+    # Playing through the scene would take its whole length; the jump takes a moment.
+    assert time.monotonic() - started < (first_end - first_start) - 3
+    page.evaluate("document.querySelector('video').pause()")
+
+    # The choice is the person's: after a reload it is still "skip".
+    page.reload()
+    page.wait_for_selector("#skip-kissing")
+    assert page.locator("#skip-kissing").input_value() == "skip"
+
+
+def test_phone_width_has_no_sideways_scroll(browser_context, live_server, staff_user, analysed_movie):
+    from tests.e2e.conftest import sign_in
+
+    context, _ = browser_context
+    movie = analysed_movie()
+    sign_in(context, live_server, staff_user)
+    page = context.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    for url, name in [(f"/movies/{movie.pk}/", "phone-movie"), ("/", "phone-library")]:
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), url
+        screenshot(page, name)
