@@ -147,8 +147,8 @@ def _plain(value):
 
 
 def _version_name(scene_type: SceneType) -> str:
-    n = ModelVersion.objects.filter(scene_type=scene_type).count()
-    return f"{scene_type.slug} v{n} (trained {timezone.now():%Y-%m-%d %H:%M})"
+    n = ModelVersion.objects.filter(scene_type=scene_type).count() + 1
+    return f"{scene_type.name} v{n}"
 
 
 def _heldout_evaluation(

@@ -1,0 +1,60 @@
+"""The scene-type pages in a real browser: add a type, train with visible progress, compare, activate, label next."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import browser_context, chromium, kissing_type, page_as, screenshot  # noqa: F401 (fixtures)
+from tests.kissweb.training.conftest import annotate, movie_with_scenes
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_add_a_scene_type_from_the_list_page(page_as, staff_user):  # noqa: F811
+    from kissweb.library.models import SceneType
+
+    kissing_type()
+    page = page_as(staff_user)
+    page.goto("/scene-types/")
+    page.wait_for_selector('[data-slug="kissing"]')
+    page.fill("#st-name", "Car chase")
+    assert page.input_value("#st-slug") == "car-chase"
+    page.fill("#st-description", "Cars chasing each other")
+    page.click("#scene-type-form button[type=submit]")
+    page.wait_for_selector('[data-slug="car-chase"]')
+    assert SceneType.objects.get(slug="car-chase").name == "Car chase"
+    screenshot(page, "scene-types-list")
+
+
+def test_train_watch_progress_compare_and_activate(page_as, staff_user):  # noqa: F811
+    from kissweb.library.models import ModelVersion
+    from kissweb.training import services
+    from kissweb.training.models import TrainingRun
+
+    kissing = kissing_type()
+    for seed in range(3):
+        movie = movie_with_scenes(staff_user, kinds=[0] * 20 + [1] * 20 + [0] * 20, seed=seed)
+        annotate(movie, kissing, 0, 20, "negative", staff_user)
+        annotate(movie, kissing, 20, 40, "positive", staff_user)
+        annotate(movie, kissing, 40, 60, "negative", staff_user)
+    page = page_as(staff_user)
+    page.goto("/scene-types/kissing/")
+    page.wait_for_selector("#annotation-summary:has-text('Ready to train')")
+    page.click("#train-button")
+    page.wait_for_selector("[data-testid=training-progress] [data-status=queued]")
+    run = TrainingRun.objects.get()
+    screenshot(page, "scene-type-training-queued")
+
+    services.training_run(run_id=run.pk)  # the worker's part, here in the test
+    page.wait_for_selector("[data-testid=training-progress] [data-status=succeeded]")
+    version = ModelVersion.objects.get()
+    card = page.locator(f'[data-version="{version.pk}"]')
+    card.wait_for()
+    assert "F1 (held out)" in card.inner_text() and "nobody has reviewed" in card.inner_text()
+    assert card.locator("a[download]").get_attribute("href") == f"/api/models/{version.pk}/download/"
+
+    card.locator("[data-activate]").click()
+    page.wait_for_selector(f'[data-version="{version.pk}"].active')
+    version.refresh_from_db()
+    assert version.is_active
+    screenshot(page, "scene-type-versions")
