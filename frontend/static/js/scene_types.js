@@ -1,5 +1,5 @@
 // Scene-type pages: the list (with a form for a new type) and one type's page (train, versions, label next).
-import { api, el, toast, showError, formatDuration, formatEta } from "./api.js";
+import { api, el, toast, showError, formatTime, formatEta } from "./api.js";
 
 const pct = (value) => (value === null || value === undefined ? "–" : `${Math.round(value * 1000) / 10}%`);
 
@@ -156,7 +156,7 @@ async function detailPage(root) {
     try {
       const data = await api(`/api/scene-types/${slug}/suggestions/`);
       suggestionsBox.replaceChildren(...data.results.map((s) => el("li", { class: "st-suggestion", dataset: { movie: s.movie_id, start: s.start_s, end: s.end_s } },
-        el("a", { href: s.link }, `${s.movie_title || `Movie ${s.movie_id}`} · ${formatDuration(s.start_s)} – ${formatDuration(s.end_s)}`),
+        el("a", { href: s.link }, `${s.movie_title || `Movie ${s.movie_id}`} · ${formatTime(s.start_s)} – ${formatTime(s.end_s)}`),
         el("span", { class: `badge ${s.kind === "unsure" ? "warn" : ""}` }, s.kind === "unsure" ? "unsure" : "not reviewed"),
         el("p", { class: "muted small" }, s.why))));
       if (!data.results.length) {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.e2e.conftest import browser_context, chromium, kissing_type, page_as, screenshot  # noqa: F401 (fixtures)
@@ -27,7 +28,7 @@ def test_add_a_scene_type_from_the_list_page(page_as, staff_user):  # noqa: F811
 
 
 def test_train_watch_progress_compare_and_activate(page_as, staff_user):  # noqa: F811
-    from kissweb.library.models import ModelVersion
+    from kissweb.library.models import ModelVersion, ScoreTrack
     from kissweb.training import services
     from kissweb.training.models import TrainingRun
 
@@ -58,3 +59,16 @@ def test_train_watch_progress_compare_and_activate(page_as, staff_user):  # noqa
     version.refresh_from_db()
     assert version.is_active
     screenshot(page, "scene-type-versions")
+
+    # The active model is unsure on seconds 70..78 of an unlabelled movie: "label next" links there.
+    unlabelled = movie_with_scenes(staff_user, kinds=[0] * 100, seed=9)
+    scores = np.full(100, 0.03, dtype="<f4")
+    scores[70:78] = 0.52
+    ScoreTrack.objects.create(movie=unlabelled, scene_type=kissing, model_version=version,
+                              scores=scores.tobytes(), n_windows=100)
+    page.reload()
+    link = page.locator(f'.st-suggestion[data-movie="{unlabelled.pk}"] a')
+    link.wait_for()
+    assert link.get_attribute("href") == f"/movies/{unlabelled.pk}/?t=70&annotate=1"
+    assert "unsure" in page.locator(f'.st-suggestion[data-movie="{unlabelled.pk}"]').inner_text()
+    screenshot(page, "scene-type-label-next")
