@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -145,6 +146,38 @@ def progress_report(
         fields["stage"] = stage[:120]
     if not _mine(claim).update(**fields):
         raise _gone_or_lost(claim)
+
+
+class Heartbeat:
+    """Beats the analysis's heartbeat from a thread while this process works on it, even in long silent steps
+    (loading models, a slow start of the decoder). So a stale heartbeat means the process is gone, which is
+    what the sweeper looks for; a process that hangs is ended by the task's timeout instead."""
+
+    def __init__(self, claim: Claim):
+        self.claim = claim
+        self.interval_s = max(0.5, min(5.0, conf.stale_after_s() / 3))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{claim.analysis_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        from django.db import connection as thread_connection
+
+        try:
+            while not self._stop.wait(self.interval_s):
+                try:
+                    _mine(self.claim).update(heartbeat_at=timezone.now())
+                except DatabaseError as exc:  # the main thread meets the same problem and decides
+                    log.warning("heartbeat of analysis %s not written: %s", self.claim.analysis_id, exc)
+        finally:
+            thread_connection.close()
 
 
 # --- the run -------------------------------------------------------------------------------------------------
@@ -441,11 +474,12 @@ def analysis_run(*, analysis_id: int) -> str:
         return "skipped"
     state = RunState(claim=claim)
     try:
-        progress_report(state, progress=0.0, stage=claim.stage or "starting", force=True)
-        models = _active_models(state)
-        features = _features_by_backbone(state, models)
-        scored = _score(state, models, features)
-        _write(state, scored)
+        with Heartbeat(claim):
+            progress_report(state, progress=0.0, stage=claim.stage or "starting", force=True)
+            models = _active_models(state)
+            features = _features_by_backbone(state, models)
+            scored = _score(state, models, features)
+            _write(state, scored)
         return "succeeded"
     except MovieGone:
         log.info("movie %s was deleted during analysis %s; stopped", claim.movie_id, analysis_id)

@@ -316,3 +316,25 @@ def test_a_run_taken_over_by_another_attempt_stops_without_writing(make_movie, e
     assert outcome == "skipped"
     assert analysis.status == AnalysisStatus.RUNNING and analysis.attempts == 2
     assert _detected(movie) == [] and _embedding_files(media_root) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_moves_during_silent_work(make_movie, embedder, settings, monkeypatch):
+    """Between progress reports (model loading, a slow decoder start) a thread keeps the heartbeat fresh."""
+    import time
+
+    settings.KISSWEB_ANALYSIS_STALE_S = 1.5  # beats every 0.5 s
+    monkeypatch.setattr(pipeline, "PROGRESS_EVERY_S", 3600.0)  # no progress writes after the first
+    movie = make_movie()
+    beats = []
+
+    def silent_work(index):
+        time.sleep(0.1)
+        if index in (2, 25):
+            beats.append(Analysis.objects.get(movie=movie).heartbeat_at)
+
+    embedder.on_window = silent_work
+    outcome, _ = _run(movie)
+
+    assert outcome == "succeeded"
+    assert (beats[1] - beats[0]).total_seconds() >= 1.0

@@ -1,0 +1,191 @@
+"""End to end with the real detector and a real `manage.py qcluster` worker on the test database.
+
+Upload a generated movie through the API, watch its progress rise until it is ready, read scores and segments;
+activate a model trained on generated clips and see its segments appear at the right seconds without decoding the
+video again; kill -9 the worker in the middle of an analysis and see the analysis finish exactly once.
+The scene in the generated movies is red + 880 Hz; everything else is blue or green with 220 Hz.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.qcluster import qcluster, wait_for  # noqa: F401 - fixture
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("detector.embed") is None, reason="detector.embed (embed_video) has not landed yet"
+    ),
+]
+
+SCENE_START_S, SCENE_END_S = 12, 26
+
+
+@pytest.fixture(scope="module")
+def scene_model_file(tmp_path_factory) -> Path:
+    """A kissing model trained with detector.train_head on embeddings of generated clips (offline backbones)."""
+    import detector
+    from tests.detector.media import make_training_clips
+
+    folder = tmp_path_factory.mktemp("training")
+    csv_path = make_training_clips(folder, per_class=5, duration_s=4.0)
+    xs, ys, gs = [], [], []
+    for group, line in enumerate(csv_path.read_text().splitlines()[1:]):
+        name, label = line.split(",")
+        features = detector.embed_video(folder / name, backbones="offline").features()
+        xs.append(features)
+        ys.append(np.full(len(features), int(label)))
+        gs.append(np.full(len(features), group))
+    model, metrics = detector.train_head(
+        np.concatenate(xs), np.concatenate(ys), np.concatenate(gs), backbone_set="offline", scene_type="kissing",
+        epochs=30,
+    )
+    return detector.save_model(model, folder / "kissing.safetensors")
+
+
+@pytest.fixture(scope="module")
+def scene_movie(tmp_path_factory) -> Path:
+    from tests.detector.media import make_movie
+
+    folder = tmp_path_factory.mktemp("movie")
+    return make_movie(
+        folder / "scene.mp4",
+        [("blue", 220, SCENE_START_S), ("red", 880, SCENE_END_S - SCENE_START_S), ("green", 220, 40 - SCENE_END_S)],
+    )
+
+
+def _upload(client, path: Path, title: str) -> int:
+    with open(path, "rb") as handle:
+        response = client.post("/api/movies/", {"file": handle, "title": title}, format="multipart")
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def _client(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client
+
+
+def _detected(movie_id):
+    from kissweb.library.models import Segment
+
+    return list(
+        Segment.objects.filter(movie_id=movie_id, source="detected").values_list("start_s", "end_s", "analysis_id")
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upload_analyse_then_activate_a_model_without_decoding_again(
+    qcluster, settings, user, staff_user, scene_movie, scene_model_file  # noqa: F811
+):
+    from kissweb.library.models import Analysis, Movie, MovieEmbedding
+
+    qcluster(timeout_s=300, retry_s=330)
+    client = _client(user)
+    movie_id = _upload(client, scene_movie, "Generated scene")
+
+    progress_seen = []
+
+    def ready():
+        movie = Movie.objects.get(pk=movie_id)
+        progress_seen.append((movie.status, movie.progress))
+        return movie.status in ("ready", "failed") and movie
+
+    movie = wait_for(ready, timeout_s=300, interval_s=0.1, what="the movie to be analysed")
+    assert movie.status == "ready", movie.error
+    assert any(status == "analyzing" and 0 < p < 1 for status, p in progress_seen), progress_seen
+    analysing = [p for status, p in progress_seen if status == "analyzing"]
+    assert analysing == sorted(analysing)
+
+    analysis = Analysis.objects.get(movie_id=movie_id)
+    assert analysis.status == "succeeded" and analysis.attempts == 1 and analysis.backbone_set in ("offline", "paper")
+    assert {"embed", "write", "total"} <= set(analysis.timings_s)
+    assert MovieEmbedding.objects.filter(movie_id=movie_id).count() == 1
+    no_model = client.get(f"/api/movies/{movie_id}/scores/?scene_type=kissing")
+    assert no_model.status_code == 404 and "No model" in no_model.json()["detail"]
+
+    # Activate a trained model; the re-score must not read the video, so take the video away.
+    video = Path(settings.MEDIA_ROOT) / movie.file.name
+    hidden = video.with_name(video.name + ".hidden")
+    os.replace(video, hidden)
+    try:
+        staff = _client(staff_user)
+        with open(scene_model_file, "rb") as handle:
+            created = staff.post("/api/scene-types/kissing/models/", {"file": handle, "name": "e2e"}, format="multipart")
+        assert created.status_code == 201, created.content
+        if analysis.backbone_set != "offline":
+            pytest.skip("the paper backbones are installed here; this check is about re-scoring offline embeddings")
+        activated = staff.post(f"/api/models/{created.json()['id']}/activate/")
+        assert activated.status_code == 200 and activated.json()["rescore"]["rescore"] == 1
+
+        def rescored():
+            latest = Analysis.objects.filter(movie_id=movie_id).order_by("-pk").first()
+            return latest.kind == "rescore" and latest.status in ("succeeded", "failed") and latest
+
+        rescore = wait_for(rescored, timeout_s=120, what="the re-score")
+        assert rescore.status == "succeeded", rescore.error
+        assert "embed" not in rescore.timings_s and "load_embeddings" in rescore.timings_s
+    finally:
+        os.replace(hidden, video)
+
+    scores = client.get(f"/api/movies/{movie_id}/scores/?scene_type=kissing").json()
+    assert scores["window_s"] == 1.0 and len(scores["scores"]) == 40
+    assert np.mean(scores["scores"][SCENE_START_S + 1 : SCENE_END_S - 1]) > 0.9
+    assert np.mean(scores["scores"][: SCENE_START_S - 1] + scores["scores"][SCENE_END_S + 1 :]) < 0.1
+    [(start, end, _)] = _detected(movie_id)
+    assert abs(start - SCENE_START_S) <= 1 and abs(end - SCENE_END_S) <= 1
+    segments = client.get(f"/api/movies/{movie_id}/segments/?scene_type=kissing")
+    assert segments.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_analysis_is_replaced_and_the_analysis_finishes_once(
+    qcluster, settings, user, scene_movie, scene_model_file, tmp_path  # noqa: F811
+):
+    from kissweb.analysis.services import model_version_activate, model_version_create
+    from kissweb.library.models import Analysis, Movie, MovieEmbedding, SceneType
+    from tests.detector.media import make_movie
+
+    model_version_activate(
+        model_version=model_version_create(scene_type=SceneType.objects.get(slug="kissing"), file=scene_model_file)
+    )
+    # Long enough that the kill lands while embedding; the scene sits at the same seconds.
+    movie_path = make_movie(
+        tmp_path / "long.mp4",
+        [("blue", 220, SCENE_START_S), ("red", 880, SCENE_END_S - SCENE_START_S), ("green", 220, 160 - SCENE_END_S)],
+    )
+    retry_s = 100
+    worker = qcluster(timeout_s=90, retry_s=retry_s, extra_env={"KISSWEB_ANALYSIS_STALE_S": "8"})
+    movie_id = _upload(_client(user), movie_path, "Killed mid-run")
+    analysis = Analysis.objects.get(movie_id=movie_id)
+
+    wait_for(lambda: Movie.objects.get(pk=movie_id).progress > 0.02, timeout_s=120, interval_s=0.1,
+             what="the analysis to start embedding")
+    killed = worker.kill_processing(f"analysis-{analysis.pk}")
+
+    def finished():
+        a = Analysis.objects.get(pk=analysis.pk)
+        return a.status in ("succeeded", "failed") and a
+
+    done = wait_for(finished, timeout_s=retry_s + 200, interval_s=0.5, what="the analysis after the kill")
+    assert done.status == "succeeded", done.error
+    assert done.attempts == 2
+    assert worker.ready_workers() and killed not in worker.ready_workers().values()
+    assert Movie.objects.get(pk=movie_id).status == "ready"
+    detected = _detected(movie_id)
+    assert len(detected) == 1 and {a for _, _, a in detected} == {analysis.pk}
+    (start, end, _) = detected[0]
+    assert abs(start - SCENE_START_S) <= 1 and abs(end - SCENE_END_S) <= 1
+    assert MovieEmbedding.objects.filter(movie_id=movie_id).count() == 1
+    embeddings_dir = Path(settings.MEDIA_ROOT) / "embeddings"
+    assert len([p for p in embeddings_dir.iterdir() if p.name.startswith(f"movie-{movie_id}-")]) == 1
+    assert Analysis.objects.filter(movie_id=movie_id).count() == 1
