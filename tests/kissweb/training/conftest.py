@@ -56,8 +56,10 @@ def annotate(movie, scene_type, start_s, end_s, label, author) -> Annotation:
 
 
 @pytest.fixture
-def kissing():
-    return SceneType.objects.get(slug="kissing")
+def kissing(db):
+    # Transactional tests empty the tables between tests; the seeded scene type comes back here.
+    scene_type, _ = SceneType.objects.get_or_create(slug="kissing", defaults={"name": "Kissing"})
+    return scene_type
 
 
 @pytest.fixture
