@@ -145,3 +145,29 @@ def test_phone_width_has_no_sideways_scroll(browser_context, live_server, staff_
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), url
         screenshot(page, name)
+
+
+def test_a_movie_still_analysing_shows_progress_and_its_scenes_arrive_without_reload(page_as, staff_user, analysed_movie):
+    from kissweb.library.models import Movie, ScoreTrack, Segment
+
+    movie = analysed_movie()
+    # Take the analysis' results away until the "analysis" finishes below.
+    tracks = list(ScoreTrack.objects.filter(movie=movie).values())
+    segments = list(Segment.objects.filter(movie=movie).values())
+    ScoreTrack.objects.filter(movie=movie).delete()
+    Segment.objects.filter(movie=movie).delete()
+    Movie.objects.filter(pk=movie.pk).update(status="analyzing", progress=0.6, eta_s=20)
+    page = page_as(staff_user)
+    page.goto(f"/movies/{movie.pk}/")
+    page.wait_for_selector("#movie-status [role=progressbar]")
+    assert "60%" in page.locator("#movie-status").inner_text()
+    assert page.locator("#scene-list li").count() == 0
+    assert "appear here when the analysis is done" in page.locator("#scene-summary").inner_text()
+    screenshot(page, "movie-analysing")
+
+    ScoreTrack.objects.bulk_create([ScoreTrack(**row) for row in tracks])
+    Segment.objects.bulk_create([Segment(**row) for row in segments])
+    Movie.objects.filter(pk=movie.pk).update(status="ready", progress=1.0, eta_s=None)
+    page.wait_for_function("document.querySelectorAll('#scene-list li').length === 2", timeout=10_000)
+    assert page.locator("#movie-status").inner_text().strip() == ""
+    assert listed_scenes(page) == stored_scenes(movie)

@@ -115,7 +115,8 @@ async function loadSegments() {
 
 async function loadScores() {
   const all = await Promise.all(state.sceneTypes.map(async (t) => {
-    if (!t.active_model) return [t.slug, null];
+    // Scores exist once an analysis finished with a model; asking earlier only earns a 404.
+    if (!t.active_model || state.movie?.status !== "ready") return [t.slug, null];
     try {
       const data = await api(`/api/movies/${movieId}/scores/`, { params: { scene_type: t.slug } });
       return [t.slug, data && Array.isArray(data.scores) && data.scores.length ? data.scores.map(Number) : null];

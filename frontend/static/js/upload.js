@@ -133,7 +133,7 @@ function accepted(ui, movie) {
   ui.row.dataset.movieId = String(movie.id);
   const link = el("a", { href: movie.page_url || `/movies/${movie.id}/` }, movie.title);
   ui.message.replaceChildren("Added as ", link, ". ");
-  toast(`“${movie.title}” uploaded; analysis has started.`, "ok");
+  toast(`“${movie.title}” uploaded and queued for analysis.`, "ok");
   track(ui, movie);
 }
 
@@ -154,7 +154,7 @@ function showMovie(ui, movie) {
     ui.state.textContent = STATUS_WORDS_MOVIE[movie.status] || movie.status;
     const pct = Math.round((movie.progress || 0) * 100);
     setProgress(ui, movie.progress || 0, { indeterminate: movie.status !== "analyzing" });
-    ui.pct.textContent = movie.status === "analyzing" ? `Analysing… ${pct}%` : "Waiting for the analyser…";
+    ui.pct.textContent = movie.status === "analyzing" ? `Analysing… ${pct}%` : "The analysis starts as soon as a worker is free.";
     ui.extra.textContent = movie.status === "analyzing" ? formatEta(movie.eta_s) : "";
   }
 }
