@@ -29,7 +29,7 @@ _EXPORTS: dict[str, str] = {
     "Embeddings": "detector.embed",
     "embed_video": "detector.embed",
     "resolve_backbone_set": "detector.embed",
-    "BACKBONE_DIMS": "detector.embed",
+    "BACKBONE_DIMS": "detector.constants",
     "fetch_weights": "detector.weights",
     "SceneModel": "detector.head",
     "load_model": "detector.head",
@@ -48,7 +48,8 @@ if TYPE_CHECKING:
     from detector.aggregate import Segment
     from detector.api import Detection, detect
     from detector.decode import MediaInfo, extract_frame, probe
-    from detector.embed import BACKBONE_DIMS, Embeddings, embed_video, resolve_backbone_set
+    from detector.constants import BACKBONE_DIMS
+    from detector.embed import Embeddings, embed_video, resolve_backbone_set
     from detector.errors import DecodeError, DetectorError, MissingWeightsError, ModelFileError
     from detector.head import SceneModel, load_model, save_model, score
     from detector.train import train_head

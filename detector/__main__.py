@@ -200,7 +200,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_fetch_weights(args: argparse.Namespace) -> int:
     from detector.weights import fetch_weights
 
-    result = fetch_weights(args.backbones)
+    with progress_bar("fetch-weights", "B") as progress:
+        result = fetch_weights(args.backbones, progress=progress)
     emit(result if isinstance(result, (dict, list)) else {"result": str(result)})
     return 0
 
