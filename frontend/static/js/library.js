@@ -150,6 +150,8 @@ function render(data) {
   if (typeName) text += ` with at least ${state.min_segments || 1} ${typeName.toLowerCase()} ${Number(state.min_segments || 1) === 1 ? "scene" : "scenes"}`;
   if (state.search) text += ` matching “${state.search}”`;
   summary.textContent = count || filtersActive() ? text : "";
+  // Filters mean nothing to a library with nothing in it yet.
+  form.hidden = !count && !filtersActive();
   if (!lastMovies.length) {
     results.replaceChildren(emptyState());
   } else {

@@ -656,6 +656,12 @@ function updateSetting(patch) {
   renderTimeline();
 }
 
+/** The player's frame goes full screen (not the bare video) so the skip button stays visible. */
+function toggleFullscreen() {
+  if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  else $("player-wrap").requestFullscreen?.().catch(() => toast("This browser did not allow full screen.", "error"));
+}
+
 // ---------- keyboard ----------
 
 function onKey(e) {
@@ -685,7 +691,7 @@ function onKey(e) {
     o: () => markPoint("end"),
     Enter: () => { if (!state.annotating || onButton) return false; saveAnnotation(); },
     Escape: () => { if (!state.selection) return false; clearForm(); },
-    f: () => { if (document.fullscreenElement) document.exitFullscreen(); else video.requestFullscreen?.().catch(() => {}); },
+    f: () => toggleFullscreen(),
     "?": () => { const d = $("shortcuts-panel"); d.open = true; d.scrollIntoView({ block: "nearest" }); },
   };
   const action = actions[key];
@@ -790,6 +796,7 @@ async function init() {
     if (e.key === "End") { seek(duration()); e.preventDefault(); }
   });
   $("prev-scene").addEventListener("click", () => jumpScene(-1));
+  $("fullscreen").addEventListener("click", toggleFullscreen);
   $("next-scene").addEventListener("click", () => jumpScene(1));
   $("annotate-toggle").addEventListener("click", () => setAnnotating(!state.annotating));
   $("annotation-form").addEventListener("submit", saveAnnotation);
@@ -825,6 +832,8 @@ async function init() {
     if (params.get("annotate") === "1") setAnnotating(true);
     await loadSceneData();
     if (params.has("end") && params.has("t")) setSelection({ start: startAt, end: Number(params.get("end")) });
+    // A link to a scene means "show me this scene": skip mode leaves that one alone.
+    if (params.has("t")) state.allowed = state.sceneTypes.map((t) => currentSceneOf(t.slug, startAt)).find(Boolean) || null;
     pollMovie();
   } catch (err) {
     showError(err, "This movie could not be loaded:");
