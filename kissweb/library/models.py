@@ -39,7 +39,12 @@ class Movie(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["title"]), models.Index(fields=["status"])]
+        indexes = [
+            models.Index(fields=["title"]),
+            models.Index(fields=["status"]),
+            # The library lists newest first and stops after a page: walk this index instead of sorting everything.
+            models.Index(fields=["-created_at", "-id"], name="movie_newest_first"),
+        ]
         constraints = [
             CheckConstraint(condition=Q(status__in=MovieStatus.values), name="movie_status_valid"),
             CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="movie_progress_0_1"),
@@ -240,6 +245,25 @@ class Segment(models.Model):
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
+
+
+class MovieSceneStats(models.Model):
+    """Per movie and scene type: how many segments and how many seconds of them.
+
+    Kept up to date by a trigger on library_segment (migration 0005), never written from Python, so that the
+    library list can filter and sort by scene counts without aggregating every segment on each request.
+    """
+
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="scene_stats")
+    scene_type = models.ForeignKey(SceneType, on_delete=models.CASCADE, related_name="+")
+    segment_count = models.IntegerField(default=0)
+    scene_seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            UniqueConstraint(fields=["movie", "scene_type"], name="one_stats_row_per_movie_and_scene_type"),
+        ]
+        indexes = [models.Index(fields=["scene_type", "segment_count"])]
 
 
 class AnnotationLabel(models.TextChoices):

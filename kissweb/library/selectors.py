@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, F, FloatField, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Exists, F, FilteredRelation, FloatField, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value,
+)
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from kissweb.library.models import Annotation, ModelVersion, Movie, SceneType, Segment
+from kissweb.library.models import Annotation, ModelVersion, Movie, MovieSceneStats, SceneType, Segment
 
 
 def health_read() -> dict:
@@ -88,16 +91,17 @@ def movie_get(*, movie_id: int) -> Movie:
     return get_object_or_404(Movie.objects.select_related("uploaded_by"), pk=movie_id)
 
 
-def _segment_totals(*, scene_type_id: int | None):
-    segments = Segment.objects.filter(movie=OuterRef("pk"))
-    if scene_type_id is not None:
-        segments = segments.filter(scene_type_id=scene_type_id)
-    count = segments.order_by().values("movie").annotate(n=Count("*")).values("n")
-    seconds = segments.order_by().values("movie").annotate(s=Sum(F("end_s") - F("start_s"))).values("s")
+def _totals_all_scene_types():
+    stats = MovieSceneStats.objects.filter(movie=OuterRef("pk")).order_by().values("movie")
     return (
-        Coalesce(Subquery(count, output_field=IntegerField()), Value(0)),
-        Coalesce(Subquery(seconds, output_field=FloatField()), Value(0.0)),
+        Coalesce(Subquery(stats.annotate(n=Sum("segment_count")).values("n"), output_field=IntegerField()), Value(0)),
+        Coalesce(Subquery(stats.annotate(s=Sum("scene_seconds")).values("s"), output_field=FloatField()), Value(0.0)),
     )
+
+
+def _username():
+    """The uploader's name as a scalar subquery: unlike a join, the page count can skip it."""
+    return Subquery(get_user_model().objects.filter(pk=OuterRef("uploaded_by_id")).values("username")[:1])
 
 
 def movie_list(
@@ -127,12 +131,22 @@ def movie_list(
     if scene_type_id is not None and min_segments is None:
         min_segments = 1
     needs_totals = bool(min_segments) or "segment_count" in ordering or "scene_seconds" in ordering
-    if needs_totals:
-        count, seconds = _segment_totals(scene_type_id=scene_type_id)
+    if needs_totals and scene_type_id is not None:
+        # One LEFT JOIN on the trigger-kept totals (an INNER JOIN once min_segments filters on it).
+        queryset = queryset.annotate(
+            stats=FilteredRelation("scene_stats", condition=Q(scene_stats__scene_type_id=scene_type_id))
+        ).annotate(
+            segment_count=Coalesce(F("stats__segment_count"), Value(0)),
+            scene_seconds=Coalesce(F("stats__scene_seconds"), Value(0.0)),
+        )
+    elif needs_totals:
+        count, seconds = _totals_all_scene_types()
         queryset = queryset.annotate(segment_count=count, scene_seconds=seconds)
-        if min_segments:
-            queryset = queryset.filter(segment_count__gte=min_segments)
-    return queryset.annotate(uploaded_by_username=F("uploaded_by__username")).order_by(
+    if min_segments and scene_type_id is not None:
+        queryset = queryset.filter(stats__segment_count__gte=min_segments)  # lets Postgres use an inner join
+    elif min_segments:
+        queryset = queryset.filter(segment_count__gte=min_segments)
+    return queryset.annotate(uploaded_by_username=_username()).order_by(
         *MOVIE_ORDERINGS[ordering]
     ).values(*MOVIE_FIELDS, "uploaded_by_username")
 
@@ -141,20 +155,17 @@ def movie_scene_type_totals(*, movie_ids: list[int], scene_types: list[dict]) ->
     """For each movie: one entry per scene type {slug, name, has_model, segment_count, scene_seconds}. One query."""
     totals: dict[tuple[int, int], tuple[int, float]] = {}
     if movie_ids:
-        rows = (
-            Segment.objects.filter(movie_id__in=movie_ids)
-            .order_by()
-            .values("movie_id", "scene_type_id")
-            .annotate(n=Count("*"), seconds=Sum(F("end_s") - F("start_s")))
+        rows = MovieSceneStats.objects.filter(movie_id__in=movie_ids).values_list(
+            "movie_id", "scene_type_id", "segment_count", "scene_seconds"
         )
-        totals = {(r["movie_id"], r["scene_type_id"]): (r["n"], r["seconds"] or 0.0) for r in rows}
+        totals = {(movie_id, st_id): (n, seconds) for movie_id, st_id, n, seconds in rows}
     result: dict[int, list[dict]] = defaultdict(list)
     for movie_id in movie_ids:
         for st in scene_types:
             n, seconds = totals.get((movie_id, st["id"]), (0, 0.0))
             result[movie_id].append(
                 {"slug": st["slug"], "name": st["name"], "has_model": st["has_model"], "segment_count": n,
-                 "scene_seconds": round(seconds, 3)}
+                 "scene_seconds": round(max(seconds, 0.0), 3)}
             )
     return result
 
@@ -277,3 +288,36 @@ def movie_row(*, movie_id: int) -> dict:
 
         raise Http404
     return row
+
+
+# --- fast counts for pagination -------------------------------------------------------------------------
+
+
+def movie_list_count(
+    *, scene_types: list[dict], search: str = "", scene_type: str | None = None, min_segments: int | None = None,
+    status: str | None = None, **_ignored,
+) -> int | None:
+    """The number of movies `movie_list` returns, from the trigger-kept totals when that is exact; else None.
+
+    Counting 10,000 joined rows took longer than the page itself; one index range of the totals does not.
+    """
+    if search or status or not scene_type:
+        return None
+    scene_type_id = scene_type_by_slug(scene_type, scene_types=scene_types)["id"]
+    minimum = 1 if min_segments is None else min_segments
+    if minimum <= 0:
+        return None
+    return MovieSceneStats.objects.filter(scene_type_id=scene_type_id, segment_count__gte=minimum).count()
+
+
+def segment_search_count(
+    *, scene_types: list[dict], scene_type: str | None = None, search: str = "", min_duration: float | None = None,
+    movie_id: int | None = None, source: str | None = None, **_ignored,
+) -> int | None:
+    """The number of scenes `segment_search` returns, summed from the per-movie totals when that is exact."""
+    if not scene_type or min_duration or movie_id is not None or source:
+        return None
+    stats = MovieSceneStats.objects.filter(scene_type_id=scene_type_by_slug(scene_type, scene_types=scene_types)["id"])
+    if search:
+        stats = stats.filter(movie__title__icontains=search)
+    return stats.aggregate(n=Coalesce(Sum("segment_count"), 0))["n"]

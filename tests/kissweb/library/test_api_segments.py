@@ -118,6 +118,7 @@ def test_scene_search_across_the_library(other_client, user, make_movie, kissing
     def spans(**params):
         response = other_client.get("/api/segments/", params)
         assert response.status_code == 200, response.json()
+        assert response.json()["count"] == len(response.json()["results"])  # exact, however it is counted
         return [(s["movie_title"], s["start_s"]) for s in response.json()["results"]]
 
     assert spans(scene_type="kissing") == [("Casablanca", 10), ("Casablanca", 50), ("Notorious", 5)]
@@ -128,6 +129,8 @@ def test_scene_search_across_the_library(other_client, user, make_movie, kissing
     assert spans(scene_type="kissing", ordering="-duration")[0] == ("Casablanca", 50)
     assert spans(movie=notorious.pk) == [("Notorious", 5), ("Notorious", 5)]
     assert spans(scene_type="fight") == [("Notorious", 5)]
+    assert spans(scene_type="fight", search="casa") == []
+    assert spans() == spans(ordering="movie") and len(spans()) == 4
     first = other_client.get("/api/segments/", {"scene_type": "kissing"}).json()["results"][1]
     assert first["play_url"] == f"/movies/{casablanca.pk}/?t=50"
     assert first["scene_type"] == "kissing" and first["confidence"] == 0.7 and first["duration_s"] == 20

@@ -105,3 +105,39 @@ def test_annotation_rules(movie, kissing, user):
         Annotation.objects.create(movie=movie, scene_type=kissing, start_s=5, end_s=4, label="positive", author=user)
     with pytest.raises(IntegrityError, match="annotation_label_valid"), transaction.atomic():
         Annotation.objects.create(movie=movie, scene_type=kissing, start_s=1, end_s=4, label="maybe", author=user)
+
+
+def test_scene_stats_follow_every_segment_change(movie, kissing, user):
+    from django.db.models import Count, F, Sum
+
+    from kissweb.library.models import MovieSceneStats
+
+    fight = SceneType.objects.create(slug="fight", name="Fight")
+    other = Movie.objects.create(
+        title="Other", original_filename="o.mp4", file="movies/o.mp4", size_bytes=10, sha256="b" * 64,
+        duration_s=100.0, width=640, height=480, has_audio=True, uploaded_by=user,
+    )
+
+    def stats():
+        return {(r.movie_id, r.scene_type_id): (r.segment_count, round(r.scene_seconds, 6))
+                for r in MovieSceneStats.objects.filter(segment_count__gt=0)}
+
+    def truth():
+        rows = Segment.objects.values("movie_id", "scene_type_id").annotate(n=Count("*"), s=Sum(F("end_s") - F("start_s")))
+        return {(r["movie_id"], r["scene_type_id"]): (r["n"], round(r["s"], 6)) for r in rows}
+
+    a = manual(movie, kissing, 0, 10)
+    b = manual(movie, kissing, 20, 25.5)
+    manual(movie, fight, 40, 43)
+    assert stats() == truth() == {(movie.pk, kissing.pk): (2, 15.5), (movie.pk, fight.pk): (1, 3.0)}
+    a.end_s = 12
+    a.save()
+    b.movie = other
+    b.save()
+    Segment.objects.filter(scene_type=fight).update(scene_type=kissing)
+    assert stats() == truth()
+    Segment.objects.filter(movie=movie).delete()
+    assert stats() == truth() == {(other.pk, kissing.pk): (1, 5.5)}
+    with pytest.raises(IntegrityError), transaction.atomic():
+        manual(other, kissing, 0, 200)  # refused by the database: the totals must not move either
+    assert stats() == truth()
