@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 
 import numpy as np
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 
 from kissweb.library.models import (
     Annotation,
@@ -20,7 +22,7 @@ from kissweb.library.models import (
     SegmentSource,
 )
 from kissweb.training.dataset import annotation_span_counts, spans_needed
-from kissweb.training.models import ACTIVE_TRAINING_STATUSES, TrainingRun
+from kissweb.training.models import TrainingRun, TrainingRunStatus
 
 UNSURE_MARGIN = 0.15  # a second is "unsure" when its score is within this of the cut
 UNSURE_MIN_S = 2  # shorter unsure runs are noise
@@ -45,7 +47,14 @@ def training_run_list(*, scene_type: SceneType, limit: int = 20) -> list[Trainin
 
 
 def training_run_active(*, scene_type: SceneType) -> TrainingRun | None:
-    return TrainingRun.objects.filter(scene_type=scene_type, status__in=ACTIVE_TRAINING_STATUSES).first()
+    """The queued or running training of the scene type, unless its worker is gone (the next request fails it)."""
+    from kissweb.training.services import STALE_QUEUED_S, STALE_RUNNING_S
+
+    now = timezone.now()
+    alive = Q(status=TrainingRunStatus.QUEUED, queued_at__gte=now - timedelta(seconds=STALE_QUEUED_S)) | Q(
+        status=TrainingRunStatus.RUNNING, heartbeat_at__gte=now - timedelta(seconds=STALE_RUNNING_S)
+    )
+    return TrainingRun.objects.filter(alive, scene_type=scene_type).first()
 
 
 def model_version_get(*, model_id: int) -> ModelVersion:

@@ -31,6 +31,9 @@ from kissweb.training.models import ACTIVE_TRAINING_STATUSES, TrainingRun, Train
 log = logging.getLogger(__name__)
 
 TRAIN_TASK = "kissweb.training.tasks.training_task"
+SWEEP_TASK = "kissweb.training.tasks.training_sweep_task"
+SWEEPER_SCHEDULE_NAME = "kissweb-training-sweeper"
+SWEEP_EVERY_MINUTES = 5
 HEARTBEAT_EVERY_S = 1.0
 # The paper's 10 epochs of batch 64 are few steps on a small library: train at least this many optimiser steps.
 MIN_OPTIMISER_STEPS = 300
@@ -61,6 +64,16 @@ def training_runs_fail_stale(*, scene_type: SceneType | None = None) -> int:
         _run_fail(run, "The training stopped answering (its worker died or was never started); start it again.")
         n += 1
     return n
+
+
+def training_sweeper_schedule_ensure() -> None:
+    """Create or update the django-q2 schedule that fails stale training runs (idempotent; after every migrate)."""
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name=SWEEPER_SCHEDULE_NAME,
+        defaults={"func": SWEEP_TASK, "schedule_type": Schedule.MINUTES, "minutes": SWEEP_EVERY_MINUTES, "repeats": -1},
+    )
 
 
 @transaction.atomic

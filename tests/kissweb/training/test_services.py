@@ -146,3 +146,19 @@ def test_a_finished_run_delivered_again_is_not_run_twice(labelled_library, kissi
 @pytest.mark.parametrize(("n_seconds", "epochs"), [(20, 300), (1000, 19), (20_000, 10)])
 def test_small_libraries_get_enough_optimiser_steps(n_seconds, epochs):
     assert services.epochs_for(n_seconds) == epochs
+
+
+def test_the_sweeper_fails_runs_whose_worker_died_and_the_page_no_longer_waits_for_them(kissing):
+    from django_q.models import Schedule
+
+    from kissweb.training import selectors, tasks
+
+    dead = TrainingRun.objects.create(scene_type=kissing, status="running", heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert selectors.training_run_active(scene_type=kissing) is None
+    assert tasks.training_sweep_task() == 1
+    dead.refresh_from_db()
+    assert dead.status == "failed" and "start it again" in dead.error
+    alive = TrainingRun.objects.create(scene_type=kissing, status="running", heartbeat_at=timezone.now())
+    assert selectors.training_run_active(scene_type=kissing) == alive
+    assert tasks.training_sweep_task() == 0
+    assert Schedule.objects.get(name="kissweb-training-sweeper").func == "kissweb.training.tasks.training_sweep_task"
