@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -81,20 +79,13 @@ def detect(
     from detector.embed import embed_video
 
     notes: list[str] = []
-    options: dict[str, Any] = {}
+    if random_init:
+        notes.append("scored on randomly initialised backbones (a test model); the scores mean nothing for films.")
     channel_order = card.get("channel_order", "RGB")
-    if channel_order != "RGB":
-        if "channel_order" in inspect.signature(embed_video).parameters:
-            options["channel_order"] = channel_order
-        else:
-            notes.append(
-                f"The model expects {channel_order} frames but this embedder only gives RGB; scores may be off."
-            )
-            warnings.warn(notes[-1], stacklevel=2)
     loaded = time.perf_counter()
     embeddings = embed_video(
         path, backbones=backbone_set, device=device, random_init=random_init, batch_size=batch_size,
-        progress=progress, **options,
+        progress=progress, channel_order=channel_order,
     )
     embedded = time.perf_counter()
     scores = score(embeddings.features(), model)

@@ -283,13 +283,17 @@ def cached_embeddings(
     cache_dir: Path | None = None,
     random_init: bool = False,
     device: str | None = None,
+    channel_order: str = "RGB",
 ) -> dict[str, np.ndarray]:
-    """image, audio, times_s of one video, embedded once per (file, size, mtime, backbone set) and kept as .npz."""
+    """image, audio, times_s of one video, embedded once per (file, size, mtime, backbone set, channel order) and
+    kept as .npz."""
     from detector import __version__
     from detector.embed import embed_video
 
     stat = path.stat()
-    key_text = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{backbones}|{random_init}|{__version__}"
+    key_text = (
+        f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{backbones}|{random_init}|{channel_order}|{__version__}"
+    )
     key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
     cache_dir = cache_dir or default_cache_dir()
     cache_file = cache_dir / f"{key}-{backbones}.npz"
@@ -299,7 +303,9 @@ def cached_embeddings(
                 return {name: data[name] for name in ("image", "audio", "times_s")}
         except (OSError, ValueError, KeyError):
             cache_file.unlink(missing_ok=True)  # a damaged cache entry is re-made
-    emb = embed_video(path, backbones=backbones, random_init=random_init, device=device)
+    emb = embed_video(
+        path, backbones=backbones, random_init=random_init, device=device, channel_order=channel_order
+    )
     arrays = {"image": emb.image, "audio": emb.audio, "times_s": emb.times_s}
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = cache_file.with_name(cache_file.name + ".partial.npz")
@@ -316,6 +322,7 @@ def items_to_arrays(
     random_init: bool = False,
     device: str | None = None,
     progress: Progress | None = None,
+    channel_order: str = "RGB",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """features (n, D), labels, groups (the item's index) and warnings; each distinct file is embedded once."""
     per_file: dict[Path, dict[str, np.ndarray]] = {}
@@ -323,7 +330,8 @@ def items_to_arrays(
     for index, item in enumerate(items):
         if item.path not in per_file:
             per_file[item.path] = cached_embeddings(
-                item.path, backbones=backbones, cache_dir=cache_dir, random_init=random_init, device=device
+                item.path, backbones=backbones, cache_dir=cache_dir, random_init=random_init, device=device,
+                channel_order=channel_order,
             )
         arrays = per_file[item.path]
         times = arrays["times_s"]
@@ -404,7 +412,7 @@ def evaluate_from_csv(
     items = read_items(csv_path, spans=spans)
     x, y, g, warnings = items_to_arrays(
         items, backbones=model.card["backbone_set"], cache_dir=cache_dir, random_init=random_init, device=device,
-        progress=progress,
+        progress=progress, channel_order=model.card.get("channel_order", "RGB"),
     )
     probs = score(x, model)
     per_clip = group_results(g, y, probs, cut=cut)
