@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pickle
 import types
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,12 @@ def load_reference_pickle(path: str | Path) -> InertModule:
     if not path.is_file():
         raise ModelFileError(f"The reference model file {path} does not exist.")
     try:
-        root = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle_module())
+        with warnings.catch_warnings():
+            # the legacy (pre-1.6) format compares module source code, which placeholders do not have
+            warnings.filterwarnings("ignore", message="Couldn't retrieve source code")
+            root = torch.load(
+                path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle_module()
+            )
     except pickle.UnpicklingError as exc:
         if "refused to load" in str(exc):
             raise ModelFileError(

@@ -76,6 +76,17 @@ def test_converted_file_scores_like_the_published_head(published, tmp_path):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_legacy_torch_format_imports_too(tmp_path, recwarn):
+    torch.manual_seed(2)
+    module = KissingDetector()
+    path = tmp_path / "model.pkl"
+    torch.save(module, path, _use_new_zipfile_serialization=False)
+    model, backbones = import_reference_model(path)
+    np.testing.assert_array_equal(model.weight, module.combined.weight.detach().numpy())
+    assert len(backbones) == len(module.state_dict()) - 2
+    assert not [w for w in recwarn if "source code" in str(w.message)]
+
+
 class RunsCommand:
     def __init__(self, function, argument):
         self.function, self.argument = function, argument
