@@ -89,7 +89,11 @@ def _checked_labels(labels: Sequence[int] | np.ndarray) -> np.ndarray:
 def _check_parameters(min_frames: int, threshold: float) -> None:
     if isinstance(min_frames, bool) or int(min_frames) != min_frames or min_frames < 1:
         raise ValueError(f"min_frames must be a whole number >= 1, got {min_frames!r}")
-    if not (isinstance(threshold, (int, float)) and 0.0 < threshold <= 1.0):
+    try:
+        valid = 0.0 < float(threshold) <= 1.0
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
         raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
 
 
