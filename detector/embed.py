@@ -1,0 +1,164 @@
+"""Per-second embeddings of a movie: one streaming decode pass, batched inference overlapping the decode."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from detector.constants import BACKBONE_DIMS, BACKBONE_SETS, CHANNEL_ORDER
+from detector.decode import DEFAULT_STALL_S, iter_window_batches, probe
+from detector.errors import DetectorError
+
+__all__ = ["BACKBONE_DIMS", "Embeddings", "embed_video", "resolve_backbone_set"]
+
+
+@dataclass
+class Embeddings:
+    """Window k = [k, k + 1) s: image[k] (Di) and audio[k] (Da) float32; times_s[k] = k."""
+
+    image: np.ndarray
+    audio: np.ndarray
+    times_s: np.ndarray
+    backbone_set: str
+    duration_s: float
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    def features(self) -> np.ndarray:
+        """(n, Di + Da) float32: the paper's concatenation, image first."""
+        return np.concatenate([self.image, self.audio], axis=1).astype(np.float32, copy=False)
+
+
+def resolve_backbone_set(backbones: str = "auto") -> str:
+    """"paper" or "offline"; "auto" is "paper" when its weights are present (and verified), else "offline"."""
+    if backbones in BACKBONE_SETS:
+        return backbones
+    if backbones != "auto":
+        raise DetectorError(f"Unknown backbone set {backbones!r}; choose auto, paper or offline.")
+    from detector.weights import paper_weights_present
+
+    return "paper" if paper_weights_present() else "offline"
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def embed_video(
+    path: str | os.PathLike,
+    *,
+    backbones: str = "auto",
+    device: str | None = None,
+    random_init: bool = False,
+    batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+    channel_order: str = CHANNEL_ORDER,
+    timeout_s: float | None = None,
+    stall_s: float = DEFAULT_STALL_S,
+) -> Embeddings:
+    """Embed every 1-second window of a movie with a backbone set.
+
+    progress(done, total) is called before the first window, after each batch's image and audio steps (so at
+    least every ~2 s of work with the default batch), and at the end; an exception it raises stops the decoders
+    and propagates. channel_order="BGR" swaps the frame's channels before normalising, reproducing the
+    published code's mistake for its reference model. Raises DecodeError / MissingWeightsError / DetectorError.
+    """
+    import torch
+
+    from detector.backbones import load_backbones
+
+    if channel_order not in ("RGB", "BGR"):
+        raise DetectorError(f"channel_order must be RGB or BGR, not {channel_order!r}.")
+    if batch_size < 1:
+        raise DetectorError(f"batch_size must be at least 1, not {batch_size}.")
+    started = time.perf_counter()
+    path = Path(path)
+    info = probe(path)
+    name = resolve_backbone_set(backbones)
+    device = device or default_device()
+    if random_init:
+        warnings.warn(
+            f"Backbone set {name!r} with RANDOM weights (random_init=True): the embeddings mean nothing; use this "
+            "only for tests and benchmarks.", UserWarning, stacklevel=2,
+        )
+    nets = load_backbones(name, str(torch.device(device)), bool(random_init))
+    n = info.window_count
+    image_dim, audio_dim = nets.dims
+    image_out = np.empty((n, image_dim), dtype=np.float32)
+    audio_out = np.empty((n, audio_dim), dtype=np.float32)
+    timings = {"probe_load": time.perf_counter() - started, "decode_wait": 0.0, "image": 0.0, "audio": 0.0}
+    on_cuda = nets.device.type == "cuda"
+    report = progress or (lambda done, total: None)
+    report(0, n)
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(torch.inference_mode())
+        if on_cuda:
+            stack.enter_context(_deterministic_cudnn())
+        batches = stack.enter_context(contextlib.closing(iter_window_batches(
+            path, info=info, batch_size=batch_size, timeout_s=timeout_s, stall_s=stall_s,
+            hwaccel=os.environ.get("KISSWEB_FFMPEG_HWACCEL") if on_cuda else None,
+        )))
+        pinned: dict[str, torch.Tensor] = {}
+        waited = time.perf_counter()
+        for batch in batches:
+            now = time.perf_counter()
+            timings["decode_wait"] += now - waited
+            b, k = len(batch), batch.start
+            frames = _to_device(batch.frames, "frames", pinned, nets.device)
+            images = frames.permute(0, 3, 1, 2).float().div_(255.0)
+            if channel_order == "BGR":
+                images = images.flip(1)
+            images = ((images - nets.mean) / nets.std).contiguous(memory_format=torch.channels_last)
+            image_out[k:k + b] = nets.image_net(images).float().cpu().numpy()
+            timings["image"] += time.perf_counter() - now
+            report(k, n)
+
+            now = time.perf_counter()
+            waves = _to_device(batch.audio, "audio", pinned, nets.device)
+            audio_out[k:k + b] = nets.audio_net(nets.log_mel(waves)).float().cpu().numpy()
+            timings["audio"] += time.perf_counter() - now
+            report(k + b, n)
+            waited = time.perf_counter()
+
+    timings["total"] = time.perf_counter() - started
+    return Embeddings(
+        image=image_out, audio=audio_out, times_s=np.arange(n, dtype=np.float64), backbone_set=name,
+        duration_s=float(info.duration_s), timings_s=timings,
+    )
+
+
+def _to_device(array: np.ndarray, key: str, pinned: dict, device) -> "torch.Tensor":
+    import torch
+
+    tensor = torch.from_numpy(array)
+    if device.type != "cuda":
+        return tensor
+    # one pinned staging buffer per kind, reused: the previous batch's copy has finished, as its results were
+    # read back to the CPU before this batch began
+    buffer = pinned.get(key)
+    if buffer is None or buffer.shape[0] < tensor.shape[0]:
+        buffer = pinned[key] = torch.empty(tensor.shape, dtype=tensor.dtype).pin_memory()
+    staged = buffer[: tensor.shape[0]]
+    staged.copy_(tensor)
+    return staged.to(device, non_blocking=True)
+
+
+@contextlib.contextmanager
+def _deterministic_cudnn():
+    import torch
+
+    saved = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved
