@@ -38,8 +38,11 @@ from detector.errors import DecodeError
 
 DEFAULT_STALL_S = 60.0
 FRAME_BYTES = FRAME_CROP * FRAME_CROP * 3
-# H.264 decoder options that skip work a 224-pixel thumbnail does not need (see bench/RESULTS-embed.md).
-FAST_H264_OPTIONS = ("-skip_loop_filter", "all")
+# H.264 decoder options that skip work a 224-pixel picture per second does not need (bench/RESULTS-embed.md):
+# without the deblocking filter pixels move by < 1/255 on average; without non-reference frames the picture of
+# window k is the last *reference* frame before k + 1, which is the last frame or one or two frames earlier
+# (<= 80 ms at 25 fps; the frame itself is decoded exactly). fast=False keeps every frame: the exact definition.
+FAST_H264_OPTIONS = ("-skip_loop_filter", "all", "-skip_frame", "noref")
 _QUEUE_BATCHES = 2
 
 
@@ -453,6 +456,7 @@ def iter_window_batches(
 ) -> Iterator[WindowBatch]:
     """Stream a movie once and yield its windows in batches; memory stays bounded whatever the length.
 
+    fast=True skips H.264 work (FAST_H264_OPTIONS); fast=False picks exactly the last frame before k + 1.
     Closing the generator (or an exception in the consumer) kills the ffmpeg processes.
     """
     path = Path(path)

@@ -104,6 +104,17 @@ def test_variable_frame_rate_windows_follow_timestamps_not_frame_counts(media):
     assert [read_index(f) for f in frames] == expected_indices(times, len(frames))
 
 
+def test_fast_h264_decoding_picks_at_most_two_frames_early_and_exact_mode_none(media):
+    # x264's default B-frames include non-reference frames, which the fast mode does not decode
+    path = make_indexed_video(media / "bframes.mp4", duration_s=8, extra=("-preset:v", "medium", "-bf", "3"))
+    expected = expected_indices(frame_times(path), 8)
+    exact, _ = decoded(path, fast=False)
+    assert [read_index(f) for f in exact] == expected
+    fast, _ = decoded(path, fast=True)
+    early = [e - read_index(f) for e, f in zip(expected, fast)]
+    assert all(0 <= d <= 2 for d in early) and any(early)
+
+
 def test_video_starting_late_holds_its_first_frame_and_keeps_the_timeline(media):
     video = make_indexed_video(media / "plain4.mp4", duration_s=4)
     late = media / "late.mkv"
