@@ -103,6 +103,7 @@ def model_version_comparison(*, scene_type: SceneType) -> list[dict]:
                 "origin": "trained here" if run else (version.card or {}).get("training", {}).get("source", "uploaded"),
                 "training_run": run.pk if run else None,
                 "heldout": {key: metrics[key] for key in HEADLINE_METRICS if key in metrics},
+                "reported": metrics.get("reported_by_paper") or {},
                 "observed": observed[version.pk],
                 "download_url": reverse("model-download", args=[version.pk]) if version.weights else None,
                 "error": version.error,

@@ -81,6 +81,9 @@ function versionCard(version, { staff, onActivate }) {
       metricRow("Scenes found (IoU ≥ 0.5)", h.segment_recall === undefined ? "–" : `${pct(h.segment_recall)} recall · ${pct(h.segment_precision)} precision`),
       metricRow("Seconds", confusion),
       metricRow("Trained on", h.n_spans ? `${h.n_spans} spans in ${h.n_movies} movies` : "–"),
+      version.reported && version.reported.validation_f1 !== undefined
+        ? metricRow("Reported by its authors", `validation F1 ${pct(version.reported.validation_f1)} (not measured here)`)
+        : null,
       metricRow("Observed precision", o.precision === null || o.precision === undefined
         ? "nobody has reviewed its scenes yet"
         : `${pct(o.precision)} (${o.confirmed} confirmed, ${o.rejected} rejected)`)),
@@ -120,8 +123,9 @@ async function detailPage(root) {
 
   async function activate(version) {
     try {
-      await api(`/api/models/${version.id}/activate/`, { method: "POST" });
-      toast(`“${version.name}” is active; the library is being re-scored with it.`, "ok");
+      const result = await api(`/api/models/${version.id}/activate/`, { method: "POST" });
+      const plan = result && result.rescore && result.rescore.message ? ` ${result.rescore.message}` : "";
+      toast(`“${version.name}” is active.${plan}`, "ok");
       await Promise.all([loadStats(), loadSuggestions()]);
     } catch (err) {
       showError(err, "Could not activate that model.");
