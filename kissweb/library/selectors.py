@@ -62,6 +62,9 @@ TOTALS_SQL = f"""
     SELECT movie_id, scene_type_id, segment_count, scene_seconds
       FROM {MovieSceneStats._meta.db_table} WHERE movie_id = ANY(%s)
 """
+SEARCH_COUNT_SQL = f"""
+    SELECT COALESCE(sum(s.segment_count), 0) FROM {MovieSceneStats._meta.db_table} s
+      JOIN {Movie._meta.db_table} m ON m.id = s.movie_id WHERE s.scene_type_id = %s"""
 COUNT_WITH_MIN_SQL = f"""
     SELECT count(*) FROM {MovieSceneStats._meta.db_table} WHERE scene_type_id = %s AND segment_count >= %s
 """
@@ -326,7 +329,11 @@ def segment_search_count(
     """The number of scenes `segment_search` returns, summed from the per-movie totals when that is exact."""
     if not scene_type or min_duration or movie_id is not None or source:
         return None
-    stats = MovieSceneStats.objects.filter(scene_type_id=scene_type_by_slug(scene_type, scene_types=scene_types)["id"])
-    if search:
-        stats = stats.filter(movie__title__icontains=search)
-    return stats.aggregate(n=Coalesce(Sum("segment_count"), 0))["n"]
+    sql = SEARCH_COUNT_SQL
+    params: list = [scene_type_by_slug(scene_type, scene_types=scene_types)["id"]]
+    if search:  # the same test as icontains, so the trigram index serves both
+        sql += " AND UPPER(m.title::text) LIKE UPPER(%s)"
+        params.append(f"%{connection.ops.prep_for_like_query(search)}%")
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchone()[0]

@@ -153,3 +153,14 @@ def test_scene_search_uses_a_fixed_number_of_queries(api_client, user, make_movi
                                                      "page_size": page_size})
     assert len(response.json()["results"]) == page_size
     assert len(queries) == 3, [q["sql"] for q in queries]  # scene types, count, page
+
+
+def test_scene_search_treats_like_wildcards_literally(api_client, user, make_movie, kissing):
+    manual_segment(make_movie(user, title="100% Love"), kissing, 0, 5)
+    manual_segment(make_movie(user, title="1000 Loves"), kissing, 0, 5)
+    manual_segment(make_movie(user, title="snake_case"), kissing, 0, 5)
+    manual_segment(make_movie(user, title="snakeXcase"), kissing, 0, 5)
+    for word, titles in (("0% l", ["100% Love"]), ("e_c", ["snake_case"]), ("LOVE", ["1000 Loves", "100% Love"])):
+        body = api_client.get("/api/segments/", {"scene_type": "kissing", "search": word}).json()
+        assert sorted(r["movie_title"] for r in body["results"]) == sorted(titles)
+        assert body["count"] == len(titles)
