@@ -302,7 +302,8 @@ def _train(run: TrainingRun, *, epochs: int | None, seed: int) -> None:
         n_positive_spans=sum(1 for s in data.spans if s.label == 1),
         n_negative_spans=sum(1 for s in data.spans if s.label == 0),
         n_train_spans=len(train_ids),
-        head=_plain(head_metrics),
+        # The head's own split (validation picks the epoch); its per-span table goes only into the card.
+        head=_plain({k: v for k, v in head_metrics.items() if k != "per_group"}),
     )
 
     progress.stage("saving", 0.95)
@@ -316,6 +317,7 @@ def _train(run: TrainingRun, *, epochs: int | None, seed: int) -> None:
         "split": "by span, per label: 80% train (the head splits those again for early stopping), 20% held out",
         "heldout_annotation_ids": sorted(heldout_ids),
         "skipped": data.skipped,
+        "head_per_span": _plain(head_metrics.get("per_group", [])),
         "epochs": epochs,
         "seed": seed,
         "aggregation": {"cut": scene_type.cut, "min_frames": scene_type.min_frames, "threshold": scene_type.threshold},
