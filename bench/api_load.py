@@ -72,8 +72,8 @@ def wait_until_up(url: str, token: str, timeout_s: float = 60) -> None:
 
 
 def run_wrk(*, url: str, token: str, seconds: int, connections: int, threads: int, script: Path) -> dict:
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency", "-s", str(script),
-               "-H", f"Authorization: Token {token}", url]
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency",
+               "-s", str(script), "-H", f"Authorization: Token {token}", url]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True)
     line = next(line for line in done.stdout.splitlines() if line.startswith("WRK_JSON "))
     return json.loads(line.removeprefix("WRK_JSON "))

@@ -27,7 +27,7 @@ from kissweb.library import selectors, services
 from kissweb.library.models import SceneType
 from kissweb.library import serializers as s
 from kissweb.library.permissions import IsStaffOrReadOnly
-from kissweb.library.streaming import content_type_for, ranged_file_response
+from kissweb.library.streaming import ranged_file_response
 from kissweb.library.uploads import HashingLimitedUploadHandler
 
 ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 401, 403, 404)}

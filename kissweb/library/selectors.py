@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from django.db import connection
 from django.db.models import (
-    Exists, F, FilteredRelation, FloatField, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value,
+    F, FilteredRelation, FloatField, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value,
 )
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
@@ -39,9 +39,13 @@ def health_read() -> dict:
 
 
 def scene_type_list() -> list[SceneType]:
-    """Every scene type with `.active_model` (a ModelVersion or None), in one query."""
-    active = ModelVersion.objects.filter(is_active=True).only("id", "name", "backbone_set", "created_at", "scene_type_id")
-    scene_types = list(SceneType.objects.prefetch_related(Prefetch("model_versions", queryset=active, to_attr="_active")))
+    """Every scene type with `.active_model` (a ModelVersion or None), in two queries."""
+    active = ModelVersion.objects.filter(is_active=True).only(
+        "id", "name", "backbone_set", "created_at", "scene_type_id"
+    )
+    scene_types = list(
+        SceneType.objects.prefetch_related(Prefetch("model_versions", queryset=active, to_attr="_active"))
+    )
     for scene_type in scene_types:
         scene_type.active_model = scene_type._active[0] if scene_type._active else None
     return scene_types
@@ -210,7 +214,8 @@ def _segment_values(queryset: QuerySet) -> QuerySet:
 def segment_list(*, movie: Movie, scene_type: str | None = None, scene_types: list[dict] | None = None) -> QuerySet:
     queryset = Segment.objects.filter(movie=movie)
     if scene_type:
-        st = scene_type_by_slug(scene_type, scene_types=scene_types if scene_types is not None else scene_types_with_model_flag())
+        known = scene_types if scene_types is not None else scene_types_with_model_flag()
+        st = scene_type_by_slug(scene_type, scene_types=known)
         queryset = queryset.filter(scene_type_id=st["id"])
     return _segment_values(queryset.order_by("start_s", "scene_type_id", "id"))
 

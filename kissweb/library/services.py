@@ -352,7 +352,9 @@ def segment_update(*, segment: Segment, user, start_s: float | None = None, end_
         with transaction.atomic():
             segment.save()
     except IntegrityError as exc:
-        raise _span_error(exc, movie=segment.movie, start_s=segment.start_s, end_s=segment.end_s, what="segment") from exc
+        raise _span_error(
+            exc, movie=segment.movie, start_s=segment.start_s, end_s=segment.end_s, what="segment"
+        ) from exc
     return segment
 
 
