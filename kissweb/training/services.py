@@ -264,13 +264,19 @@ def _train(run: TrainingRun, *, epochs: int | None, seed: int) -> None:
         n_spans=len(data.spans), n_movies=data.n_movies, n_seconds=int(data.labels.size)
     )
 
-    version = ModelVersion.objects.create(
-        scene_type=scene_type,
-        name=_version_name(scene_type),
-        backbone_set=data.backbone_set,
-        status=ModelVersionStatus.TRAINING,
-        created_by=run.requested_by,
-    )
+    if run.model_version_id:  # a redelivered run (its worker died) carries on with its own version
+        version = run.model_version
+        ModelVersion.objects.filter(pk=version.pk).update(
+            backbone_set=data.backbone_set, status=ModelVersionStatus.TRAINING, error=""
+        )
+    else:
+        version = ModelVersion.objects.create(
+            scene_type=scene_type,
+            name=_version_name(scene_type),
+            backbone_set=data.backbone_set,
+            status=ModelVersionStatus.TRAINING,
+            created_by=run.requested_by,
+        )
     TrainingRun.objects.filter(pk=run.pk).update(model_version=version)
     run.model_version = version
     progress.stage("training", 0.1)
@@ -331,7 +337,8 @@ def _train(run: TrainingRun, *, epochs: int | None, seed: int) -> None:
         ModelVersion.objects.filter(pk=version.pk).update(
             weights=relative, card=_plain(model.card), metrics=metrics, status=ModelVersionStatus.READY, error=""
         )
-        TrainingRun.objects.filter(pk=run.pk).update(
+        # Only a run still ours: the sweeper may have failed it meanwhile (its model stays, ready, in the list).
+        TrainingRun.objects.filter(pk=run.pk, status=TrainingRunStatus.RUNNING).update(
             status=TrainingRunStatus.SUCCEEDED, stage="done", progress=1.0, eta_s=0.0, finished_at=now,
             heartbeat_at=now, timings_s={k: round(v, 4) for k, v in timings.items()},
         )

@@ -162,3 +162,22 @@ def test_the_sweeper_fails_runs_whose_worker_died_and_the_page_no_longer_waits_f
     assert selectors.training_run_active(scene_type=kissing) == alive
     assert tasks.training_sweep_task() == 0
     assert Schedule.objects.get(name="kissweb-training-sweeper").func == "kissweb.training.tasks.training_sweep_task"
+
+
+def test_a_run_redelivered_after_its_worker_died_finishes_with_its_own_version(labelled_library, kissing, user):
+    run = services.training_request(scene_type=kissing, requested_by=user, queue=False)
+    half_done = ModelVersion.objects.create(scene_type=kissing, name="kissing v1", backbone_set="offline",
+                                            status="training")
+    TrainingRun.objects.filter(pk=run.pk).update(
+        status="running", model_version=half_done, heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    finished = services.training_run(run_id=run.pk)
+    assert finished.status == "succeeded" and finished.model_version_id == half_done.pk
+    assert ModelVersion.objects.get().status == "ready"
+
+
+def test_a_live_run_delivered_twice_is_left_to_its_worker(labelled_library, kissing, user):
+    run = services.training_request(scene_type=kissing, requested_by=user, queue=False)
+    TrainingRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=timezone.now())
+    assert services.training_run(run_id=run.pk).status == "running"
+    assert not ModelVersion.objects.exists()
