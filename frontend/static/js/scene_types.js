@@ -230,6 +230,24 @@ async function detailPage(root) {
   fileForm("upload-form", `/api/scene-types/${slug}/models/`, (v) => `Uploaded “${v.name}”. Activate it to use it.`);
   fileForm("import-form", `/api/scene-types/${slug}/import-reference/`, (v) => `Imported the published model as “${v.name}”.`);
 
+  const settingsForm = document.getElementById("settings-form");
+  if (settingsForm && staff) {
+    settingsForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const f = settingsForm.elements;
+      try {
+        await api(`/api/scene-types/${slug}/`, {
+          method: "PATCH",
+          body: { cut: Number(f.cut.value), min_frames: Number(f.min_frames.value), threshold: Number(f.threshold.value) },
+        });
+        toast("Saved. Every movie's scenes of this type follow the new settings.", "ok");
+        await loadSuggestions();
+      } catch (err) {
+        showError(err, "Could not save the settings.");
+      }
+    });
+  }
+
   await Promise.all([loadStats(), loadSuggestions()]);
 }
 

@@ -60,6 +60,13 @@ def test_train_watch_progress_compare_and_activate(page_as, staff_user):  # noqa
     assert version.is_active
     screenshot(page, "scene-type-versions")
 
+    page.fill("#set-min-frames", "5")
+    page.fill("#set-threshold", "0.8")
+    page.click("#settings-form button[type=submit]")
+    page.wait_for_selector(".toast.ok >> text=Every movie's scenes")
+    kissing.refresh_from_db()
+    assert (kissing.min_frames, kissing.threshold) == (5, 0.8)
+
     # The active model is unsure on seconds 70..78 of an unlabelled movie: "label next" links there.
     unlabelled = movie_with_scenes(staff_user, kinds=[0] * 100, seed=9)
     scores = np.full(100, 0.03, dtype="<f4")
