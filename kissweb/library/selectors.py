@@ -133,6 +133,7 @@ def movie_list(
     `scene_type` alone means "has at least one scene of that type" (min_segments defaults to 1);
     min_segments=0 keeps every movie and only chooses which scene type the ordering counts.
     """
+    ordering = ordering or "-created_at"
     if ordering not in MOVIE_ORDERINGS:
         raise ValidationError(
             {"ordering": f"Unknown ordering '{ordering}'; choose one of: {', '.join(MOVIE_ORDERINGS)}."}
@@ -231,6 +232,7 @@ def segment_search(
     ordering: str = "movie",
 ) -> QuerySet:
     """Scenes across the library, as dicts."""
+    ordering = ordering or "movie"
     if ordering not in SEGMENT_ORDERINGS:
         raise ValidationError(
             {"ordering": f"Unknown ordering '{ordering}'; choose one of: {', '.join(SEGMENT_ORDERINGS)}."}

@@ -137,7 +137,7 @@ class MovieListFilterSerializer(serializers.Serializer):
     scene_type = serializers.SlugField(required=False, allow_blank=True)
     min_segments = serializers.IntegerField(required=False, min_value=0)
     status = serializers.ChoiceField(required=False, choices=MovieStatus.choices, allow_blank=True)
-    ordering = serializers.CharField(required=False, default="-created_at")
+    ordering = serializers.CharField(required=False, allow_blank=True, default="-created_at")
 
 
 class SegmentOutputSerializer(serializers.Serializer):
@@ -175,7 +175,7 @@ class SegmentSearchFilterSerializer(serializers.Serializer):
     min_duration = serializers.FloatField(required=False, min_value=0)
     movie = serializers.IntegerField(required=False, min_value=1)
     source = serializers.ChoiceField(required=False, choices=SegmentSource.choices, allow_blank=True)
-    ordering = serializers.CharField(required=False, default="movie")
+    ordering = serializers.CharField(required=False, allow_blank=True, default="movie")
 
 
 class ActiveModelSerializer(serializers.Serializer):

@@ -216,6 +216,7 @@ def test_list_filters_and_orderings(api_client, user, make_movie, kissing):
         return [m["id"] for m in response.json()["results"]]
 
     assert ids() == [c.pk, b.pk, a.pk]  # newest first
+    assert ids(ordering="", search="", status="") == [c.pk, b.pk, a.pk]  # empty form fields mean "no filter"
     assert ids(ordering="title") == [a.pk, b.pk, c.pk]
     assert ids(search="rav") == [b.pk]
     assert ids(status="analyzing") == [c.pk]
