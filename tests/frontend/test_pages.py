@@ -92,5 +92,6 @@ def test_static_files_the_pages_load_exist(browser, movie):
     from django.contrib.staticfiles import finders
 
     for name in ["css/app.css", "js/api.js", "js/library.js", "js/upload.js", "js/movie.js", "js/timeline.js",
-                 "js/aggregate.js", "js/scenes.js"]:
+                 "js/aggregate.js", "js/scenes.js", "js/movie_state.js", "js/movie_playback.js",
+                 "js/movie_annotate.js"]:
         assert finders.find(name), name

@@ -188,7 +188,7 @@ export function isBusy(movie) {
 export function progressBlock(movie) {
   const pct = Math.round((movie.progress || 0) * 100);
   const bar = el("div", {
-    class: `progress${movie.status === "queued" || movie.status === "uploaded" ? " indeterminate" : ""}`,
+    class: `progress${movie.status !== "analyzing" || !movie.progress ? " indeterminate" : ""}`,
     role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(pct),
     "aria-label": "Analysis progress",
   }, el("span", { style: `width:${pct}%` }));

@@ -1,31 +1,15 @@
-// Movie page: player, timeline, scene list, sensitivity, annotation mode, skip mode, deep links.
+// Movie page: player, timeline, scene list, sensitivity; see movie_state.js, movie_playback.js, movie_annotate.js.
+import { api, apiAll, el, toast, showError, formatTime, formatDuration, progressBlock, isBusy, icon, sceneTypeSlug } from "./api.js";
+import { Timeline } from "./timeline.js";
 import {
-  api, apiAll, el, toast, showError, formatTime, formatDuration, progressBlock, isBusy, sceneTypeSlug, icon,
-} from "./api.js";
-import { aggregateProbabilities } from "./aggregate.js";
-import { Timeline, TYPE_COLOURS } from "./timeline.js";
-
-const root = document.getElementById("movie-root");
-const movieId = Number(root.dataset.movieId);
-const video = document.getElementById("player");
-const $ = (id) => document.getElementById(id);
-const isStaff = document.body.dataset.staff === "1";
-
-const state = {
-  movie: null,
-  sceneTypes: [],
-  selected: null,
-  segments: {}, // slug -> server segments
-  scores: {}, // slug -> number[] | null
-  settings: {}, // slug -> {cut, min_frames, threshold} as the controls show them
-  annotations: [],
-  skip: {}, // slug -> "show" | "ask" | "skip"
-  selection: null,
-  annotating: false,
-  editingAnnotation: null,
-  allowed: null, // a scene the person jumped into on purpose: skip mode leaves it alone
-  lastCurrentKey: "",
-};
+  $, video, movieId, isStaff, state, ui, duration, typeBySlug, colourFor, savedSettings, isDirty, displayed,
+  reviewOf, currentSceneOf, loadMovie, loadSegments, loadScores, loadAnnotations, loadPreferences,
+} from "./movie_state.js";
+import { seek, playScene, jumpScene, skipScene, checkSkip, renderSkipSettings, toggleFullscreen } from "./movie_playback.js";
+import {
+  renderAnnotations, reviewSegment, deleteSegment, setSelection, setAnnotating, markPoint, saveAnnotation, clearForm,
+  wireAnnotation,
+} from "./movie_annotate.js";
 
 const timeline = new Timeline($("timeline"), {
   duration,
@@ -33,123 +17,11 @@ const timeline = new Timeline($("timeline"), {
   onSelect: (span) => setSelection(span),
 });
 
-function duration() {
-  return Number.isFinite(video.duration) && video.duration > 0 ? video.duration : Number(root.dataset.duration) || 0;
-}
-
-function typeBySlug(slug) {
-  return state.sceneTypes.find((t) => t.slug === slug);
-}
-
-function colourFor(slug) {
-  const i = state.sceneTypes.findIndex((t) => t.slug === slug);
-  return TYPE_COLOURS[(i < 0 ? 0 : i) % TYPE_COLOURS.length];
-}
-
-function savedSettings(type) {
-  return { cut: type.cut ?? 0.5, min_frames: type.min_frames ?? 10, threshold: type.threshold ?? 0.7 };
-}
-
-function isDirty(slug) {
-  const type = typeBySlug(slug);
-  if (!type) return false;
-  const a = state.settings[slug];
-  const b = savedSettings(type);
-  return Math.abs(a.cut - b.cut) > 1e-9 || a.min_frames !== b.min_frames || Math.abs(a.threshold - b.threshold) > 1e-9;
-}
-
-function normalizeSegment(raw, slug) {
-  return {
-    id: raw.id,
-    slug: sceneTypeSlug(raw.scene_type) || slug,
-    start_s: Number(raw.start_s),
-    end_s: Number(raw.end_s),
-    confidence: raw.confidence === undefined || raw.confidence === null ? null : Number(raw.confidence),
-    source: raw.source || "detected",
-    thumbnail_url: raw.thumbnail_url,
-  };
-}
-
-/** The scenes shown for one scene type: manual ones plus the detected ones, re-derived from the scores when present. */
-function displayed(slug) {
-  const server = state.segments[slug] || [];
-  const manual = server.filter((s) => s.source === "manual");
-  const detected = server.filter((s) => s.source !== "manual");
-  const scores = state.scores[slug];
-  let shown = detected;
-  if (scores && scores.length && state.settings[slug]) {
-    const { cut, min_frames, threshold } = state.settings[slug];
-    const end = duration();
-    shown = aggregateProbabilities(scores, { cut, minFrames: min_frames, threshold }).map((seg) => {
-      const clipped = end > 0 ? Math.min(seg.end_s, end) : seg.end_s;
-      const twin = detected.find((d) => Math.abs(d.start_s - seg.start_s) < 0.05 && Math.abs(d.end_s - clipped) < 1.01);
-      return twin
-        ? { ...twin, confidence: twin.confidence ?? seg.confidence }
-        : { id: null, slug, start_s: seg.start_s, end_s: clipped, confidence: seg.confidence, source: "preview" };
-    });
-  }
-  return [...shown, ...manual].sort((a, b) => a.start_s - b.start_s);
-}
-
-function reviewOf(seg) {
-  if (!seg.id) return null;
-  return state.annotations.find((a) => a.segment === seg.id)
-    || state.annotations.find((a) => sceneTypeSlug(a.scene_type) === seg.slug
-      && Math.abs(a.start_s - seg.start_s) < 0.05 && Math.abs(a.end_s - seg.end_s) < 0.05 && a.segment !== undefined && a.segment !== null);
-}
-
-// ---------- loading ----------
-
-async function loadMovie() {
-  state.movie = await api(`/api/movies/${movieId}/`);
-  renderHead();
-}
-
-async function loadSegments() {
-  const all = await Promise.all(state.sceneTypes.map(async (t) => {
-    const items = await apiAll(`/api/movies/${movieId}/segments/`, { params: { scene_type: t.slug } });
-    return [t.slug, items.map((raw) => normalizeSegment(raw, t.slug)).filter((s) => s.slug === t.slug)];
-  }));
-  state.segments = Object.fromEntries(all);
-}
-
-async function loadScores() {
-  const all = await Promise.all(state.sceneTypes.map(async (t) => {
-    // Scores exist once an analysis finished with a model; asking earlier only earns a 404.
-    if (!t.active_model || state.movie?.status !== "ready") return [t.slug, null];
-    try {
-      const data = await api(`/api/movies/${movieId}/scores/`, { params: { scene_type: t.slug } });
-      return [t.slug, data && Array.isArray(data.scores) && data.scores.length ? data.scores.map(Number) : null];
-    } catch (err) {
-      if (err.status === 404 || err.status === 409) return [t.slug, null];
-      throw err;
-    }
-  }));
-  state.scores = Object.fromEntries(all);
-}
-
-async function loadAnnotations() {
-  state.annotations = (await apiAll(`/api/movies/${movieId}/annotations/`)).map((a) => ({
-    ...a, start_s: Number(a.start_s), end_s: Number(a.end_s),
-  }));
-}
-
-async function loadPreferences() {
-  try {
-    const data = await api("/api/me/preferences/");
-    state.skip = data.skip || {};
-  } catch (err) {
-    showError(err, "Your player settings could not be loaded:");
-  }
-}
-
 async function loadSceneData() {
   const results = await Promise.allSettled([loadSegments(), loadScores(), loadAnnotations()]);
   for (const r of results) if (r.status === "rejected") showError(r.reason, "Part of this movie's data could not be loaded:");
   renderAll();
 }
-
-// ---------- rendering ----------
 
 function renderHead() {
   const m = state.movie;
@@ -350,40 +222,6 @@ function renderTimeline() {
   timeline.setPlayhead(video.currentTime || 0);
 }
 
-function renderAnnotations() {
-  const list = $("annotation-list");
-  if (!state.annotations.length) {
-    list.replaceChildren(el("li", { class: "muted" }, "No labels yet. Mark a span above, or confirm or reject a detected scene."));
-    return;
-  }
-  list.replaceChildren(...state.annotations.map((a) => {
-    const type = typeBySlug(sceneTypeSlug(a.scene_type));
-    const jump = el("button", { type: "button", class: "small ghost t" }, `${formatTime(a.start_s)}–${formatTime(a.end_s)}`);
-    jump.addEventListener("click", () => seek(a.start_s));
-    const edit = el("button", { type: "button", class: "small ghost", "data-action": "edit" }, "Edit");
-    edit.addEventListener("click", () => editAnnotation(a));
-    const del = el("button", { type: "button", class: "small ghost danger", "data-action": "delete" }, "Delete");
-    del.addEventListener("click", () => deleteAnnotation(a));
-    return el("li", { dataset: { annotationId: String(a.id), label: a.label, start: String(a.start_s), end: String(a.end_s) } },
-      el("span", { class: `badge ${a.label === "positive" ? "ok" : "bad"}` }, a.label === "positive" ? "yes" : "no"),
-      el("span", {}, type?.name || sceneTypeSlug(a.scene_type)), jump, el("span", { class: "spacer" }), edit, del);
-  }));
-}
-
-function renderSkipSettings() {
-  const box = $("skip-settings");
-  box.replaceChildren(...state.sceneTypes.map((t) => {
-    const id = `skip-${t.slug}`;
-    const select = el("select", { id, dataset: { sceneType: t.slug } },
-      el("option", { value: "show" }, "Show"),
-      el("option", { value: "ask" }, "Ask to skip"),
-      el("option", { value: "skip" }, "Skip"));
-    select.value = state.skip[t.slug] || "show";
-    select.addEventListener("change", () => saveSkip(t, select));
-    return el("div", { class: "row" }, el("label", { for: id }, `${t.name} scenes`), select);
-  }));
-}
-
 function renderAll() {
   renderTabs();
   renderNoModel();
@@ -391,72 +229,6 @@ function renderAll() {
   renderList();
   renderTimeline();
   renderAnnotations();
-}
-
-// ---------- playback ----------
-
-function seek(t) {
-  const d = duration();
-  video.currentTime = Math.max(0, d > 0 ? Math.min(t, d - 0.05) : t);
-  timeline.setPlayhead(video.currentTime);
-}
-
-function playScene(seg) {
-  state.allowed = seg;
-  seek(seg.start_s);
-  video.play().catch(() => {});
-}
-
-function jumpScene(direction) {
-  const items = displayed(state.selected);
-  const t = video.currentTime;
-  const target = direction > 0
-    ? items.find((s) => s.start_s > t + 0.5)
-    : [...items].reverse().find((s) => s.start_s < t - 1.5);
-  if (!target) {
-    const name = typeBySlug(state.selected)?.name.toLowerCase() || "";
-    toast(direction > 0 ? `No later ${name} scene.` : `No earlier ${name} scene.`, "info", { timeoutMs: 2500 });
-    return;
-  }
-  playScene(target);
-}
-
-function currentSceneOf(slug, t) {
-  return displayed(slug).find((s) => t >= s.start_s && t < s.end_s);
-}
-
-function skipScene(seg, { automatic = false } = {}) {
-  state.allowed = null;
-  seek(seg.end_s);
-  const name = typeBySlug(seg.slug)?.name.toLowerCase() || "";
-  const flash = $("scene-flash");
-  flash.textContent = automatic ? `Skipped a ${name} scene (${formatTime(seg.start_s)}–${formatTime(seg.end_s)})` : `Skipped to ${formatTime(seg.end_s)}`;
-  flash.hidden = false;
-  clearTimeout(skipScene.timer);
-  skipScene.timer = setTimeout(() => { flash.hidden = true; }, 2500);
-}
-
-function checkSkip() {
-  const t = video.currentTime;
-  if (state.allowed && !(t >= state.allowed.start_s && t < state.allowed.end_s)) state.allowed = null;
-  let ask = null;
-  for (const type of state.sceneTypes) {
-    const mode = state.skip[type.slug] || "show";
-    if (mode === "show") continue;
-    const seg = currentSceneOf(type.slug, t);
-    if (!seg || seg.end_s - t < 0.3) continue;
-    if (state.allowed && state.allowed.start_s === seg.start_s && state.allowed.slug === seg.slug) continue;
-    if (mode === "skip") { skipScene(seg, { automatic: true }); return; }
-    ask = ask || seg;
-  }
-  const button = $("skip-button");
-  if (ask) {
-    button.hidden = false;
-    button.textContent = `Skip ${typeBySlug(ask.slug)?.name.toLowerCase() || ""} scene ›`;
-    button.onclick = () => { skipScene(ask); button.hidden = true; };
-  } else {
-    button.hidden = true;
-  }
 }
 
 function updateCurrent() {
@@ -481,155 +253,10 @@ function onTime() {
 }
 
 let frame = 0;
+
 function tick() {
   onTime();
   frame = video.paused ? 0 : requestAnimationFrame(tick);
-}
-
-// ---------- actions ----------
-
-async function reviewSegment(seg, verdict) {
-  try {
-    await api(`/api/segments/${seg.id}/review/`, { method: "POST", body: { verdict } });
-    toast(verdict === "confirm" ? "Confirmed: saved as a positive label." : "Rejected: saved as a negative label.", "ok", { timeoutMs: 3000 });
-    await loadAnnotations();
-    renderAll();
-  } catch (err) {
-    showError(err, "The review was not saved:");
-  }
-}
-
-async function deleteSegment(seg) {
-  try {
-    await api(`/api/segments/${seg.id}/`, { method: "DELETE" });
-    await loadSegments();
-    renderAll();
-    toast("Scene deleted.", "ok", { timeoutMs: 3000 });
-  } catch (err) {
-    showError(err, "The scene was not deleted:");
-  }
-}
-
-function setSelection(span) {
-  state.selection = span;
-  if (span) {
-    $("ann-start").value = span.start === null || span.start === undefined ? "" : String(span.start);
-    $("ann-end").value = span.end === null || span.end === undefined ? "" : String(span.end);
-  }
-  timeline.setSelection(span && span.end > span.start ? span : null);
-}
-
-function setAnnotating(on) {
-  state.annotating = on;
-  $("annotate-toggle").setAttribute("aria-pressed", String(on));
-  $("annotate-toggle").classList.toggle("active", on);
-  $("annotate-panel").hidden = !on;
-  timeline.setAnnotating(on);
-  renderTimeline();
-}
-
-function markPoint(which) {
-  if (!state.annotating) setAnnotating(true);
-  const t = Math.round(video.currentTime * 10) / 10;
-  const span = { start: state.selection?.start ?? null, end: state.selection?.end ?? null };
-  span[which] = t;
-  if (span.start !== null && span.end !== null && span.end < span.start) [span.start, span.end] = [span.end, span.start];
-  setSelection(span);
-  toast(`${which === "start" ? "In" : "Out"} point set at ${formatTime(t)}.`, "info", { timeoutMs: 1500 });
-}
-
-function formSpan() {
-  const start = Number($("ann-start").value);
-  const end = Number($("ann-end").value);
-  if ($("ann-start").value === "" || $("ann-end").value === "" || !Number.isFinite(start) || !Number.isFinite(end)) {
-    throw new Error("Mark a span first: drag across the timeline, or press I and O at the start and end.");
-  }
-  if (end <= start) throw new Error("The out point must come after the in point.");
-  if (start < 0 || end > duration() + 0.01) throw new Error(`The span must lie within the movie (0:00 to ${formatTime(duration())}).`);
-  return { start_s: start, end_s: Math.min(end, duration()) };
-}
-
-async function saveAnnotation(event) {
-  event?.preventDefault();
-  let span;
-  try { span = formSpan(); } catch (err) { toast(err.message, "error"); return; }
-  const label = document.querySelector('input[name="ann-label"]:checked').value;
-  const body = { scene_type: $("ann-type").value, ...span, label };
-  try {
-    if (state.editingAnnotation) {
-      await api(`/api/annotations/${state.editingAnnotation}/`, { method: "PATCH", body });
-      toast("Label updated.", "ok", { timeoutMs: 3000 });
-    } else {
-      await api(`/api/movies/${movieId}/annotations/`, { method: "POST", body });
-      toast(`Saved: ${formatTime(span.start_s)}–${formatTime(span.end_s)} labelled “${label === "positive" ? "is" : "is not"} ${typeBySlug(body.scene_type)?.name.toLowerCase()}”.`, "ok", { timeoutMs: 3000 });
-    }
-    clearForm();
-    await loadAnnotations();
-    renderAll();
-  } catch (err) {
-    showError(err, "The label was not saved:");
-  }
-}
-
-async function addManualScene() {
-  let span;
-  try { span = formSpan(); } catch (err) { toast(err.message, "error"); return; }
-  try {
-    await api(`/api/movies/${movieId}/segments/`, { method: "POST", body: { scene_type: $("ann-type").value, ...span } });
-    toast("Scene added.", "ok", { timeoutMs: 3000 });
-    state.selected = $("ann-type").value;
-    clearForm();
-    await loadSegments();
-    renderAll();
-  } catch (err) {
-    showError(err, "The scene was not added:");
-  }
-}
-
-function clearForm() {
-  state.editingAnnotation = null;
-  $("ann-save").textContent = "Save label";
-  $("ann-start").value = "";
-  $("ann-end").value = "";
-  setSelection(null);
-}
-
-function editAnnotation(a) {
-  if (!state.annotating) setAnnotating(true);
-  state.editingAnnotation = a.id;
-  $("ann-type").value = sceneTypeSlug(a.scene_type);
-  document.querySelector(`input[name="ann-label"][value="${a.label}"]`).checked = true;
-  setSelection({ start: a.start_s, end: a.end_s });
-  $("ann-save").textContent = "Update label";
-  $("ann-start").focus();
-}
-
-async function deleteAnnotation(a) {
-  try {
-    await api(`/api/annotations/${a.id}/`, { method: "DELETE" });
-    if (state.editingAnnotation === a.id) clearForm();
-    await loadAnnotations();
-    renderAll();
-    toast("Label deleted.", "ok", { timeoutMs: 3000 });
-  } catch (err) {
-    showError(err, "The label was not deleted:");
-  }
-}
-
-async function saveSkip(type, select) {
-  const previous = state.skip[type.slug] || "show";
-  state.skip[type.slug] = select.value;
-  try {
-    const data = await api("/api/me/preferences/", { method: "PUT", body: { skip: { [type.slug]: select.value } } });
-    state.skip = data.skip || state.skip;
-    const words = { show: "will be shown", ask: "will offer a skip button", skip: "will be skipped" };
-    toast(`${type.name} scenes ${words[select.value]}.`, "ok", { timeoutMs: 2500 });
-    checkSkip();
-  } catch (err) {
-    state.skip[type.slug] = previous;
-    select.value = previous;
-    showError(err, "Your setting was not saved:");
-  }
 }
 
 async function saveSensitivity() {
@@ -655,14 +282,6 @@ function updateSetting(patch) {
   renderList();
   renderTimeline();
 }
-
-/** The player's frame goes full screen (not the bare video) so the skip button stays visible. */
-function toggleFullscreen() {
-  if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
-  else $("player-wrap").requestFullscreen?.().catch(() => toast("This browser did not allow full screen.", "error"));
-}
-
-// ---------- keyboard ----------
 
 function onKey(e) {
   if (e.ctrlKey || e.metaKey || e.altKey) return;
@@ -699,8 +318,6 @@ function onKey(e) {
   if (action() === false) return;
   e.preventDefault();
 }
-
-// ---------- movie actions ----------
 
 function wireMovieActions() {
   const dialog = $("edit-dialog");
@@ -746,6 +363,7 @@ function wireMovieActions() {
 }
 
 let pollTimer = null;
+
 function pollMovie() {
   clearTimeout(pollTimer);
   if (!isBusy(state.movie)) return;
@@ -772,8 +390,6 @@ function setSceneTypes(types) {
   if (!typeBySlug(state.selected)) state.selected = types[0]?.slug || null;
 }
 
-// ---------- start ----------
-
 async function init() {
   const params = new URLSearchParams(location.search);
   const startAt = Number(params.get("t"));
@@ -798,17 +414,7 @@ async function init() {
   $("prev-scene").addEventListener("click", () => jumpScene(-1));
   $("fullscreen").addEventListener("click", toggleFullscreen);
   $("next-scene").addEventListener("click", () => jumpScene(1));
-  $("annotate-toggle").addEventListener("click", () => setAnnotating(!state.annotating));
-  $("annotation-form").addEventListener("submit", saveAnnotation);
-  $("ann-add-scene").addEventListener("click", addManualScene);
-  $("ann-cancel").addEventListener("click", clearForm);
-  for (const id of ["ann-start", "ann-end"]) {
-    $(id).addEventListener("input", () => {
-      const s = Number($("ann-start").value), e = Number($("ann-end").value);
-      state.selection = { start: s, end: e };
-      timeline.setSelection($("ann-start").value && $("ann-end").value && e > s ? state.selection : null);
-    });
-  }
+  wireAnnotation();
   $("sensitivity-range").addEventListener("input", (e) => updateSetting({ cut: Math.round((100 - Number(e.target.value))) / 100 }));
   $("min-frames").addEventListener("change", (e) => {
     const v = Math.round(Number(e.target.value));
@@ -841,4 +447,5 @@ async function init() {
   }
 }
 
+Object.assign(ui, { timeline, renderAll, renderTimeline, renderHead });
 init();

@@ -153,7 +153,7 @@ function showMovie(ui, movie) {
   } else {
     ui.state.textContent = STATUS_WORDS_MOVIE[movie.status] || movie.status;
     const pct = Math.round((movie.progress || 0) * 100);
-    setProgress(ui, movie.progress || 0, { indeterminate: movie.status !== "analyzing" });
+    setProgress(ui, movie.progress || 0, { indeterminate: movie.status !== "analyzing" || !movie.progress });
     ui.pct.textContent = movie.status === "analyzing" ? `Analysing… ${pct}%` : "The analysis starts as soon as a worker is free.";
     ui.extra.textContent = movie.status === "analyzing" ? formatEta(movie.eta_s) : "";
   }
