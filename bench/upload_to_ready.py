@@ -1,0 +1,169 @@
+"""Benchmark: time from upload to `ready` for a 5-minute 720p movie, split by stage.
+
+Run: ./kiss bench upload_to_ready [--minutes 5] [--size 1280x720] [--keep]
+
+In its own database (kissweb_bench_upload) and media folder: generates an H.264 + AAC movie (testsrc2 + sine),
+registers and activates a kissing model for the backbone set this install embeds with (random weights: the point is
+the work, not the verdict), starts a real `manage.py qcluster` worker, uploads the movie through the API
+(POST /api/movies/), and polls until the movie is ready. Prints the upload request time, the queue wait, the
+worker's per-stage timings (decode/embed, store, score, aggregate, write) and the total, with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+DB_NAME = "kissweb_bench_upload"
+
+
+def _admin_url() -> tuple[str, object]:
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kissweb")
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path="/postgres")), parts
+
+
+def recreate_database() -> str:
+    import psycopg2
+
+    admin, parts = _admin_url()
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{DB_NAME}"')
+    conn.close()
+    return urlunsplit(parts._replace(path=f"/{DB_NAME}"))
+
+
+def drop_database() -> None:
+    import psycopg2
+
+    admin, _ = _admin_url()
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    conn.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="kissweb-bench-upload-"))
+    os.environ["DATABASE_URL"] = recreate_database()
+    os.environ["KISSWEB_DATA_DIR"] = str(work / "data")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kissweb.settings.local")
+    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,localhost"
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from rest_framework.test import APIClient
+
+    import detector
+    from detector.head import SceneModel, make_card, save_model
+    from kissweb.analysis import services
+    from kissweb.library.models import Analysis, Movie, SceneType
+    from tests.mediagen import make_video
+    from tests.qcluster import QCluster
+
+    worker = None
+    try:
+        call_command("migrate", interactive=False, verbosity=0)
+        duration_s = args.minutes * 60
+        started = time.perf_counter()
+        movie_path = make_video(work / "bench.mp4", duration_s=duration_s, size=args.size, fps=24,
+                                audio="sine=frequency=440:sample_rate=48000")
+        print(f"generated {movie_path.stat().st_size / 1e6:.0f} MB {args.size} H.264+AAC, {duration_s:.0f} s "
+              f"in {time.perf_counter() - started:.1f} s")
+
+        backbone_set = detector.resolve_backbone_set("auto")
+        image_dim, audio_dim = detector.BACKBONE_DIMS[backbone_set]
+        rng = np.random.default_rng(0)
+        card = make_card(scene_type="kissing", backbone_set=backbone_set, image_dim=image_dim, audio_dim=audio_dim)
+        model_path = save_model(
+            SceneModel(weight=rng.normal(0, 0.05, (2, image_dim + audio_dim)).astype(np.float32),
+                       bias=np.zeros(2, np.float32), card=card),
+            work / "model.safetensors",
+        )
+        kissing = SceneType.objects.get(slug="kissing")
+        services.model_version_activate(
+            model_version=services.model_version_create(scene_type=kissing, file=model_path, name="bench")
+        )
+        user = get_user_model().objects.create_user(username="bench", password="bench-pass-123")
+
+        os.environ["KISSWEB_TEST_MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
+        timeout_s = int(settings.Q_CLUSTER["timeout"])
+        worker = QCluster(log_path=work / "qcluster.log", timeout_s=timeout_s, retry_s=int(settings.Q_CLUSTER["retry"]))
+        worker.start()
+        load_before = os.getloadavg()
+
+        client = APIClient()
+        client.force_authenticate(user=user)
+        t0 = time.perf_counter()
+        with open(movie_path, "rb") as handle:
+            response = client.post("/api/movies/", {"file": handle, "title": "Bench"}, format="multipart")
+        upload_s = time.perf_counter() - t0
+        if response.status_code != 201:
+            print(f"upload failed: {response.status_code} {response.content[:300]!r}")
+            return 1
+        movie_id = response.json()["id"]
+        progress_updates = 0
+        last_progress = -1.0
+        while True:
+            movie = Movie.objects.get(pk=movie_id)
+            if movie.progress != last_progress:
+                progress_updates += 1
+                last_progress = movie.progress
+            if movie.status in ("ready", "failed"):
+                break
+            if time.perf_counter() - t0 > timeout_s:
+                print("timed out waiting for ready")
+                return 1
+            time.sleep(0.5)
+        total_s = time.perf_counter() - t0
+        if movie.status != "ready":
+            print(f"analysis failed: {movie.error}")
+            return 1
+        analysis = Analysis.objects.get(movie_id=movie_id)
+        queue_wait_s = (analysis.started_at - analysis.queued_at).total_seconds()
+        timings = analysis.timings_s
+        print(f"upload request (stream to disk, probe, hash, poster, row, queue): {upload_s:.1f} s")
+        print(f"queue wait (commit -> worker claims): {queue_wait_s:.1f} s")
+        print("worker stages (s): " + ", ".join(f"{k} {v}" for k, v in sorted(timings.items())))
+        print(f"upload to ready: {total_s:.1f} s for a {duration_s:.0f} s movie = {duration_s / total_s:.2f}x real time;"
+              f" backbones: {analysis.backbone_set}; progress changes seen: {progress_updates}")
+        print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; after: "
+              f"{os.getloadavg()[0]:.2f}; cpus: {os.cpu_count()}")
+        return 0
+    finally:
+        if worker is not None:
+            worker.stop()
+        if not args.keep:
+            from django.db import connections
+
+            connections.close_all()
+            drop_database()
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
