@@ -152,3 +152,41 @@ def test_read_items_names_the_bad_line(tmp_path, text, spans, message):
     csv_path.write_text(text)
     with pytest.raises(DetectorError, match=message):
         read_items(csv_path, spans=spans)
+
+
+def test_clips_are_embedded_once_and_cached(tmp_path, monkeypatch):
+    import detector.embed
+    from detector.train import items_to_arrays
+    from tests.detector.media import make_training_clips
+
+    csv_path = make_training_clips(tmp_path / "clips", per_class=1, duration_s=2.0)
+    items = read_items(csv_path, spans=False)
+    real = detector.embed.embed_video
+    calls = []
+
+    def counting(path, **kwargs):
+        calls.append(path)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(detector.embed, "embed_video", counting)
+    first = items_to_arrays(items, backbones="offline", cache_dir=tmp_path / "cache")
+    assert len(calls) == 2
+    second = items_to_arrays(items, backbones="offline", cache_dir=tmp_path / "cache")
+    assert len(calls) == 2  # served from the cache
+    for a, b in zip(first[:3], second[:3]):
+        np.testing.assert_array_equal(a, b)
+    assert set(first[2].tolist()) == {0, 1} and first[1].tolist().count(1) == (first[2] == 0).sum()
+
+
+def test_spans_take_only_whole_windows_inside(tmp_path):
+    from detector.train import items_to_arrays
+    from tests.detector.media import make_movie
+
+    movie = make_movie(tmp_path / "movie.mp4", [("blue", 220, 4.0), ("red", 880, 4.0)])
+    spans = tmp_path / "spans.csv"
+    spans.write_text(f"movie.mp4,0,3.5,0\nmovie.mp4,4,8,1\nmovie.mp4,2.2,2.9,0\n")
+    items = read_items(spans, spans=True)
+    x, y, g, warnings = items_to_arrays(items, backbones="offline", cache_dir=tmp_path / "cache")
+    assert y.tolist() == [0, 0, 0, 1, 1, 1, 1] and g.tolist() == [0, 0, 0, 1, 1, 1, 1]
+    assert len(warnings) == 1 and "no whole 1-second window" in warnings[0]
+    assert movie.exists()

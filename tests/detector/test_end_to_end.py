@@ -1,0 +1,56 @@
+"""The issue's "Done when": the CLI trains on generated clips, then `detect` finds the scene in a longer movie."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.detector.media import OTHERS, SCENE, make_movie, make_training_clips
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "detector", *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+@pytest.mark.slow
+def test_cli_trains_then_detects_the_labelled_span(tmp_path):
+    clips_csv = make_training_clips(tmp_path / "clips", per_class=4)
+    model_path = tmp_path / "kissing.safetensors"
+    trained = cli("train", "--clips", str(clips_csv), "-o", str(model_path), "--backbones", "offline",
+                  "--epochs", "20", "--cache-dir", str(tmp_path / "cache"))
+    assert trained.returncode == 0, trained.stderr
+    report = json.loads(trained.stdout)
+    assert report["metrics"]["test"]["f1"] == 1.0
+    assert {row["clip"].split("/")[-1] for row in report["metrics"]["per_group"]}
+
+    movie = make_movie(tmp_path / "movie.mp4", [(*OTHERS[0], 14.0), (*SCENE, 16.0), (*OTHERS[1], 10.0)])
+    found = cli("detect", str(movie), "--model", str(model_path), "--json")
+    assert found.returncode == 0, found.stderr
+    result = json.loads(found.stdout)
+    assert result["duration_s"] == pytest.approx(40.0, abs=0.1)
+    assert len(result["scores"]) == 40
+    assert [(s["start_s"], s["end_s"]) for s in result["segments"]] == [(14.0, 30.0)]
+    assert result["model"]["scene_type"] == "kissing"
+
+    evaluated = cli("evaluate", "--clips", str(clips_csv), "--model", str(model_path),
+                    "--cache-dir", str(tmp_path / "cache"))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["f1"] == 1.0
+
+    embedded = cli("embed", str(movie), "-o", str(tmp_path / "movie.npz"), "--backbones", "offline")
+    assert embedded.returncode == 0, embedded.stderr
+    import numpy as np
+
+    with np.load(tmp_path / "movie.npz", allow_pickle=False) as data:
+        assert data["image"].shape == (40, 1280) and data["audio"].shape == (40, 128)
+        assert data["times_s"].tolist() == [float(k) for k in range(40)]
