@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -185,6 +185,13 @@ class MovieDetailApi(APIView):
 MEDIA_RESPONSES = {(200, "application/octet-stream"): OpenApiTypes.BINARY, **ERRORS}
 
 
+def _media_path(name: str, *, what: str) -> Path:
+    path = Path(settings.MEDIA_ROOT) / name
+    if not name or not path.is_file():
+        raise NotFound(f"The {what} is missing from the server's media folder; upload the movie again.")
+    return path
+
+
 class MovieStreamApi(APIView):
     content_negotiation_class = MediaNegotiation
 
@@ -198,7 +205,8 @@ class MovieStreamApi(APIView):
     def get(self, request, movie_id: int):
         movie = selectors.movie_get(movie_id=movie_id)
         return ranged_file_response(
-            path=Path(movie.file.path), relative_name=movie.file.name, range_header=request.META.get("HTTP_RANGE"),
+            path=_media_path(movie.file.name, what="video file"), relative_name=movie.file.name,
+            range_header=request.META.get("HTTP_RANGE"),
         )
 
 
@@ -209,9 +217,9 @@ class MoviePosterApi(APIView):
     def get(self, request, movie_id: int):
         movie = selectors.movie_get(movie_id=movie_id)
         if not movie.poster:
-            raise Http404
+            raise NotFound("This movie has no poster.")
         return ranged_file_response(
-            path=Path(movie.poster.path), relative_name=movie.poster.name, range_header=None,
+            path=_media_path(movie.poster.name, what="poster"), relative_name=movie.poster.name, range_header=None,
             content_type="image/jpeg", cache_control="private, max-age=86400",
         )
 

@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.move import file_move_safe
 from django.db import IntegrityError, transaction
 from rest_framework import status
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 
 from kissweb.library.models import (
     Annotation,
@@ -284,6 +284,8 @@ def thumbnail_ensure(*, movie: Movie, at_s: float) -> Path:
     path = thumbnail_dir(movie_id=movie.pk) / f"{int(at_s * 10)}.jpg"
     if path.exists():
         return path
+    if not Path(movie.file.path).is_file():
+        raise NotFound("The video file of this movie is missing from the server's media folder.")
     try:
         jpeg = detector.extract_frame(Path(movie.file.path), at_s=int(at_s * 10) / 10, width=THUMBNAIL_WIDTH)
     except detector.DecodeError as exc:

@@ -118,3 +118,11 @@ def test_behind_nginx_the_bytes_are_handed_off(other_client, movie, settings):
     assert response.content == b""
     assert response["Content-Type"] == "video/mp4"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_missing_file_is_a_json_404_not_a_crash(other_client, movie, media_root):
+    (media_root / movie.file.name).unlink()
+    response = get(other_client, movie, "bytes=0-9")
+    assert response.status_code == 404
+    assert "missing" in response.json()["detail"]
+    assert other_client.get(f"/api/movies/{movie.pk}/thumbnail/", {"t": "1"}).status_code == 404
