@@ -71,7 +71,7 @@ function card(movie) {
   const cover = el("a", { class: "cover", href: movieUrl(movie), "aria-label": `Play ${movie.title}`, tabindex: "-1" });
   cover.append(el("div", { class: "cover-placeholder", "aria-hidden": "true" }, icon("film")));
   // No poster stored (yet): a frame from the first part of the film stands in once the file is accepted.
-  const poster = movie.poster_url || (movie.status === "ready" && movie.duration_s
+  const poster = movie.poster_url || (movie.duration_s
     ? `/api/movies/${movie.id}/thumbnail/?t=${(movie.duration_s * 0.1).toFixed(1)}` : null);
   if (poster) {
     const img = el("img", { src: poster, alt: "", loading: "lazy", decoding: "async" });
@@ -141,6 +141,17 @@ async function load({ quiet = false } = {}) {
 }
 
 let lastMovies = [];
+// Cards of the last render by movie id: a poll that changes nothing for a movie keeps its card (and loaded poster).
+const cards = new Map();
+
+function cachedCard(movie) {
+  const key = JSON.stringify(movie);
+  const hit = cards.get(movie.id);
+  if (hit && hit.key === key) return hit.node;
+  const node = card(movie);
+  cards.set(movie.id, { key, node });
+  return node;
+}
 
 function render(data) {
   lastMovies = data.results || [];
@@ -154,8 +165,9 @@ function render(data) {
   form.hidden = !count && !filtersActive();
   if (!lastMovies.length) {
     results.replaceChildren(emptyState());
+    cards.clear();
   } else {
-    results.replaceChildren(el("div", { class: "movie-grid" }, lastMovies.map(card)));
+    results.replaceChildren(el("div", { class: "movie-grid" }, lastMovies.map(cachedCard)));
   }
   renderPagination(pagination, {
     count, page: state.page, pageSize: PAGE_SIZE,
