@@ -79,6 +79,9 @@ def test_train_watch_progress_compare_and_activate(page_as, staff_user):  # noqa
     assert link.get_attribute("href") == f"/movies/{unlabelled.pk}/?t=70&annotate=1"
     assert "unsure" in page.locator(f'.st-suggestion[data-movie="{unlabelled.pk}"]').inner_text()
     screenshot(page, "scene-type-label-next")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling on a phone"
+    screenshot(page, "scene-type-phone")
 
 
 def test_import_the_published_model_then_activate_and_roll_back(page_as, staff_user, tmp_path):  # noqa: F811
