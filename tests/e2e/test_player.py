@@ -97,6 +97,10 @@ def test_sensitivity_slider_rederives_scenes_and_saves(page_as, staff_user, anal
     page.locator("#sensitivity-save").click()
     page.wait_for_selector(".toast.ok")
     assert SceneType.objects.get(slug="kissing").cut == pytest.approx(0.3)
+    # The server re-derived the stored scenes with the same algorithm: the preview is now simply the list.
+    page.wait_for_function("document.querySelectorAll('#scene-list li[data-source=preview]').length === 0")
+    assert listed_scenes(page) == stored_scenes(movie) == after
+    assert page.locator("#sensitivity-save").is_hidden()
 
 
 def test_skip_mode_jumps_past_a_scene_and_ask_mode_offers_a_button(page_as, staff_user, analysed_movie):
@@ -171,3 +175,24 @@ def test_a_movie_still_analysing_shows_progress_and_its_scenes_arrive_without_re
     page.wait_for_function("document.querySelectorAll('#scene-list li').length === 2", timeout=10_000)
     assert page.locator("#movie-status").inner_text().strip() == ""
     assert listed_scenes(page) == stored_scenes(movie)
+
+
+def test_edit_details(page_as, staff_user, analysed_movie):
+    movie = analysed_movie()
+    page = open_movie(page_as(staff_user), movie)
+    page.locator("#edit-movie").click()
+    page.locator("#edit-title-input").fill("Brief Encounter (restored)")
+    page.locator("#edit-year-input").fill("1946")
+    page.locator("#edit-form button[type=submit]").click()
+    page.wait_for_function("document.querySelector('#movie-title').textContent === 'Brief Encounter (restored)'")
+    movie.refresh_from_db()
+    assert (movie.title, movie.year) == ("Brief Encounter (restored)", 1946)
+    assert page.locator("#movie-meta").inner_text().startswith("1946")
+
+
+def test_someone_elses_movie_has_no_edit_buttons(page_as, user, analysed_movie):
+    movie = analysed_movie()
+    page = open_movie(page_as(user), movie)
+    assert page.locator("#movie-actions").is_hidden()
+    # Everyone may still review scenes and label spans.
+    assert page.locator("#scene-list li [data-action=confirm]").count() == 2

@@ -60,6 +60,7 @@ export function setAnnotating(on) {
   $("annotate-toggle").setAttribute("aria-pressed", String(on));
   $("annotate-toggle").classList.toggle("active", on);
   $("annotate-panel").hidden = !on;
+  if (on) $("annotate-panel").scrollIntoView({ block: "nearest", behavior: "smooth" });
   ui.timeline.setAnnotating(on);
   ui.renderTimeline();
 }
