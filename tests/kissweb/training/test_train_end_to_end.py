@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("detector.embed", reason="the detector's embed_video has not landed yet")
-
 from kissweb.analysis import pipeline
 from kissweb.library.models import Analysis, MovieEmbedding, ScoreTrack
 from kissweb.training.tasks import training_task
