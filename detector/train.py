@@ -136,7 +136,7 @@ def _train(
         loss_fn = torch.nn.CrossEntropyLoss()
         x_train = torch.from_numpy(x[masks["train"]])
         y_train = torch.from_numpy(y[masks["train"]])
-        best: tuple[float, int, np.ndarray, np.ndarray] | None = None
+        best: tuple[tuple[float, float], int, np.ndarray, np.ndarray] | None = None
         for epoch in range(1, epochs + 1):
             head.train()
             order = torch.randperm(len(y_train), generator=generator)
@@ -150,13 +150,13 @@ def _train(
             bias = head.bias.detach().numpy().copy()
             candidate = SceneModel(weight=weight, bias=bias, card={})
             if masks["validation"].any():
-                val_f1 = binary_metrics(
-                    y[masks["validation"]], score(x[masks["validation"]], candidate) >= 0.5
-                )["f1"]
+                held = binary_metrics(y[masks["validation"]], score(x[masks["validation"]], candidate) >= 0.5)
+                # F1 first; accuracy breaks ties (it still ranks epochs when validation holds one class only)
+                quality = (held["f1"], held["accuracy"])
             else:
-                val_f1 = float(epoch)  # nothing to choose with: the last epoch wins
-            if best is None or val_f1 > best[0]:
-                best = (val_f1, epoch, weight, bias)
+                quality = (0.0, 0.0)  # nothing to choose with: the last epoch wins
+            if best is None or quality >= best[0]:  # on a tie the later, longer-trained epoch is kept
+                best = (quality, epoch, weight, bias)
             if progress is not None:
                 progress(epoch, epochs)
     if best is None:

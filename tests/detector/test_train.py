@@ -190,3 +190,12 @@ def test_spans_take_only_whole_windows_inside(tmp_path):
     assert y.tolist() == [0, 0, 0, 1, 1, 1, 1] and g.tolist() == [0, 0, 0, 1, 1, 1, 1]
     assert len(warnings) == 1 and "no whole 1-second window" in warnings[0]
     assert movie.exists()
+
+
+def test_tiny_data_trains_and_says_what_is_missing():
+    x, y, g = grouped_data(n_groups=10)
+    keep = (y == 0) | (g == g[y == 1][0])  # one scene clip, five other clips
+    model, metrics = train_head(x[keep], y[keep], g[keep], backbone_set="t", scene_type="k", image_dim=16)
+    assert any("only 1 scene" in w and "no validation or test" in w for w in metrics["warnings"])
+    assert metrics["validation"]["n_groups"] == 1 and metrics["validation"]["confusion"][1] == [0, 0]
+    assert metrics["train"]["confusion"][1][1] > 0  # the lone scene clip was trained on
