@@ -43,8 +43,12 @@ class NotEnoughAnnotations(Exception):
     """Too few labelled spans to train and measure a model; the message says how many more are needed."""
 
 
-def annotation_span_counts(*, scene_type: SceneType) -> dict[str, int]:
-    counts = Counter(Annotation.objects.filter(scene_type=scene_type).values_list("label", flat=True))
+def annotation_span_counts(*, scene_type: SceneType, embedded_only: bool = False) -> dict[str, int]:
+    """Labelled spans per label; embedded_only: only those on movies with stored embeddings (usable for training)."""
+    spans = Annotation.objects.filter(scene_type=scene_type)
+    if embedded_only:
+        spans = spans.filter(movie__embeddings__isnull=False).distinct()
+    counts = Counter(spans.values_list("label", flat=True))
     return {"positive": counts.get(AnnotationLabel.POSITIVE, 0), "negative": counts.get(AnnotationLabel.NEGATIVE, 0)}
 
 

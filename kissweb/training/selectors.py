@@ -114,10 +114,11 @@ def model_version_comparison(*, scene_type: SceneType) -> list[dict]:
 
 def scene_type_stats(*, scene_type: SceneType) -> dict:
     counts = annotation_span_counts(scene_type=scene_type)
+    usable = annotation_span_counts(scene_type=scene_type, embedded_only=True)
     annotated = Annotation.objects.filter(scene_type=scene_type)
     active = ModelVersion.objects.filter(scene_type=scene_type, is_active=True).first()
     run = training_run_active(scene_type=scene_type)
-    needed = spans_needed(**counts)
+    needed = spans_needed(**usable)
     return {
         "scene_type": scene_type.slug,
         "name": scene_type.name,
@@ -125,6 +126,9 @@ def scene_type_stats(*, scene_type: SceneType) -> dict:
         "annotations": {
             "positive_spans": counts["positive"],
             "negative_spans": counts["negative"],
+            # On movies whose embeddings are stored (analysed): what training can use now.
+            "usable_positive_spans": usable["positive"],
+            "usable_negative_spans": usable["negative"],
             "movies": annotated.values("movie_id").distinct().count(),
         },
         "can_train": not any(needed.values()),

@@ -88,6 +88,13 @@ def training_request(*, scene_type: SceneType, requested_by=None, queue: bool = 
     message = not_enough_message(scene_type=scene_type, **annotation_span_counts(scene_type=scene_type))
     if message:
         raise NotEnoughAnnotations(message)
+    usable = annotation_span_counts(scene_type=scene_type, embedded_only=True)
+    message = not_enough_message(scene_type=scene_type, what="usable", **usable)
+    if message:
+        raise NotEnoughAnnotations(
+            message.replace("Label ", "Some labelled movies have no stored embeddings yet: wait until their analysis "
+                            "is finished, or label ", 1)
+        )
     training_runs_fail_stale(scene_type=scene_type)
     try:
         with transaction.atomic():

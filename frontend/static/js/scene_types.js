@@ -137,9 +137,11 @@ async function detailPage(root) {
       const stats = await api(`/api/scene-types/${slug}/stats/`);
       const a = stats.annotations;
       const need = stats.spans_needed;
+      const waiting = (a.positive_spans - a.usable_positive_spans) + (a.negative_spans - a.usable_negative_spans);
+      const pending = waiting ? ` ${waiting} of them are on movies still waiting for analysis.` : "";
       summary.textContent = stats.can_train
-        ? `${a.positive_spans} positive and ${a.negative_spans} negative spans labelled in ${a.movies} movie(s). Ready to train.`
-        : `${a.positive_spans} positive and ${a.negative_spans} negative spans labelled. Label ${[
+        ? `${a.positive_spans} positive and ${a.negative_spans} negative spans labelled in ${a.movies} movie(s).${pending} Ready to train.`
+        : `${a.positive_spans} positive and ${a.negative_spans} negative spans labelled.${pending} Label ${[
           need.positive ? `${need.positive} more positive` : "", need.negative ? `${need.negative} more negative` : ""].filter(Boolean).join(" and ")} span(s) in the player to train.`;
       if (trainButton) trainButton.disabled = !stats.can_train || stats.active_training_run !== null;
       const activeIndex = stats.versions.findIndex((v) => v.is_active);

@@ -99,6 +99,7 @@ def test_stats_put_versions_side_by_side_with_observed_precision(api_client, tra
 
     body = api_client.get("/api/scene-types/kissing/stats/").json()
     assert body["annotations"]["positive_spans"] == 3 + 3 and body["can_train"] is True
+    assert body["annotations"]["usable_positive_spans"] == 6 and body["annotations"]["usable_negative_spans"] == 6
     assert [v["id"] for v in body["versions"]] == [older.pk, version.pk]
     trained_row = body["versions"][1]
     assert trained_row["observed"] == {"confirmed": 3, "rejected": 1, "precision": 0.75}
@@ -115,3 +116,15 @@ def test_the_schema_lists_the_training_endpoints(api_client):
     for path in ("/api/scene-types/{slug}/train/", "/api/training-runs/{run_id}/", "/api/scene-types/{slug}/suggestions/",
                  "/api/models/{model_id}/download/", "/api/scene-types/{slug}/stats/"):
         assert path in paths
+
+
+def test_stats_say_training_must_wait_for_analysis(api_client, user, kissing):
+    from tests.kissweb.training.conftest import movie_make
+
+    waiting = movie_make(user, duration_s=60)
+    for i in range(2):
+        annotate(waiting, kissing, i * 10, i * 10 + 5, "positive", user)
+        annotate(waiting, kissing, 30 + i * 10, 30 + i * 10 + 5, "negative", user)
+    body = api_client.get("/api/scene-types/kissing/stats/").json()
+    assert body["annotations"]["positive_spans"] == 2 and body["annotations"]["usable_positive_spans"] == 0
+    assert body["can_train"] is False and body["spans_needed"] == {"positive": 2, "negative": 2}

@@ -181,3 +181,19 @@ def test_a_live_run_delivered_twice_is_left_to_its_worker(labelled_library, kiss
     TrainingRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=timezone.now())
     assert services.training_run(run_id=run.pk).status == "running"
     assert not ModelVersion.objects.exists()
+
+
+def test_spans_on_movies_not_analysed_yet_do_not_count_at_request_time(user, kissing):
+    from tests.kissweb.training.conftest import movie_make
+
+    analysed = movie_with_scenes(user, kinds=[0] * 40, seed=0)
+    waiting = movie_make(user, duration_s=40)
+    annotate(analysed, kissing, 0, 10, "positive", user)
+    annotate(analysed, kissing, 10, 20, "negative", user)
+    annotate(waiting, kissing, 0, 10, "positive", user)
+    annotate(waiting, kissing, 10, 20, "negative", user)
+    with pytest.raises(NotEnoughAnnotations) as err:
+        services.training_request(scene_type=kissing, requested_by=user)
+    message = str(err.value)
+    assert "1 positive and 1 negative usable span(s)" in message and "no stored embeddings yet" in message
+    assert "1 more positive span and 1 more negative span" in message
