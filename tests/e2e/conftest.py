@@ -11,10 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# Playwright's sync API runs an event loop in the test thread; the ORM calls of fixtures and assertions are still
-# plain synchronous code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 from tests.qcluster import qcluster  # noqa: E402,F401  (a real worker for the upload test)
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -28,16 +24,27 @@ CHROMIUM_ARGS = [
 IGNORED_CONSOLE = ("Download the React DevTools",)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium():
+    """One browser for the e2e package, closed before the rest of the suite runs."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls of fixtures and assertions are still
+    # plain synchronous code. Only while the browser is up.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 class Console:

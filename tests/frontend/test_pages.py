@@ -95,3 +95,9 @@ def test_static_files_the_pages_load_exist(browser, movie):
                  "js/aggregate.js", "js/scenes.js", "js/movie_state.js", "js/movie_playback.js",
                  "js/movie_annotate.js"]:
         assert finders.find(name), name
+
+
+def test_nav_marks_the_page_you_are_on(browser):
+    html = browser.get("/scenes/").content.decode()
+    assert '<a href="/scenes/" aria-current="page">' in html
+    assert '<a href="/" >' in html or '<a href="/">' in html
