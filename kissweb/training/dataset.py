@@ -47,7 +47,7 @@ def annotation_span_counts(*, scene_type: SceneType, embedded_only: bool = False
     """Labelled spans per label; embedded_only: only those on movies with stored embeddings (usable for training)."""
     spans = Annotation.objects.filter(scene_type=scene_type)
     if embedded_only:
-        spans = spans.filter(movie__embeddings__isnull=False).distinct()
+        spans = spans.filter(movie_id__in=MovieEmbedding.objects.values("movie_id"))
     counts = Counter(spans.values_list("label", flat=True))
     return {"positive": counts.get(AnnotationLabel.POSITIVE, 0), "negative": counts.get(AnnotationLabel.NEGATIVE, 0)}
 

@@ -99,7 +99,7 @@ def test_stats_put_versions_side_by_side_with_observed_precision(api_client, tra
 
     body = api_client.get("/api/scene-types/kissing/stats/").json()
     assert body["annotations"]["positive_spans"] == 3 + 3 and body["can_train"] is True
-    assert body["annotations"]["usable_positive_spans"] == 6 and body["annotations"]["usable_negative_spans"] == 6
+    assert body["annotations"]["usable_positive_spans"] == 6 and body["annotations"]["usable_negative_spans"] == 6 + 1
     assert [v["id"] for v in body["versions"]] == [older.pk, version.pk]
     trained_row = body["versions"][1]
     assert trained_row["observed"] == {"confirmed": 3, "rejected": 1, "precision": 0.75}
