@@ -79,6 +79,36 @@ def run_wrk(*, url: str, token: str, seconds: int, connections: int, threads: in
     return json.loads(line.removeprefix("WRK_JSON "))
 
 
+def process_cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (those that still exist)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of the whole line)
+    return total / ticks
+
+
+def server_pids(master_pid: int, database: str) -> list[int]:
+    """gunicorn's master and workers, and the Postgres backends serving the benchmark database."""
+    pids = [master_pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master_pid:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database])
+        pids += [row[0] for row in cur.fetchall()]
+    return pids
+
+
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -98,13 +128,14 @@ def write_results(path: Path, *, args, results: dict, seeded: dict, load_before:
         f"Machine: {os.cpu_count()} cores shared by gunicorn, Postgres, wrk and the other engineers' work; "
         f"load average before {load_before}, after {load_after}.",
         "",
-        "| endpoint | path | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | body bytes |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| endpoint | path | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | server CPU ms/req | body bytes |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, result in results.items():
         lines.append(
             f"| {name} | `{ENDPOINTS[name]}` | {result['rps']:.0f} | {result['p50_ms']:.1f} | {result['p95_ms']:.1f} "
-            f"| {result['p99_ms']:.1f} | {result['max_ms']:.0f} | {result['errors']} | {payload_sizes[name]:,} |"
+            f"| {result['p99_ms']:.1f} | {result['max_ms']:.0f} | {result['errors']} "
+            f"| {result['cpu_ms_per_request']:.2f} | {payload_sizes[name]:,} |"
         )
     lines.append("")
     path.write_text("\n".join(lines) + "\n")
@@ -165,11 +196,17 @@ def main() -> int:
                 # A short warm-up so every worker thread has its database connection and imports.
                 run_wrk(url=base + ENDPOINTS[name], token=token, seconds=2, connections=args.connections,
                         threads=args.wrk_threads, script=script)
+                pids = server_pids(server.pid, args.db)
+                cpu_before = process_cpu_s(pids)
                 results[name] = run_wrk(url=base + ENDPOINTS[name], token=token, seconds=args.seconds,
                                         connections=args.connections, threads=args.wrk_threads, script=script)
                 r = results[name]
+                # CPU the server side (gunicorn + its Postgres backends) spent per request: unlike latency, this
+                # does not depend on how busy the shared machine is.
+                r["cpu_ms_per_request"] = (process_cpu_s(pids) - cpu_before) * 1000 / max(r["requests"], 1)
                 print(f"{name}: {r['rps']:.0f} req/s  p50 {r['p50_ms']:.1f} ms  p95 {r['p95_ms']:.1f} ms  "
-                      f"p99 {r['p99_ms']:.1f} ms  errors {r['errors']}", flush=True)
+                      f"p99 {r['p99_ms']:.1f} ms  errors {r['errors']}  "
+                      f"server CPU {r['cpu_ms_per_request']:.2f} ms/request", flush=True)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.core.paginator import Paginator as DjangoPaginator
 from django.http import Http404, HttpResponse
-from django.utils.functional import cached_property
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
@@ -33,25 +30,9 @@ from kissweb.library.uploads import HashingLimitedUploadHandler
 ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 401, 403, 404)}
 
 
-class KnownCountPaginator(DjangoPaginator):
-    """A paginator that takes the total from the caller when a cheaper exact count is known."""
-
-    def __init__(self, *args, known_count: int | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._known_count = known_count
-
-    @cached_property
-    def count(self) -> int:
-        return self._known_count if self._known_count is not None else super().count
-
-
 class LibraryPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
-
-    def paginate_queryset(self, queryset, request, view=None, *, count: int | None = None):
-        self.django_paginator_class = partial(KnownCountPaginator, known_count=count)
-        return super().paginate_queryset(queryset, request, view=view)
 
 
 class MediaNegotiation(DefaultContentNegotiation):
@@ -122,9 +103,8 @@ class MovieListCreateApi(APIView):
         filters.is_valid(raise_exception=True)
         scene_types = selectors.scene_types_with_model_flag()
         movies = selectors.movie_list(scene_types=scene_types, **filters.validated_data)
-        count = selectors.movie_list_count(scene_types=scene_types, **filters.validated_data)
         paginator = LibraryPagination()
-        page = paginator.paginate_queryset(movies, request, view=self, count=count)
+        page = paginator.paginate_queryset(movies, request, view=self)
         totals = selectors.movie_scene_type_totals(movie_ids=[row["id"] for row in page], scene_types=scene_types)
         return paginator.get_paginated_response(
             [s.movie_output(row, user=request.user, scene_types=totals[row["id"]]) for row in page]
@@ -296,9 +276,8 @@ class SegmentSearchApi(APIView):
         params["movie_id"] = params.pop("movie", None)
         scene_types = selectors.scene_types_with_model_flag() if params.get("scene_type") else []
         rows = selectors.segment_search(scene_types=scene_types, **params)
-        count = selectors.segment_search_count(scene_types=scene_types, **params)
         paginator = LibraryPagination()
-        page = paginator.paginate_queryset(rows, request, view=self, count=count)
+        page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response([s.segment_output(row, user=request.user) for row in page])
 
 

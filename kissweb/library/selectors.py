@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import (
-    F, FilteredRelation, FloatField, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value,
-)
-from django.db.models.functions import Coalesce
+from django.db.models import F, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
@@ -95,28 +93,44 @@ MOVIE_FIELDS = (
     "id", "title", "year", "original_filename", "size_bytes", "duration_s", "width", "height", "fps", "has_audio",
     "status", "progress", "eta_s", "error", "created_at", "uploaded_by_id", "poster", "file",
 )
+# ORDER BY clauses by the API's ordering names (a whitelist: nothing from the request reaches the SQL text).
 MOVIE_ORDERINGS = {
-    "-created_at": ("-created_at", "-id"),
-    "created_at": ("created_at", "id"),
-    "title": ("title", "id"),
-    "-title": ("-title", "-id"),
-    "-segment_count": ("-segment_count", "-created_at", "-id"),
-    "segment_count": ("segment_count", "-created_at", "-id"),
-    "-scene_seconds": ("-scene_seconds", "-created_at", "-id"),
-    "scene_seconds": ("scene_seconds", "-created_at", "-id"),
+    "-created_at": "m.created_at DESC, m.id DESC",
+    "created_at": "m.created_at ASC, m.id ASC",
+    "title": "m.title ASC, m.id ASC",
+    "-title": "m.title DESC, m.id DESC",
+    "-segment_count": "segment_count DESC, m.created_at DESC, m.id DESC",
+    "segment_count": "segment_count ASC, m.created_at DESC, m.id DESC",
+    "-scene_seconds": "scene_seconds DESC, m.created_at DESC, m.id DESC",
+    "scene_seconds": "scene_seconds ASC, m.created_at DESC, m.id DESC",
 }
+
+
+class SqlRows:
+    """The rows of one SELECT as dicts, sliceable and countable for Django's Paginator (LIMIT/OFFSET per page)."""
+
+    def __init__(self, *, sql: str, params: list, count_sql: str, count_params: list):
+        self.sql, self.params = sql, params
+        self.count_sql, self.count_params = count_sql, count_params
+
+    def count(self) -> int:
+        with connection.cursor() as cur:
+            cur.execute(self.count_sql, self.count_params)
+            return cur.fetchone()[0]
+
+    def __getitem__(self, index: slice) -> list[dict]:
+        if not isinstance(index, slice) or index.step is not None:
+            raise TypeError("SqlRows only supports plain slices")
+        start = index.start or 0
+        limit = "ALL" if index.stop is None else str(max(index.stop - start, 0))
+        with connection.cursor() as cur:
+            cur.execute(f"{self.sql} LIMIT {limit} OFFSET %s", [*self.params, start])
+            names = [column.name for column in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
 def movie_get(*, movie_id: int) -> Movie:
     return get_object_or_404(Movie.objects.select_related("uploaded_by"), pk=movie_id)
-
-
-def _totals_all_scene_types():
-    stats = MovieSceneStats.objects.filter(movie=OuterRef("pk")).order_by().values("movie")
-    return (
-        Coalesce(Subquery(stats.annotate(n=Sum("segment_count")).values("n"), output_field=IntegerField()), Value(0)),
-        Coalesce(Subquery(stats.annotate(s=Sum("scene_seconds")).values("s"), output_field=FloatField()), Value(0.0)),
-    )
 
 
 def movie_list(
@@ -127,44 +141,56 @@ def movie_list(
     min_segments: int | None = None,
     status: str | None = None,
     ordering: str = "-created_at",
-) -> QuerySet:
-    """Movies as dicts (`.values()`), filtered and ordered; segment totals only computed when asked for.
+) -> SqlRows:
+    """Movies as dicts, filtered and ordered, counted from the trigger-kept totals where that is exact.
 
     `scene_type` alone means "has at least one scene of that type" (min_segments defaults to 1);
     min_segments=0 keeps every movie and only chooses which scene type the ordering counts.
+    Plain SQL: this runs on every library page and the ORM spent more time building it than Postgres running it.
     """
     ordering = ordering or "-created_at"
     if ordering not in MOVIE_ORDERINGS:
         raise ValidationError(
             {"ordering": f"Unknown ordering '{ordering}'; choose one of: {', '.join(MOVIE_ORDERINGS)}."}
         )
-    queryset = Movie.objects.all()
-    if search:
-        queryset = queryset.filter(title__icontains=search)
-    if status:
-        queryset = queryset.filter(status=status)
     scene_type_id = scene_type_by_slug(scene_type, scene_types=scene_types)["id"] if scene_type else None
     if scene_type_id is not None and min_segments is None:
         min_segments = 1
-    needs_totals = bool(min_segments) or "segment_count" in ordering or "scene_seconds" in ordering
-    if needs_totals and scene_type_id is not None:
-        # One LEFT JOIN on the trigger-kept totals (an INNER JOIN once min_segments filters on it).
-        queryset = queryset.annotate(
-            stats=FilteredRelation("scene_stats", condition=Q(scene_stats__scene_type_id=scene_type_id))
-        ).annotate(
-            segment_count=Coalesce(F("stats__segment_count"), Value(0)),
-            scene_seconds=Coalesce(F("stats__scene_seconds"), Value(0.0)),
-        )
-    elif needs_totals:
-        count, seconds = _totals_all_scene_types()
-        queryset = queryset.annotate(segment_count=count, scene_seconds=seconds)
-    if min_segments and scene_type_id is not None:
-        queryset = queryset.filter(stats__segment_count__gte=min_segments)  # lets Postgres use an inner join
-    elif min_segments:
-        queryset = queryset.filter(segment_count__gte=min_segments)
-    return queryset.annotate(uploaded_by_username=F("uploaded_by__username")).order_by(
-        *MOVIE_ORDERINGS[ordering]
-    ).values(*MOVIE_FIELDS, "uploaded_by_username")
+    stats_table = MovieSceneStats._meta.db_table
+    joins, where, join_params, where_params = [], [], [], []
+    if scene_type_id is not None:
+        # One row per movie and scene type: a LEFT JOIN (Postgres makes it inner once min_segments filters on it).
+        joins.append(f"LEFT JOIN {stats_table} s ON s.movie_id = m.id AND s.scene_type_id = %s")
+        join_params.append(scene_type_id)
+        count_expr, seconds_expr = "COALESCE(s.segment_count, 0)", "COALESCE(s.scene_seconds, 0)"
+    else:
+        count_expr = f"COALESCE((SELECT sum(t.segment_count) FROM {stats_table} t WHERE t.movie_id = m.id), 0)"
+        seconds_expr = f"COALESCE((SELECT sum(t.scene_seconds) FROM {stats_table} t WHERE t.movie_id = m.id), 0)"
+    if search:  # the same test as icontains, so the trigram index (where there is one) serves it
+        where.append("UPPER(m.title::text) LIKE UPPER(%s)")
+        where_params.append(f"%{connection.ops.prep_for_like_query(search)}%")
+    if status:
+        where.append("m.status = %s")
+        where_params.append(status)
+    if min_segments:
+        where.append(f"{count_expr} >= %s")
+        where_params.append(min_segments)
+    movie_table, user_table = Movie._meta.db_table, get_user_model()._meta.db_table
+    from_sql = f"FROM {movie_table} m {' '.join(joins)}"
+    where_sql = f"WHERE {' AND '.join(where)}" if where else ""
+    columns = ", ".join(f"m.{name}" for name in MOVIE_FIELDS)
+    sql = (
+        f"SELECT {columns}, {count_expr} AS segment_count, {seconds_expr} AS scene_seconds, "
+        f"(SELECT u.username FROM {user_table} u WHERE u.id = m.uploaded_by_id) AS uploaded_by_username "
+        f"{from_sql} {where_sql} ORDER BY {MOVIE_ORDERINGS[ordering]}"
+    )
+    params = [*join_params, *where_params]
+    if scene_type_id is not None and min_segments and not search and not status:
+        # Every totals row belongs to a movie: counting the totals' index range is exact and much cheaper.
+        count_sql, count_params = COUNT_WITH_MIN_SQL, [scene_type_id, min_segments]
+    else:
+        count_sql, count_params = f"SELECT count(*) {from_sql} {where_sql}", params
+    return SqlRows(sql=sql, params=params, count_sql=count_sql, count_params=count_params)
 
 
 def movie_scene_type_totals(*, movie_ids: list[int], scene_types: list[dict]) -> dict[int, list[dict]]:
@@ -191,13 +217,13 @@ SEGMENT_FIELDS = (
     "id", "movie_id", "start_s", "end_s", "confidence", "source", "model_version_id", "created_at",
 )
 SEGMENT_ORDERINGS = {
-    "movie": ("movie__title", "movie_id", "start_s"),
-    "start_s": ("movie_id", "start_s"),
-    "-confidence": ("-confidence", "id"),
-    "confidence": ("confidence", "id"),
-    "-duration": ("-duration", "id"),
-    "duration": ("duration", "id"),
-    "-created_at": ("-created_at", "-id"),
+    "movie": "m.title ASC, seg.movie_id ASC, seg.start_s ASC, seg.id ASC",
+    "start_s": "seg.movie_id ASC, seg.start_s ASC, seg.id ASC",
+    "-confidence": "seg.confidence DESC, seg.id ASC",
+    "confidence": "seg.confidence ASC, seg.id ASC",
+    "-duration": "(seg.end_s - seg.start_s) DESC, seg.id ASC",
+    "duration": "(seg.end_s - seg.start_s) ASC, seg.id ASC",
+    "-created_at": "seg.created_at DESC, seg.id DESC",
 }
 
 
@@ -230,27 +256,50 @@ def segment_search(
     movie_id: int | None = None,
     source: str | None = None,
     ordering: str = "movie",
-) -> QuerySet:
-    """Scenes across the library, as dicts."""
+) -> SqlRows:
+    """Scenes across the library, as dicts (the fields of `_segment_values`). Plain SQL, as `movie_list`."""
     ordering = ordering or "movie"
     if ordering not in SEGMENT_ORDERINGS:
         raise ValidationError(
             {"ordering": f"Unknown ordering '{ordering}'; choose one of: {', '.join(SEGMENT_ORDERINGS)}."}
         )
-    queryset = Segment.objects.all()
-    if scene_type:
-        queryset = queryset.filter(scene_type_id=scene_type_by_slug(scene_type, scene_types=scene_types)["id"])
-    if search:
-        queryset = queryset.filter(movie__title__icontains=search)
+    where, params = [], []
+    scene_type_id = scene_type_by_slug(scene_type, scene_types=scene_types)["id"] if scene_type else None
+    if scene_type_id is not None:
+        where.append("seg.scene_type_id = %s")
+        params.append(scene_type_id)
+    pattern = f"%{connection.ops.prep_for_like_query(search)}%"
+    if search:  # the same test as icontains, so the trigram index (where there is one) serves it
+        where.append("UPPER(m.title::text) LIKE UPPER(%s)")
+        params.append(pattern)
     if movie_id is not None:
-        queryset = queryset.filter(movie_id=movie_id)
+        where.append("seg.movie_id = %s")
+        params.append(movie_id)
     if source:
-        queryset = queryset.filter(source=source)
-    if min_duration or "duration" in ordering:
-        queryset = queryset.annotate(duration=F("end_s") - F("start_s"))
-        if min_duration:
-            queryset = queryset.filter(duration__gte=min_duration)
-    return _segment_values(queryset.order_by(*SEGMENT_ORDERINGS[ordering]))
+        where.append("seg.source = %s")
+        params.append(source)
+    if min_duration:
+        where.append("seg.end_s - seg.start_s >= %s")
+        params.append(min_duration)
+    from_sql = (
+        f"FROM {Segment._meta.db_table} seg JOIN {Movie._meta.db_table} m ON m.id = seg.movie_id "
+        f"JOIN {SceneType._meta.db_table} st ON st.id = seg.scene_type_id"
+    )
+    where_sql = f"WHERE {' AND '.join(where)}" if where else ""
+    columns = ", ".join(f"seg.{name}" for name in SEGMENT_FIELDS)
+    sql = (
+        f"SELECT {columns}, m.title AS movie_title, st.slug AS scene_type_slug, st.name AS scene_type_name, "
+        f"m.uploaded_by_id AS uploaded_by_id {from_sql} {where_sql} ORDER BY {SEGMENT_ORDERINGS[ordering]}"
+    )
+    if scene_type_id is not None and not (min_duration or movie_id is not None or source):
+        # Summing the per-movie totals is exact here and far cheaper than counting every matching segment.
+        count_sql, count_params = SEARCH_COUNT_SQL, [scene_type_id]
+        if search:
+            count_sql += " AND UPPER(m.title::text) LIKE UPPER(%s)"
+            count_params.append(pattern)
+    else:
+        count_sql, count_params = f"SELECT count(*) {from_sql} {where_sql}", params
+    return SqlRows(sql=sql, params=params, count_sql=count_sql, count_params=count_params)
 
 
 # --- annotations ----------------------------------------------------------------------------------------
@@ -308,39 +357,3 @@ def movie_row(*, movie_id: int) -> dict:
 
 
 # --- fast counts for pagination -------------------------------------------------------------------------
-
-
-def movie_list_count(
-    *, scene_types: list[dict], search: str = "", scene_type: str | None = None, min_segments: int | None = None,
-    status: str | None = None, **_ignored,
-) -> int | None:
-    """The number of movies `movie_list` returns, from the trigger-kept totals when that is exact; else None.
-
-    Counting 10,000 joined rows took longer than the page itself; one index range of the totals does not.
-    """
-    if search or status or not scene_type:
-        return None
-    scene_type_id = scene_type_by_slug(scene_type, scene_types=scene_types)["id"]
-    minimum = 1 if min_segments is None else min_segments
-    if minimum <= 0:
-        return None
-    with connection.cursor() as cur:
-        cur.execute(COUNT_WITH_MIN_SQL, [scene_type_id, minimum])
-        return cur.fetchone()[0]
-
-
-def segment_search_count(
-    *, scene_types: list[dict], scene_type: str | None = None, search: str = "", min_duration: float | None = None,
-    movie_id: int | None = None, source: str | None = None, **_ignored,
-) -> int | None:
-    """The number of scenes `segment_search` returns, summed from the per-movie totals when that is exact."""
-    if not scene_type or min_duration or movie_id is not None or source:
-        return None
-    sql = SEARCH_COUNT_SQL
-    params: list = [scene_type_by_slug(scene_type, scene_types=scene_types)["id"]]
-    if search:  # the same test as icontains, so the trigram index serves both
-        sql += " AND UPPER(m.title::text) LIKE UPPER(%s)"
-        params.append(f"%{connection.ops.prep_for_like_query(search)}%")
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchone()[0]

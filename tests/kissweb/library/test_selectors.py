@@ -45,3 +45,19 @@ def test_scene_type_list_has_the_active_model(kissing):
 
 def test_health_read():
     assert selectors.health_read()["status"] == "ok"
+
+
+def test_movie_list_rows_slice_and_count(user, make_movie, kissing):
+    movies = [make_movie(user, title=f"M{i}") for i in range(5)]
+    for movie in movies[:3]:
+        manual_segment(movie, kissing, 0, 1)
+    scene_types = selectors.scene_types_with_model_flag()
+    rows = selectors.movie_list(scene_types=scene_types, ordering="title")
+    assert rows.count() == 5
+    assert [r["title"] for r in rows[1:3]] == ["M1", "M2"]
+    assert [r["title"] for r in rows[3:]] == ["M3", "M4"]
+    assert rows[0:2][0]["uploaded_by_username"] == "alice"
+    with_scenes = selectors.movie_list(scene_types=scene_types, scene_type="kissing", ordering="title")
+    assert with_scenes.count() == 3 and [r["segment_count"] for r in with_scenes[0:10]] == [1, 1, 1]
+    with pytest.raises(TypeError):
+        rows[2]
