@@ -96,7 +96,9 @@ function renderSensitivity() {
   const dirty = isDirty(slug);
   $("sensitivity-reset").hidden = !dirty;
   $("sensitivity-save").hidden = !(dirty && isStaff);
-  $("sensitivity-note").textContent = dirty
+  $("sensitivity-note").textContent = state.staleScores[slug]
+    ? "These scores come from an earlier model; the library is being re-scored with the active one."
+    : dirty
     ? (isStaff ? "Preview: not saved yet." : "Preview only: an administrator can save it for everyone.")
     : "Same setting as the library.";
 }

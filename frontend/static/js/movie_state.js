@@ -22,6 +22,7 @@ export const state = {
   selected: null,
   segments: {}, // slug -> server segments
   scores: {}, // slug -> number[] | null
+  staleScores: {}, // slug -> true while the scores come from an earlier model (a re-score is pending)
   settings: {}, // slug -> {cut, min_frames, threshold} as the controls show them
   annotations: [],
   skip: {}, // slug -> "show" | "ask" | "skip"
@@ -70,7 +71,20 @@ export function normalizeSegment(raw, slug) {
 }
 
 /** The scenes shown for one scene type: manual ones plus the detected ones, re-derived from the scores when present. */
+// displayed() runs on every frame while the film plays; its inputs are replaced, never mutated, so a cache keyed by
+// their identity stays right.
+const shownCache = new Map();
+
 export function displayed(slug) {
+  const inputs = [state.segments[slug], state.scores[slug], state.settings[slug], duration()];
+  const hit = shownCache.get(slug);
+  if (hit && hit.inputs.every((value, i) => value === inputs[i])) return hit.value;
+  const value = deriveDisplayed(slug);
+  shownCache.set(slug, { inputs, value });
+  return value;
+}
+
+function deriveDisplayed(slug) {
   const server = state.segments[slug] || [];
   const manual = server.filter((s) => s.source === "manual");
   const detected = server.filter((s) => s.source !== "manual");
@@ -120,6 +134,7 @@ export async function loadScores() {
     if (!t.active_model || state.movie?.status !== "ready") return [t.slug, null];
     try {
       const data = await api(`/api/movies/${movieId}/scores/`, { params: { scene_type: t.slug } });
+      state.staleScores[t.slug] = data?.model_is_active === false;
       return [t.slug, data && Array.isArray(data.scores) && data.scores.length ? data.scores.map(Number) : null];
     } catch (err) {
       if (err.status === 404 || err.status === 409) return [t.slug, null];
