@@ -59,6 +59,29 @@ def test_upload_accepts_videos_and_refuses_what_is_not_one(page_as, console, use
     assert movie.title == "small"
 
 
+def test_drop_files_on_the_zone(page_as, user, small_video):
+    import base64
+
+    from kissweb.library.models import Movie
+
+    kissing_type()
+    page = page_as(user)
+    page.goto("/upload/")
+    page.evaluate(
+        """([b64]) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], "dropped clip.mp4", { type: "video/mp4" }));
+            const zone = document.getElementById("dropzone");
+            zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+            zone.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+        }""",
+        [base64.b64encode(small_video.read_bytes()).decode()],
+    )
+    page.wait_for_selector('.upload-item[data-file="dropped clip.mp4"][data-status]')
+    assert Movie.objects.get().title == "dropped clip"
+
+
 @pytest.mark.skipif(importlib.util.find_spec("detector.embed") is None, reason="detector.embed has not landed yet")
 def test_upload_shows_progress_until_ready(page_as, user, qcluster, small_video):
     from kissweb.library.models import Movie
