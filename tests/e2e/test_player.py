@@ -75,6 +75,29 @@ def test_deep_link_starts_at_t(page_as, staff_user, analysed_movie):
     page.wait_for_function("Math.abs(document.querySelector('video').currentTime - 31.5) < 0.6")
 
 
+def test_copied_scene_link_opens_the_player_at_the_scene(browser_context, page_as, staff_user, analysed_movie):
+    context, _ = browser_context
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    movie = analysed_movie()
+    page = open_movie(page_as(staff_user), movie)
+    start = listed_scenes(page)[1][0]
+    page.locator("#scene-list li").nth(1).locator("[data-action=copy-link]").click()
+    page.wait_for_selector(".toast.ok")
+    link = page.evaluate("navigator.clipboard.readText()")
+    assert link.endswith(f"/movies/{movie.pk}/?t={start:g}")
+    page.goto(link)
+    page.wait_for_function(f"Math.abs(document.querySelector('video').currentTime - {start}) < 0.6")
+
+
+def test_chapters_track_has_a_cue_per_scene(page_as, staff_user, analysed_movie):
+    movie = analysed_movie()
+    page = open_movie(page_as(staff_user), movie)
+    page.evaluate("document.querySelector('video').textTracks[0].mode = 'hidden'")
+    page.wait_for_function("(document.querySelector('video').textTracks[0].cues || []).length === 2")
+    cues = page.evaluate("[...document.querySelector('video').textTracks[0].cues].map((c) => [c.startTime, c.endTime])")
+    assert [tuple(c) for c in cues] == stored_scenes(movie)
+
+
 def test_sensitivity_slider_rederives_scenes_and_saves(page_as, staff_user, analysed_movie):
     from kissweb.library.models import SceneType
 
