@@ -221,6 +221,7 @@ function renderTimeline() {
   else if (!scores) note = "No per-second scores for this movie yet";
   timeline.setScores(scores, { cut: state.settings[state.selected]?.cut ?? 0.5, note });
   timeline.setSelection(state.selection);
+  timeline.setRuler(window.innerWidth < 600 ? 4 : 8);
   timeline.setPlayhead(video.currentTime || 0);
 }
 

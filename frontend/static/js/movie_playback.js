@@ -43,7 +43,8 @@ export function checkSkip() {
   const t = video.currentTime;
   if (state.allowed && !(t >= state.allowed.start_s && t < state.allowed.end_s)) state.allowed = null;
   let ask = null;
-  for (const type of state.sceneTypes) {
+  // Someone labelling scenes needs to see them: annotation mode pauses skipping.
+  for (const type of state.annotating ? [] : state.sceneTypes) {
     const mode = state.skip[type.slug] || "show";
     if (mode === "show") continue;
     const seg = currentSceneOf(type.slug, t);

@@ -116,6 +116,22 @@ export class Timeline {
     }));
   }
 
+  /** Time labels at a round step that gives about `count` marks across the film. */
+  setRuler(count = 8) {
+    const ruler = this.root.querySelector("#ruler");
+    const d = this.hooks.duration();
+    if (!ruler || !(d > 0)) return;
+    const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
+    const step = steps.find((s) => d / s <= count) || 7200;
+    const marks = [];
+    for (let t = 0; t < d - step * 0.4; t += step) {
+      const mark = el("span", {}, formatTime(t));
+      mark.style.left = this.pct(t);
+      marks.push(mark);
+    }
+    ruler.replaceChildren(...marks);
+  }
+
   markCurrent(predicate) {
     for (const box of this.lanes.querySelectorAll(".seg")) {
       box.classList.toggle("current", predicate(Number(box.dataset.start), Number(box.dataset.end), box.dataset.lane));
