@@ -128,11 +128,19 @@ def main() -> int:
         movie_id = response.json()["id"]
         progress_updates = 0
         last_progress = -1.0
+        last_change = None
+        longest_gap_s = 0.0
+        first_progress_s = None
         while True:
             movie = Movie.objects.get(pk=movie_id)
             if movie.progress != last_progress:
+                now = time.perf_counter()
+                if movie.status == "analyzing" and last_change is not None and last_progress > 0:
+                    longest_gap_s = max(longest_gap_s, now - last_change)
+                if movie.status == "analyzing" and movie.progress > 0 and first_progress_s is None:
+                    first_progress_s = now - t0
                 progress_updates += 1
-                last_progress = movie.progress
+                last_progress, last_change = movie.progress, now
             if movie.status in ("ready", "failed"):
                 break
             if time.perf_counter() - t0 > timeout_s:
@@ -150,7 +158,10 @@ def main() -> int:
         print(f"queue wait (commit -> worker claims): {queue_wait_s:.1f} s")
         print("worker stages (s): " + ", ".join(f"{k} {v}" for k, v in sorted(timings.items())))
         print(f"upload to ready: {total_s:.1f} s for a {duration_s:.0f} s movie = {duration_s / total_s:.2f}x real time;"
-              f" backbones: {analysis.backbone_set}; progress changes seen: {progress_updates}")
+              f" backbones: {analysis.backbone_set}")
+        print(f"progress changes seen (polling every 0.5 s): {progress_updates}; first progress above 0 at "
+              f"{first_progress_s or 0:.1f} s after the upload started; longest gap between two changes after that: "
+              f"{longest_gap_s:.1f} s")
         print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; after: "
               f"{os.getloadavg()[0]:.2f}; cpus: {os.cpu_count()}")
         return 0
