@@ -127,7 +127,8 @@ class MovieListCreateApi(APIView):
             )
         except services.MovieDuplicate as exc:
             return Response(
-                {"detail": str(exc.detail), "movie": {"id": exc.existing.pk, "title": exc.existing.title}},
+                {"detail": str(exc.detail), "movie": {"id": exc.existing.pk, "title": exc.existing.title,
+                                                      "page_url": f"/movies/{exc.existing.pk}/"}},
                 status=409,
             )
         return Response(_movie_detail(movie.pk, request), status=201)

@@ -264,5 +264,5 @@ class ErrorSerializer(serializers.Serializer):
 
 class DuplicateMovieErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    movie = serializers.DictField(help_text="{id, title} of the movie already holding this file.")
+    movie = serializers.DictField(help_text="{id, title, page_url} of the movie already holding this file.")
 

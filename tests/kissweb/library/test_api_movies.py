@@ -61,7 +61,7 @@ def test_identical_upload_is_409_naming_the_existing_movie(api_client, other_cli
     response = other_client.post("/api/movies/", {"file": small_video.open("rb")}, format="multipart")
     assert response.status_code == 409
     body = response.json()
-    assert body["movie"] == {"id": first["id"], "title": "First"}
+    assert body["movie"] == {"id": first["id"], "title": "First", "page_url": f"/movies/{first['id']}/"}
     assert "First" in body["detail"]
     assert Movie.objects.count() == 1
     assert files_under(media_root) == before
