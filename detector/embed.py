@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 import warnings
@@ -18,6 +19,8 @@ from detector.errors import DetectorError
 
 __all__ = ["BACKBONE_DIMS", "Embeddings", "embed_video", "resolve_backbone_set"]
 
+CPU_MICRO_BATCH = 16
+
 
 @dataclass
 class Embeddings:
@@ -29,6 +32,7 @@ class Embeddings:
     backbone_set: str
     duration_s: float
     timings_s: dict[str, float] = field(default_factory=dict)
+    precision: str = "float32"
 
     def features(self) -> np.ndarray:
         """(n, Di + Da) float32: the paper's concatenation, image first."""
@@ -44,6 +48,31 @@ def resolve_backbone_set(backbones: str = "auto") -> str:
     from detector.weights import paper_weights_present
 
     return "paper" if paper_weights_present() else "offline"
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX); elsewhere bf16 would be slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_precision(precision: str, *, backbone_set: str, device_type: str) -> str:
+    """"float32" or "bfloat16". auto: bfloat16 for the paper set on a CPU with native bf16, else float32.
+
+    bf16 changes the paper set's embeddings by about 0.3 % (relative L2) and runs ~1.6x faster on such CPUs; the
+    offline set stays float32 (EfficientNet-Lite's depthwise layers drift ~2 % in bf16 and are cheap anyway).
+    """
+    precision = os.environ.get("KISSWEB_EMBED_PRECISION", precision) if precision == "auto" else precision
+    if precision not in ("auto", "float32", "bfloat16"):
+        raise DetectorError(f"precision must be auto, float32 or bfloat16, not {precision!r}.")
+    if precision != "auto":
+        return precision
+    if device_type == "cpu" and backbone_set == "paper" and cpu_has_native_bf16():
+        return "bfloat16"
+    return "float32"
 
 
 def default_device() -> str:
@@ -64,6 +93,7 @@ def embed_video(
     timeout_s: float | None = None,
     stall_s: float = DEFAULT_STALL_S,
     exact_frames: bool = False,
+    precision: str = "auto",
 ) -> Embeddings:
     """Embed every 1-second window of a movie with a backbone set.
 
@@ -73,6 +103,7 @@ def embed_video(
     published code's mistake for its reference model. exact_frames=True decodes every H.264 frame so window k's
     picture is exactly the last frame before k + 1; the default skips non-reference frames (about 40% less decode
     work; the picture may then be one or two frames earlier, see detector.decode.FAST_H264_OPTIONS).
+    precision: see resolve_precision (KISSWEB_EMBED_PRECISION overrides "auto").
     Raises DecodeError / MissingWeightsError / DetectorError.
     """
     import torch
@@ -100,6 +131,11 @@ def embed_video(
     audio_out = np.empty((n, audio_dim), dtype=np.float32)
     timings = {"probe_load": time.perf_counter() - started, "decode_wait": 0.0, "image": 0.0, "audio": 0.0}
     on_cuda = nets.device.type == "cuda"
+    precision = resolve_precision(precision, backbone_set=name, device_type=nets.device.type)
+    autocast = functools.partial(torch.autocast, nets.device.type, dtype=torch.bfloat16,
+                                 enabled=precision == "bfloat16")
+    # on a CPU the networks see at most CPU_MICRO_BATCH windows at once: same speed, a third less peak memory
+    micro = batch_size if on_cuda else min(batch_size, CPU_MICRO_BATCH)
     report = progress or (lambda done, total: None)
     report(0, n)
 
@@ -122,13 +158,18 @@ def embed_video(
             if channel_order == "BGR":
                 images = images.flip(1)
             images = ((images - nets.mean) / nets.std).contiguous(memory_format=torch.channels_last)
-            image_out[k:k + b] = nets.image_net(images).float().cpu().numpy()
+            for i in range(0, b, micro):
+                with autocast():
+                    image_out[k + i:k + min(b, i + micro)] = nets.image_net(images[i:i + micro]).float().cpu().numpy()
             timings["image"] += time.perf_counter() - now
             report(k, n)
 
             now = time.perf_counter()
             waves = _to_device(batch.audio, "audio", pinned, nets.device)
-            audio_out[k:k + b] = nets.audio_net(nets.log_mel(waves)).float().cpu().numpy()
+            patches = nets.log_mel(waves)
+            for i in range(0, b, micro):
+                with autocast():
+                    audio_out[k + i:k + min(b, i + micro)] = nets.audio_net(patches[i:i + micro]).float().cpu().numpy()
             timings["audio"] += time.perf_counter() - now
             report(k + b, n)
             waited = time.perf_counter()
@@ -136,7 +177,7 @@ def embed_video(
     timings["total"] = time.perf_counter() - started
     return Embeddings(
         image=image_out, audio=audio_out, times_s=np.arange(n, dtype=np.float64), backbone_set=name,
-        duration_s=float(info.duration_s), timings_s=timings,
+        duration_s=float(info.duration_s), timings_s=timings, precision=precision,
     )
 
 

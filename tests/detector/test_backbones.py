@@ -55,13 +55,39 @@ def test_random_weights_are_seeded():
 
 
 def test_offline_set_loads_the_shipped_pretrained_weights():
+    from detector.backbones import _efficientnet_lite0
+    from detector.weights import efficientnet_lite0_path
+
     pretrained = load_backbones("offline", "cpu", False)
     random = load_backbones("offline", "cpu", True)
     stem = pretrained.image_net.net._conv_stem.weight
     assert not torch.equal(stem, random.image_net.net._conv_stem.weight)
     assert pretrained.mean.flatten().tolist() == pytest.approx(EFFICIENTNET_LITE_MEAN)
-    # BatchNorm statistics are those of a trained network, not the fresh 0 / 1
-    assert pretrained.image_net.net._bn0.running_var.mean() != pytest.approx(1.0)
+    raw = torch.load(efficientnet_lite0_path(), weights_only=True)
+    assert raw["_bn0.running_var"].mean() != pytest.approx(1.0, abs=0.05)  # trained statistics, not fresh ones
+    eps = _efficientnet_lite0(True).net._bn0.eps
+    scale = raw["_bn0.weight"] / torch.sqrt(raw["_bn0.running_var"] + eps)
+    torch.testing.assert_close(stem, raw["_conv_stem.weight"] * scale[:, None, None, None])
+
+
+@pytest.mark.parametrize("architecture", ["resnet18", "efficientnet_lite0"])
+def test_folding_batchnorm_keeps_the_outputs(architecture):
+    from detector.backbones import _efficientnet_lite0, _resnet18, fold_batchnorm
+
+    torch.manual_seed(3)
+    net = (_resnet18(True) if architecture == "resnet18" else _efficientnet_lite0(True)).eval()
+    for module in net.modules():  # non-trivial statistics, so folding has something to get wrong
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.normal_(0, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.normal_(0, 0.2)
+    images = torch.randn(2, 3, 224, 224)
+    with torch.inference_mode():
+        before = net(images)
+        after = fold_batchnorm(net)(images)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    assert ((after - before).norm() / before.norm()) < 1e-5
 
 
 def test_paper_set_uses_imagenet_statistics_and_needs_its_files(tmp_path, monkeypatch):
