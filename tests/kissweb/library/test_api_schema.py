@@ -53,3 +53,14 @@ def test_admin_lists_load(client, django_user_model, model):
     django_user_model.objects.create_superuser(username="root", password="root-pass-123", email="")
     client.login(username="root", password="root-pass-123")
     assert client.get(f"/admin/library/{model}/").status_code == 200
+
+
+def test_token_of_an_inactive_user_is_refused(client, user):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=user)
+    assert client.get("/api/movies/", HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 200
+    user.is_active = False
+    user.save()
+    response = client.get("/api/movies/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert response.status_code == 401 and "inactive" in response.json()["detail"]
