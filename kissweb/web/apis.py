@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,21 +11,29 @@ from kissweb.web.selectors import skip_preferences_get
 from kissweb.web.services import skip_preferences_update
 
 
+class PreferencesInputSerializer(serializers.Serializer):
+    skip = serializers.DictField(
+        child=serializers.CharField(),
+        help_text='Scene type slug -> "show", "ask" or "skip". Scene types left out keep their mode.',
+    )
+
+
+class PreferencesOutputSerializer(serializers.Serializer):
+    skip = serializers.DictField(
+        child=serializers.CharField(), help_text='Every scene type slug -> "show", "ask" or "skip".'
+    )
+
+
 class PreferencesApi(APIView):
-    class InputSerializer(serializers.Serializer):
-        skip = serializers.DictField(
-            child=serializers.CharField(),
-            help_text='Scene type slug -> "show", "ask" or "skip". Scene types left out keep their mode.',
-        )
+    """The signed-in person's player settings: what the player does when a scene of each type comes up."""
 
-    class OutputSerializer(serializers.Serializer):
-        skip = serializers.DictField(child=serializers.CharField())
-
+    @extend_schema(responses={200: PreferencesOutputSerializer})
     def get(self, request):
-        return Response(self.OutputSerializer({"skip": skip_preferences_get(user=request.user)}).data)
+        return Response(PreferencesOutputSerializer({"skip": skip_preferences_get(user=request.user)}).data)
 
+    @extend_schema(request=PreferencesInputSerializer, responses={200: PreferencesOutputSerializer})
     def put(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = PreferencesInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         skip_preferences_update(user=request.user, modes=data.validated_data["skip"])
-        return Response(self.OutputSerializer({"skip": skip_preferences_get(user=request.user)}).data)
+        return Response(PreferencesOutputSerializer({"skip": skip_preferences_get(user=request.user)}).data)

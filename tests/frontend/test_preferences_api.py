@@ -79,3 +79,10 @@ def test_database_rules(user):
         SkipPreference.objects.create(user=user, scene_type=kissing, mode="skip")
     with pytest.raises(IntegrityError), transaction.atomic():
         SkipPreference.objects.filter(user=user).update(mode="never")
+
+
+def test_described_in_the_openapi_schema(api_client):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operations = schema["paths"]["/api/me/preferences/"]
+    assert {"get", "put"} <= set(operations)
+    assert "requestBody" in operations["put"]
