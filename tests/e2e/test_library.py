@@ -59,6 +59,22 @@ def test_upload_accepts_videos_and_refuses_what_is_not_one(page_as, console, use
     assert movie.title == "small"
 
 
+def test_a_file_over_the_size_limit_is_refused_with_the_reason(page_as, console, user, small_video, settings):
+    from kissweb.library.models import Movie
+
+    kissing_type()
+    settings.KISSWEB_MAX_UPLOAD_BYTES = 100_000
+    console.allow("status of 413")  # refused on purpose
+    page = page_as(user)
+    page.goto("/upload/")
+    page.locator("#file-input").set_input_files([str(small_video)])
+    page.wait_for_selector('.upload-item.error[data-file="small.mp4"]')
+    reason = page.locator('.upload-item[data-file="small.mp4"] .message').inner_text()
+    assert "larger than" in reason or "too big" in reason.lower(), reason
+    screenshot(page, "upload-too-big")
+    assert not Movie.objects.exists()
+
+
 def test_drop_files_on_the_zone(page_as, user, small_video):
     import base64
 

@@ -55,12 +55,12 @@ function fail(ui, text) {
 }
 
 function uploadMessage(status, data, file) {
-  if (status === 413) {
-    return `“${file.name}” (${formatBytes(file.size)}) is larger than this server accepts. ${data?.detail || ""}`.trim();
-  }
-  if (status === 415) return data?.detail || `“${file.name}” is not a video Kissweb can read. Upload a movie file such as MP4, MKV or MOV.`;
   if (status === 0) return "The upload stopped: the server could not be reached. Check that Kissweb is running and try again.";
-  return messageFor(status, data);
+  const detail = data && typeof data.detail === "string" ? data.detail : "";
+  if (detail) return detail.includes(file.name) ? detail : `“${file.name}”: ${detail}`;
+  if (status === 413) return `“${file.name}” (${formatBytes(file.size)}) is larger than this server accepts.`;
+  if (status === 415) return `“${file.name}” is not a video Kissweb can read. Upload a movie file such as MP4, MKV or MOV.`;
+  return `“${file.name}”: ${messageFor(status, data)}`;
 }
 
 function upload(file) {
