@@ -187,3 +187,54 @@ def test_a_worker_killed_mid_analysis_is_replaced_and_the_analysis_finishes_once
     embeddings_dir = Path(settings.MEDIA_ROOT) / "embeddings"
     assert len([p for p in embeddings_dir.iterdir() if p.name.startswith(f"movie-{movie_id}-")]) == 1
     assert Analysis.objects.filter(movie_id=movie_id).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_truncated_file_fails_once_with_a_clear_reason(qcluster, settings, make_movie, kissing):  # noqa: F811
+    from django_q.models import Task
+
+    from kissweb.analysis.services import analysis_request
+    from kissweb.library.models import Analysis, Movie
+
+    movie = make_movie(duration_s=4.0)
+    video = Path(settings.MEDIA_ROOT) / movie.file.name
+    video.write_bytes(video.read_bytes()[: video.stat().st_size // 3])
+    qcluster(timeout_s=120, retry_s=150)
+    analysis = analysis_request(movie=movie)
+
+    movie = wait_for(lambda: (m := Movie.objects.get(pk=movie.pk)).status == "failed" and m, timeout_s=120,
+                     what="the movie to fail")
+    assert "cannot be decoded" in movie.error and movie.file.name.split("/")[-1] in movie.error
+    wait_for(lambda: Task.objects.filter(name=f"analysis-{analysis.pk}").exists(), timeout_s=30, what="task result")
+    analysis.refresh_from_db()
+    assert analysis.status == "failed" and analysis.attempts == 1
+    assert Task.objects.filter(name=f"analysis-{analysis.pk}").count() == 1
+    assert video.exists() and Analysis.objects.filter(movie=movie).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_movie_deleted_through_the_api_mid_analysis_leaves_nothing(qcluster, settings, user, kissing,  # noqa: F811
+                                                                     tmp_path):
+    from django_q.models import Task
+
+    from kissweb.library.models import Analysis, Movie, MovieEmbedding, ScoreTrack, Segment
+    from tests.detector.media import make_movie
+
+    movie_path = make_movie(tmp_path / "doomed.mp4", [("blue", 220, 60), ("red", 880, 60)])
+    qcluster(timeout_s=120, retry_s=150)
+    client = _client(user)
+    movie_id = _upload(client, movie_path, "Deleted while analysed")
+    analysis_id = Analysis.objects.get(movie_id=movie_id).pk
+    wait_for(lambda: Movie.objects.get(pk=movie_id).progress > 0.02, timeout_s=120, interval_s=0.1,
+             what="the analysis to start embedding")
+
+    assert client.delete(f"/api/movies/{movie_id}/").status_code == 204
+
+    task = wait_for(lambda: Task.objects.filter(name=f"analysis-{analysis_id}").first(), timeout_s=120,
+                    what="the task to stop")
+    assert task.success and task.result == "gone"
+    for model in (Movie, Analysis, MovieEmbedding, ScoreTrack, Segment):
+        assert not model.objects.filter(**({"pk": movie_id} if model is Movie else {"movie_id": movie_id})).exists()
+    media = Path(settings.MEDIA_ROOT)
+    left = [p for p in media.rglob("*") if p.is_file()]
+    assert left == [], left
