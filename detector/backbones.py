@@ -40,6 +40,7 @@ class Backbones:
     std: torch.Tensor
     random_init: bool
     channels_last: bool
+    dtype: torch.dtype = torch.float32
 
     @property
     def dims(self) -> tuple[int, int]:
@@ -151,8 +152,12 @@ def _stats(values: tuple[float, float, float], device: torch.device) -> torch.Te
 
 
 @functools.lru_cache(maxsize=2)
-def load_backbones(name: str, device: str, random_init: bool = False) -> Backbones:
-    """Build (and keep, for the next video) the set's networks on `device`. Seeded when random_init."""
+def load_backbones(name: str, device: str, random_init: bool = False, precision: str = "float32") -> Backbones:
+    """Build (and keep, for the next video) the set's networks on `device`. Seeded when random_init.
+
+    precision "bfloat16" stores the networks in bf16 (half the memory, no per-call weight casts); the log-mel
+    front end always runs in float32.
+    """
     if name not in BACKBONE_DIMS:
         raise DetectorError(f"Unknown backbone set {name!r}; choose paper or offline.")
     dev = torch.device(device)
@@ -165,12 +170,13 @@ def load_backbones(name: str, device: str, random_init: bool = False) -> Backbon
             image_net, audio_net = _efficientnet_lite0(random_init), LogMelStats()
             mean, std = EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD
     # channels_last speeds the image networks' convolutions on CPU (oneDNN) and GPU (cuDNN NHWC)
-    image_net = fold_batchnorm(image_net.eval()).to(dev).to(memory_format=torch.channels_last)
-    audio_net = audio_net.to(dev).eval()
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[precision]
+    image_net = fold_batchnorm(image_net.eval()).to(dev, dtype).to(memory_format=torch.channels_last)
+    audio_net = audio_net.to(dev, dtype).eval()
     for net in (image_net, audio_net):
         for parameter in net.parameters():
             parameter.requires_grad_(False)
     return Backbones(
         name=name, device=dev, image_net=image_net, audio_net=audio_net, log_mel=LogMel().to(dev).eval(),
-        mean=_stats(mean, dev), std=_stats(std, dev), random_init=random_init, channels_last=True,
+        mean=_stats(mean, dev), std=_stats(std, dev), random_init=random_init, channels_last=True, dtype=dtype,
     )

@@ -165,3 +165,29 @@ def test_cuda_matches_cpu(clips):
     np.testing.assert_allclose(gpu.audio, cpu.audio, rtol=1e-3, atol=1e-3)
     again = embed_video(clips["long"], backbones="offline", device="cuda")
     np.testing.assert_array_equal(gpu.image, again.image)
+
+
+def test_bfloat16_stays_close_to_float32(clips):
+    full = embed_video(clips["red_low"], backbones="paper", random_init=True, precision="float32")
+    half = embed_video(clips["red_low"], backbones="paper", random_init=True, precision="bfloat16")
+    assert (full.precision, half.precision) == ("float32", "bfloat16")
+    for a, b in ((half.image, full.image), (half.audio, full.audio)):
+        assert np.linalg.norm(a - b) / np.linalg.norm(b) < 0.02
+    assert not np.array_equal(half.image, full.image)
+
+
+def test_precision_choice(monkeypatch):
+    from detector import embed
+
+    monkeypatch.delenv("KISSWEB_EMBED_PRECISION", raising=False)
+    monkeypatch.setattr(embed, "cpu_has_native_bf16", lambda: True)
+    assert embed.resolve_precision("auto", backbone_set="paper", device_type="cpu") == "bfloat16"
+    assert embed.resolve_precision("auto", backbone_set="offline", device_type="cpu") == "float32"
+    assert embed.resolve_precision("auto", backbone_set="paper", device_type="cuda") == "float32"
+    monkeypatch.setattr(embed, "cpu_has_native_bf16", lambda: False)
+    assert embed.resolve_precision("auto", backbone_set="paper", device_type="cpu") == "float32"
+    monkeypatch.setenv("KISSWEB_EMBED_PRECISION", "bfloat16")
+    assert embed.resolve_precision("auto", backbone_set="offline", device_type="cpu") == "bfloat16"
+    assert embed.resolve_precision("float32", backbone_set="offline", device_type="cpu") == "float32"
+    with pytest.raises(DetectorError, match="precision"):
+        embed.resolve_precision("float16", backbone_set="paper", device_type="cpu")
