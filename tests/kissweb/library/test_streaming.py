@@ -126,3 +126,10 @@ def test_a_missing_file_is_a_json_404_not_a_crash(other_client, movie, media_roo
     assert response.status_code == 404
     assert "missing" in response.json()["detail"]
     assert other_client.get(f"/api/movies/{movie.pk}/thumbnail/", {"t": "1"}).status_code == 404
+
+
+def test_head_reports_the_size_without_a_body(other_client, movie):
+    response = other_client.head(f"/api/movies/{movie.pk}/stream/")
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(CONTENT)) and response["Accept-Ranges"] == "bytes"
+    assert b"".join(response.streaming_content) == b"" if response.streaming else response.content == b""
