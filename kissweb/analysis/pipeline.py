@@ -176,6 +176,7 @@ class Heartbeat:
                     _mine(self.claim).update(heartbeat_at=timezone.now())
                 except DatabaseError as exc:  # the main thread meets the same problem and decides
                     log.warning("heartbeat of analysis %s not written: %s", self.claim.analysis_id, exc)
+                    thread_connection.close()  # reconnect on the next beat
         finally:
             thread_connection.close()
 

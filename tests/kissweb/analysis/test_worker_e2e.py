@@ -238,3 +238,34 @@ def test_a_movie_deleted_through_the_api_mid_analysis_leaves_nothing(qcluster, s
     media = Path(settings.MEDIA_ROOT)
     left = [p for p in media.rglob("*") if p.is_file()]
     assert left == [], left
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_connection_lost_mid_run_is_retried_and_finishes(qcluster, user, kissing,  # noqa: F811
+                                                                     tmp_path):
+    from django.db import connection
+
+    from kissweb.library.models import Analysis, Movie
+    from tests.detector.media import make_movie
+
+    movie_path = make_movie(tmp_path / "flaky.mp4", [("blue", 220, 60), ("red", 880, 60)])
+    qcluster(timeout_s=120, retry_s=150)
+    movie_id = _upload(_client(user), movie_path, "Database went away")
+    wait_for(lambda: Movie.objects.get(pk=movie_id).progress > 0.02, timeout_s=120, interval_s=0.1,
+             what="the analysis to start embedding")
+
+    with connection.cursor() as cur:  # what a database restart does to the worker's connections
+        cur.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cur.fetchone()[0] >= 1
+
+    def finished():
+        a = Analysis.objects.get(movie_id=movie_id)
+        return a.status in ("succeeded", "failed") and a
+
+    analysis = wait_for(finished, timeout_s=240, interval_s=0.5, what="the analysis after the connection loss")
+    assert analysis.status == "succeeded", analysis.error
+    assert analysis.attempts == 2
+    assert Movie.objects.get(pk=movie_id).status == "ready"
