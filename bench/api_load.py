@@ -67,8 +67,9 @@ Numbers from shorter runs on the same machine while it was as busy as above, so 
    (about 2.5 ms) instead of counting 13,000 segments. The page counts stay exact (tests compare them).
 3. Then Python was the cost: building the ORM queries took longer than Postgres ran them. The list and the
    search became plain SQL (whitelisted ORDER BY, bound parameters), and the per-request scene type, totals and
-   count queries too. Python CPU per request (in-process, Django test client): library list 6.0 -> 4.0 ms,
-   scene search -> 3.4 ms. Server CPU per request (gunicorn + its Postgres backends) 7.5-8.0 -> 4.1-5.8 ms.
+   count queries too, and the token lookup (one plain query instead of DRF's ORM query: 0.39 -> 0.13 ms).
+   Python CPU per request (in-process, Django test client): library list 6.0 -> 4.0 ms, scene search -> 3.4 ms
+   (before the token change). Server CPU per request (gunicorn + its Postgres backends) 7.5-8.0 -> 4-6 ms.
 4. gunicorn gthread 2 workers x 8 threads (what `./kiss serve` runs) did best among 2x2, 2x4, 3x2, 3x4 and 2x8,
    but the machine's noise was larger than the differences.
 
@@ -78,9 +79,10 @@ During these runs the 2 cores carried a load average of 10-15 (other engineers' 
 the latency figures mostly measure the queue for a CPU. The server CPU per request is the figure that does not
 depend on that: at 4-6 ms, 2 idle cores serve about 350-490 requests/s, which at 32 connections means a mean
 latency of about 65-90 ms, so the target would still be borderline on an idle 2-core machine. What is left is
-per-request framework work (DRF token lookup about 0.6 ms, middleware, rendering) and Postgres planning (about
-1 ms per list query, as psycopg2 does not prepare statements). More web workers on more cores (docker-compose)
-is the way past it; a cached token lookup and prepared statements are the next code steps.
+per-request framework work (Django middleware, DRF dispatch, rendering) and Postgres planning (about 1 ms for
+the list query, as psycopg2 does not prepare statements; a generic prepared plan would lose the title-search
+selectivity the planner needs, so that was not done). More web workers on more cores (docker-compose) is the
+way past it.
 """
 
 
