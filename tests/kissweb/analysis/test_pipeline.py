@@ -338,3 +338,24 @@ def test_the_heartbeat_moves_during_silent_work(make_movie, embedder, settings, 
 
     assert outcome == "succeeded"
     assert (beats[1] - beats[0]).total_seconds() >= 1.0
+
+
+def test_a_run_past_its_time_limit_fails_with_the_limit_in_the_reason(make_movie, embedder, media_root):
+    from django_q.exceptions import TimeoutException
+
+    movie = make_movie(duration_s=30.0)
+
+    def too_slow(index):
+        raise TimeoutException("Task exceeded maximum timeout value (960 seconds)")
+
+    embedder.on_window = too_slow
+    analysis = analysis_request(movie=movie)
+    with pytest.raises(TimeoutException):
+        pipeline.analysis_run(analysis_id=analysis.pk)
+
+    analysis.refresh_from_db()
+    movie.refresh_from_db()
+    limit = conf.analysis_timeout_s(duration_s=30.0)
+    assert analysis.status == AnalysisStatus.FAILED and movie.status == MovieStatus.FAILED
+    assert f"limit of {limit} s" in movie.error and "KISSWEB_TASK_TIMEOUT_S" in movie.error
+    assert _embedding_files(media_root) == []
