@@ -269,3 +269,33 @@ def test_the_database_connection_lost_mid_run_is_retried_and_finishes(qcluster, 
     assert analysis.status == "succeeded", analysis.error
     assert analysis.attempts == 2
     assert Movie.objects.get(pk=movie_id).status == "ready"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_schedule_revives_an_analysis_whose_worker_vanished(qcluster, make_movie, kissing):  # noqa: F811
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.models import OrmQ, Schedule
+
+    from kissweb.analysis.services import SWEEPER_SCHEDULE_NAME
+    from kissweb.library.models import Analysis, Movie
+
+    assert Schedule.objects.filter(name=SWEEPER_SCHEDULE_NAME).exists()
+    movie = make_movie(duration_s=4.0)
+    # A worker claimed it, then its machine died: running, silent for 10 minutes, no task left in the queue.
+    analysis = Analysis.objects.create(
+        movie=movie, status="running", attempts=1, heartbeat_at=timezone.now() - timedelta(minutes=10)
+    )
+    Movie.objects.filter(pk=movie.pk).update(status="analyzing")
+    assert not OrmQ.objects.exists()
+    qcluster(timeout_s=120, retry_s=150, extra_env={"KISSWEB_ANALYSIS_STALE_S": "60"})
+
+    def finished():
+        a = Analysis.objects.get(pk=analysis.pk)
+        return a.status in ("succeeded", "failed") and a
+
+    done = wait_for(finished, timeout_s=180, interval_s=1, what="the sweeper to re-queue the analysis")
+    assert done.status == "succeeded", done.error
+    assert done.attempts == 2
+    assert Movie.objects.get(pk=movie.pk).status == "ready"
