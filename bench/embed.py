@@ -145,15 +145,15 @@ def run_case(movie: Path, name: str, args: argparse.Namespace) -> dict:
 def table(results: list[dict]) -> str:
     lines = [
         "| movie | set | windows | wall s | x real time | decode wait s | ffmpeg CPU s | image s | audio s | head ms "
-        "| load+probe s | peak RSS MB (python / ffmpeg) | load avg before -> after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| load+probe s | python CPU s | peak RSS MB (python / ffmpeg) | load avg before -> after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         t = r["timings_s"]
         lines.append(
             f"| {r['movie']} | {r['set']} ({r['precision']}) | {r['windows']} | {r['wall_s']:.1f} | {r['realtime_factor']:.1f} "
             f"| {t['decode_wait']:.1f} | {r['ffmpeg_cpu_s']:.1f} | {t['image']:.1f} | {t['audio']:.1f} "
-            f"| {r['head_s'] * 1000:.1f} | {t['probe_load']:.1f} | {r['peak_rss_mb']:.0f} / {r['ffmpeg_peak_rss_mb']:.0f} "
+            f"| {r['head_s'] * 1000:.1f} | {t['probe_load']:.1f} | {r['python_cpu_s']:.1f} | {r['peak_rss_mb']:.0f} / {r['ffmpeg_peak_rss_mb']:.0f} "
             f"| {r['load_before'][0]:.1f} -> {r['load_after'][0]:.1f} |"
         )
     return "\n".join(lines)

@@ -96,9 +96,9 @@ def embed_video(
 ) -> Embeddings:
     """Embed every 1-second window of a movie with a backbone set.
 
-    progress(done, total) is called before the first window, after each batch's image and audio steps (so at
-    least every ~2 s of work with the default batch), and at the end; an exception it raises stops the decoders
-    and propagates. channel_order="BGR" swaps the frame's channels before normalising, reproducing the
+    progress(done, total) is called before the first window, after each image micro-batch (done unchanged, a
+    heartbeat) and after each batch, so well within every ~2 s of work on a CPU; an exception it raises stops
+    the decoders and propagates. channel_order="BGR" swaps the frame's channels before normalising, reproducing the
     published code's mistake for its reference model. exact_frames=True decodes every H.264 frame so window k's
     picture is exactly the last frame before k + 1; the default skips non-reference frames (about 40% less decode
     work; the picture may then be one or two frames earlier, see detector.decode.FAST_H264_OPTIONS).
@@ -158,8 +158,8 @@ def embed_video(
             images = ((images - nets.mean) / nets.std).to(nets.dtype).contiguous(memory_format=torch.channels_last)
             for i in range(0, b, micro):
                 image_out[k + i:k + min(b, i + micro)] = nets.image_net(images[i:i + micro]).float().cpu().numpy()
+                report(k, n)  # a heartbeat: done counts windows with both embeddings
             timings["image"] += time.perf_counter() - now
-            report(k, n)
 
             now = time.perf_counter()
             waves = _to_device(batch.audio, "audio", pinned, nets.device)
