@@ -401,3 +401,24 @@ def test_extract_frame_past_the_end_is_a_decode_error(small_video):
         extract_frame(small_video, at_s=60)
     with pytest.raises(DecodeError, match="0 or more"):
         extract_frame(small_video, at_s=-1)
+
+
+def test_webm_without_a_duration_in_its_header(media):
+    # a live-muxed webm (as browsers' MediaRecorder write) has no duration: probe reads packet times instead
+    path = media / "live.webm"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=3.5", "-f", "lavfi", "-i",
+           "sine=frequency=440:sample_rate=48000:duration=3.5", "-c:v", "libvpx", "-c:a", "libopus",
+           "-live", "1", "-f", "webm", str(path))
+    with av.open(str(path)) as container:
+        assert container.duration is None
+    info = probe(path)
+    assert info.duration_s == pytest.approx(3.5, abs=0.1)
+    frames, audio = decoded(path)
+    assert len(frames) == 3 and np.abs(audio).max() > 0.05
+
+
+def test_a_movie_shorter_than_one_second_has_no_windows(media):
+    path = make_video(media / "blink.mp4", duration_s=0.6)
+    assert window_count(probe(path).duration_s) == 0
+    frames, audio = decoded(path)
+    assert frames.shape == (0, FRAME_CROP, FRAME_CROP, 3) and audio.shape == (0, PATCH_SAMPLES)

@@ -191,3 +191,11 @@ def test_precision_choice(monkeypatch):
     assert embed.resolve_precision("float32", backbone_set="offline", device_type="cpu") == "float32"
     with pytest.raises(DetectorError, match="precision"):
         embed.resolve_precision("float16", backbone_set="paper", device_type="cpu")
+
+
+def test_a_movie_shorter_than_one_second_gives_empty_embeddings(tmp_path):
+    path = make_video(tmp_path / "blink.mp4", duration_s=0.6, size="160x120")
+    calls = []
+    emb = embed_video(path, backbones="offline", progress=lambda d, t: calls.append((d, t)))
+    assert emb.image.shape == (0, 1280) and emb.audio.shape == (0, 128) and emb.features().shape == (0, 1408)
+    assert emb.times_s.shape == (0,) and calls == [(0, 0)]
