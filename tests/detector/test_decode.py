@@ -422,3 +422,20 @@ def test_a_movie_shorter_than_one_second_has_no_windows(media):
     assert window_count(probe(path).duration_s) == 0
     frames, audio = decoded(path)
     assert frames.shape == (0, FRAME_CROP, FRAME_CROP, 3) and audio.shape == (0, PATCH_SAMPLES)
+
+
+def test_audio_starting_late_is_placed_on_the_timeline(media):
+    video = make_video(media / "mute4.mp4", duration_s=4, size="160x120", audio=None)
+    late = media / "late_audio.mkv"
+    ffmpeg("-i", str(video), "-itsoffset", "1.5", "-f", "lavfi", "-i",
+           "sine=frequency=700:sample_rate=44100:duration=2.5", "-map", "0:v", "-map", "1:a", "-c:v", "copy",
+           "-c:a", "flac", str(late))
+    _, audio = decoded(late)
+    assert len(audio) == 4
+    energy = np.abs(audio).max(axis=1)
+    assert energy[0] == 0  # [0.025, 1.0) s: before the sound
+    # window 1's patch is samples [16400, 32000); the tone starts at 1.5 s = sample 24000 = patch index 7600
+    onset = 24_000 - audio_sample_range(1)[0]
+    assert np.abs(audio[1][: onset - 50]).max() < 1e-3
+    assert np.abs(audio[1][onset + 50:]).max() > 0.1
+    assert energy[2] > 0.1 and energy[3] > 0.1
