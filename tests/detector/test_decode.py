@@ -439,3 +439,11 @@ def test_audio_starting_late_is_placed_on_the_timeline(media):
     assert np.abs(audio[1][: onset - 50]).max() < 1e-3
     assert np.abs(audio[1][onset + 50:]).max() > 0.1
     assert energy[2] > 0.1 and energy[3] > 0.1
+
+
+def test_frames_are_rgb(media):
+    from tests.mediagen import make_colour_video
+
+    path = make_colour_video(media / "red.mp4", colour="red", tone_hz=440, duration_s=2)
+    frame = decoded(path)[0][0].reshape(-1, 3).mean(axis=0)
+    assert frame[0] > 200 and frame[1] < 40 and frame[2] < 40
