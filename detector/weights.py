@@ -190,17 +190,26 @@ def fetch_weights(
     if backbones not in ("paper", "auto"):
         raise MissingWeightsError(f"Unknown backbone set {backbones!r}; choose paper or offline.")
     directory = Path(directory) if directory is not None else weights_dir()
-    files = []
+    files, missing = [], []
     for weight in PAPER_FILES:
         found = find_weight(weight)
         if found is not None and sha256_of(found) == weight.sha256:
             files.append({"name": weight.name, "path": str(found), "sha256": weight.sha256, "status": "present"})
-            continue
+        else:
+            missing.append(weight)
+    for i, weight in enumerate(missing):
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise MissingWeightsError(f"Cannot create {directory} for the weights ({exc.strerror}).") from None
         target = directory / weight.name
-        _download(weight, target, timeout_s=timeout_s, progress=progress)
+        try:
+            _download(weight, target, timeout_s=timeout_s, progress=progress)
+        except MissingWeightsError as exc:
+            others = missing[i + 1:]
+            if not others:
+                raise
+            listing = "; ".join(f"{w.name} from {w.url} (SHA-256 {w.sha256})" for w in others)
+            raise MissingWeightsError(f"{exc} Also needed there: {listing}.") from None
         files.append({"name": weight.name, "path": str(target), "sha256": weight.sha256, "status": "downloaded"})
     return {"backbone_set": "paper", "directory": str(directory), "files": files}

@@ -74,6 +74,8 @@ def test_fetch_without_network_explains_what_to_do_and_leaves_nothing(folders, m
     with pytest.raises(MissingWeightsError) as err:
         weights.fetch_weights("paper")
     assert "no internet" in str(err.value) and str(ours) in str(err.value)
+    for weight in weights.PAPER_FILES:  # the message lists every file still to copy, with its hash
+        assert weight.url in str(err.value) and weight.sha256 in str(err.value)
     assert list(ours.iterdir()) == []
 
 
