@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
-from kissweb.analysis import pipeline, services
+from kissweb.analysis import claims, pipeline, services
 from kissweb.library.models import Analysis, AnalysisStatus, ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,7 @@ def test_two_analyze_requests_at_once_one_runs_the_other_gets_409(make_movie, us
 
 
 def test_analyses_of_a_movie_are_listed_newest_first(api_client, make_movie, embedder, monkeypatch):
-    monkeypatch.setattr(pipeline, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(claims, "PROGRESS_EVERY_S", 0.0)
     movie = make_movie()
     first = services.analysis_request(movie=movie)
     pipeline.analysis_run(analysis_id=first.pk)

@@ -11,7 +11,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 import detector
-from kissweb.analysis import conf, pipeline, storage
+from kissweb.analysis import claims, conf, pipeline, storage
 from kissweb.analysis.services import analysis_request
 from kissweb.library.models import (
     Analysis,
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def every_progress_written(monkeypatch):
-    monkeypatch.setattr(pipeline, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(claims, "PROGRESS_EVERY_S", 0.0)
 
 
 def _run(movie):
@@ -324,7 +324,7 @@ def test_the_heartbeat_moves_during_silent_work(make_movie, embedder, settings, 
     import time
 
     settings.KISSWEB_ANALYSIS_STALE_S = 1.5  # beats every 0.5 s
-    monkeypatch.setattr(pipeline, "PROGRESS_EVERY_S", 3600.0)  # no progress writes after the first
+    monkeypatch.setattr(claims, "PROGRESS_EVERY_S", 3600.0)  # no progress writes after the first
     movie = make_movie()
     beats = []
 

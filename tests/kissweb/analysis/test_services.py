@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from kissweb.analysis import conf, pipeline, services
+from kissweb.analysis import claims, conf, pipeline, services
 from kissweb.library.models import (
     Analysis,
     AnalysisKind,
@@ -24,7 +24,7 @@ from kissweb.library.models import (
 
 @pytest.fixture(autouse=True)
 def every_progress_written(monkeypatch):
-    monkeypatch.setattr(pipeline, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(claims, "PROGRESS_EVERY_S", 0.0)
 
 
 def _queued_task_names():

@@ -25,6 +25,7 @@ pytestmark = [
 ]
 
 SCENE_START_S, SCENE_END_S = 12, 26
+MOVIE_S = 120  # long enough that progress is seen moving between 0 and 1
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def scene_movie(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("movie")
     return make_movie(
         folder / "scene.mp4",
-        [("blue", 220, SCENE_START_S), ("red", 880, SCENE_END_S - SCENE_START_S), ("green", 220, 40 - SCENE_END_S)],
+        [("blue", 220, SCENE_START_S), ("red", 880, SCENE_END_S - SCENE_START_S), ("green", 220, MOVIE_S - SCENE_END_S)],
     )
 
 
@@ -138,7 +139,7 @@ def test_upload_analyse_then_activate_a_model_without_decoding_again(
         os.replace(hidden, video)
 
     scores = client.get(f"/api/movies/{movie_id}/scores/?scene_type=kissing").json()
-    assert scores["window_s"] == 1.0 and len(scores["scores"]) == 40
+    assert scores["window_s"] == 1.0 and len(scores["scores"]) == MOVIE_S
     assert np.mean(scores["scores"][SCENE_START_S + 1 : SCENE_END_S - 1]) > 0.9
     assert np.mean(scores["scores"][: SCENE_START_S - 1] + scores["scores"][SCENE_END_S + 1 :]) < 0.1
     [(start, end, _)] = _detected(movie_id)
@@ -225,6 +226,10 @@ def test_a_movie_deleted_through_the_api_mid_analysis_leaves_nothing(qcluster, s
     client = _client(user)
     movie_id = _upload(client, movie_path, "Deleted while analysed")
     analysis_id = Analysis.objects.get(movie_id=movie_id).pk
+    movie = Movie.objects.get(pk=movie_id)
+    media = Path(settings.MEDIA_ROOT)
+    own_files = [media / movie.file.name, media / movie.poster.name]
+    assert all(path.is_file() for path in own_files)
     wait_for(lambda: Movie.objects.get(pk=movie_id).progress > 0.02, timeout_s=120, interval_s=0.1,
              what="the analysis to start embedding")
 
@@ -235,8 +240,8 @@ def test_a_movie_deleted_through_the_api_mid_analysis_leaves_nothing(qcluster, s
     assert task.success and task.result == "gone"
     for model in (Movie, Analysis, MovieEmbedding, ScoreTrack, Segment):
         assert not model.objects.filter(**({"pk": movie_id} if model is Movie else {"movie_id": movie_id})).exists()
-    media = Path(settings.MEDIA_ROOT)
-    left = [p for p in media.rglob("*") if p.is_file()]
+    left = [p for p in own_files if p.exists()]
+    left += list((media / "embeddings").glob(f"movie-{movie_id}-*")) + list(media.glob(f"thumbs/{movie_id}"))
     assert left == [], left
 
 
