@@ -145,9 +145,20 @@ class ModelVersionDetailApi(APIView):
 class SceneTypeModelUploadApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
+    MAX_MODEL_BYTES = 256 * 1024 * 1024
+
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField()
         name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+        def validate_file(self, file):
+            limit = SceneTypeModelUploadApi.MAX_MODEL_BYTES
+            if file.size > limit:
+                raise serializers.ValidationError(
+                    f"This file is {file.size / 1e6:.0f} MB; a scene model file is at most {limit // 2**20} MB "
+                    "(a trained head is a few kilobytes)."
+                )
+            return file
 
     @extend_schema(request=InputSerializer, responses={201: ModelVersionOutputSerializer})
     def post(self, request, slug: str):

@@ -75,15 +75,16 @@ def _active_models(state: RunState) -> list[ActiveModel]:
     return found
 
 
-def _stored_features(claim: Claim, backbone_set: str) -> np.ndarray | None:
+def _stored_features(claim: Claim, backbone_set: str) -> tuple[np.ndarray | None, str]:
+    """The stored features, or None and why they must be embedded again (the stage shown to people)."""
     row = MovieEmbedding.objects.filter(movie_id=claim.movie_id, backbone_set=backbone_set).first()
     if row is None:
-        return None
+        return None, f"re-embedding: model needs the {backbone_set} backbones"
     try:
-        return storage.embedding_features(row)
+        return storage.embedding_features(row), ""
     except (OSError, ValueError) as exc:
         log.warning("stored embeddings of movie %s unusable, re-embedding: %s", claim.movie_id, exc)
-        return None
+        return None, f"re-embedding: the stored {backbone_set} embeddings could not be read"
 
 
 def _embed_batch_size() -> int:
@@ -154,13 +155,14 @@ def _features_by_backbone(state: RunState, models: list[ActiveModel]) -> dict[st
     claim = state.claim
     needed = sorted({m.version.backbone_set for m in models})
     features: dict[str, np.ndarray] = {}
+    why: dict[str, str] = {}
     if claim.kind == AnalysisKind.ANALYZE:
         primary = detector.resolve_backbone_set("auto")
         to_embed = [primary] + [s for s in needed if s != primary]
     else:
         started = time.monotonic()
         for backbone_set in needed:
-            stored = _stored_features(claim, backbone_set)
+            stored, why[backbone_set] = _stored_features(claim, backbone_set)
             if stored is not None:
                 features[backbone_set] = stored
         state.timings_s["load_embeddings"] = round(time.monotonic() - started, 3)
@@ -173,7 +175,7 @@ def _features_by_backbone(state: RunState, models: list[ActiveModel]) -> dict[st
         if claim.kind == AnalysisKind.ANALYZE and index == 0:
             stage = claim.stage if claim.stage.startswith("re-embedding") else "embedding"
         else:
-            stage = f"re-embedding: model needs the {backbone_set} backbones"
+            stage = why.get(backbone_set) or f"re-embedding: model needs the {backbone_set} backbones"
         try:
             features[backbone_set] = _embed(state, backbone_set=backbone_set, share=(low, high), stage=stage)
         except detector.MissingWeightsError as exc:

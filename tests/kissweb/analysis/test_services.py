@@ -253,3 +253,25 @@ def test_the_sweeper_schedule_exists_after_migrate():
     assert schedule.func == services.SWEEP_TASK and schedule.schedule_type == Schedule.MINUTES
     services.sweeper_schedule_ensure()
     assert Schedule.objects.filter(name=services.SWEEPER_SCHEDULE_NAME).count() == 1
+
+
+@pytest.mark.django_db
+def test_unreadable_stored_embeddings_are_rebuilt_and_the_stage_says_why(make_movie, embedder, active_model,
+                                                                         media_root, kissing):
+    active_model()
+    embedder.positive = set(range(10, 22))
+    movie = make_movie()
+    services.analysis_request(movie=movie)
+    _run_all_queued()
+    from kissweb.library.models import MovieEmbedding
+
+    (media_root / MovieEmbedding.objects.get(movie=movie).file.name).write_bytes(b"damaged")
+    stages = []
+    embedder.on_window = lambda index: stages.append(Analysis.objects.filter(movie=movie).first().stage)
+    rescore = services.analysis_request(movie=movie, kind=AnalysisKind.RESCORE)
+
+    assert _run_all_queued() == ["succeeded"]
+    assert "re-embedding: the stored offline embeddings could not be read" in stages
+    assert len(embedder.calls) == 2 and _detected(movie) == [(10.0, 22.0)]
+    rescore.refresh_from_db()
+    assert rescore.status == AnalysisStatus.SUCCEEDED
