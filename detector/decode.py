@@ -162,7 +162,8 @@ def probe(path: str | os.PathLike, *, timeout_s: float = 30) -> MediaInfo:
             raise DecodeError(f"{path}: the movie has zero duration.")
         video_end_s = None
         if video.duration is not None and video.time_base is not None:
-            video_end_s = float(((video.start_time or 0) + video.duration) * video.time_base)
+            origin_s = (container.start_time or 0) / 1_000_000  # ffmpeg's timeline starts at the container start
+            video_end_s = float(((video.start_time or 0) + video.duration) * video.time_base) - origin_s
         first = _first_frame(container, video, path, deadline)
         sar = video.sample_aspect_ratio or video.codec_context.sample_aspect_ratio
         pixel_aspect = float(sar) if sar and sar > 0 else 1.0

@@ -447,3 +447,14 @@ def test_frames_are_rgb(media):
     path = make_colour_video(media / "red.mp4", colour="red", tone_hz=440, duration_s=2)
     frame = decoded(path)[0][0].reshape(-1, 3).mean(axis=0)
     assert frame[0] > 200 and frame[1] < 40 and frame[2] < 40
+
+
+def test_mpegts_timestamps_start_at_the_container_start(media):
+    path = make_indexed_video(media / "broadcast.ts", duration_s=5, extra=("-f", "mpegts"))
+    with av.open(str(path)) as container:
+        assert container.start_time > 0  # MPEG-TS starts at 1.4 s
+    info = probe(path)
+    assert info.video_end_s == pytest.approx(info.duration_s, abs=0.05)
+    frames, _ = decoded(path)
+    times = frame_times(path)
+    assert [read_index(f) for f in frames] == expected_indices([t - min(times) for t in times], 5)
