@@ -270,14 +270,13 @@ def _write(state: RunState, scored: list[tuple]) -> None:
             analysis_request(movie=movie, kind=AnalysisKind.RESCORE)
 
 
-
 def _cleanup(state: RunState) -> None:
     """Remove files this run wrote that no row refers to (the movie was deleted or another attempt took over)."""
     for name in state.written_files:
         try:
             referenced = MovieEmbedding.objects.filter(file=name).exists()
-        except DatabaseError:
-            referenced = False
+        except DatabaseError:  # cannot tell: keep it rather than break a row that may point at it
+            referenced = True
         if not referenced:
             storage.embeddings_delete(name=name)
 

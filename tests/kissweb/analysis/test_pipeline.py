@@ -359,3 +359,28 @@ def test_a_run_past_its_time_limit_fails_with_the_limit_in_the_reason(make_movie
     assert analysis.status == AnalysisStatus.FAILED and movie.status == MovieStatus.FAILED
     assert f"limit of {limit} s" in movie.error and "KISSWEB_TASK_TIMEOUT_S" in movie.error
     assert _embedding_files(media_root) == []
+
+
+def test_a_model_activated_during_the_run_gets_a_rescore_queued(make_movie, embedder, active_model, kissing,
+                                                                 model_file):
+    from kissweb.analysis.services import model_version_create
+    from kissweb.library.models import ModelVersion
+
+    first = active_model()
+    newer = model_version_create(scene_type=kissing, file=model_file(), name="newer")
+    movie = make_movie()
+
+    def activate_newer(index):
+        if index == 5:
+            ModelVersion.objects.filter(pk=first.pk).update(is_active=False)
+            ModelVersion.objects.filter(pk=newer.pk).update(is_active=True)
+
+    embedder.on_window = activate_newer
+    outcome, analysis = _run(movie)
+
+    assert outcome == "succeeded" and list(analysis.model_versions.all()) == [first]
+    follow_up = Analysis.objects.filter(movie=movie, status=AnalysisStatus.QUEUED).get()
+    assert follow_up.kind == "rescore"
+    assert pipeline.analysis_run(analysis_id=follow_up.pk) == "succeeded"
+    follow_up.refresh_from_db()
+    assert list(follow_up.model_versions.all()) == [newer] and len(embedder.calls) == 1
