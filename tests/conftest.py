@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,20 @@ def shared_media() -> Path:
     if not SHARED_MEDIA.is_dir():
         pytest.skip(f"real clips not found at {SHARED_MEDIA}")
     return SHARED_MEDIA
+
+
+REQUIRE_TOOLS = os.environ.get("KISSWEB_REQUIRE_TOOLS") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI (KISSWEB_REQUIRE_TOOLS=1) a test skipped for want of a tool fails instead: nothing may go unrun.
+
+    Only tests marked `gpu` may skip there, since CI machines have no GPU.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_TOOLS and report.skipped and not hasattr(report, "wasxfail") and item.get_closest_marker("gpu") is None:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every tool must be present: {reason}"
