@@ -16,3 +16,5 @@ STORAGES = {
 }
 MEDIA_ROOT = __import__("pathlib").Path(tempfile.mkdtemp(prefix="kissweb-test-media-"))
 FILE_UPLOAD_TEMP_DIR = None
+STATIC_ROOT = MEDIA_ROOT.parent / (MEDIA_ROOT.name + "-static")  # served from the finders in tests; must exist
+STATIC_ROOT.mkdir(exist_ok=True)
