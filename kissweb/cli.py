@@ -64,6 +64,7 @@ def prepare_app() -> str | None:
     from kissweb.library.services import admin_ensure
 
     call_command("migrate", interactive=False, verbosity=0)
+    call_command("createcachetable", verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
     return admin_ensure(
         username=os.environ.get("KISSWEB_ADMIN_USER") or None,
@@ -76,9 +77,11 @@ def _start(cmd: list[str]) -> subprocess.Popen:
 
 
 def _stop_all(procs: list[subprocess.Popen], timeout_s: float = 20) -> None:
+    # SIGTERM to the leaders only: gunicorn's master and qcluster's sentinel stop their own children in order
+    # (a signal to the whole group kills qcluster's pool first, and its sentinel then waits on the dead).
     for proc in procs:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+            proc.terminate()
     deadline = time.monotonic() + timeout_s
     for proc in procs:
         try:

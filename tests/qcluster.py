@@ -119,7 +119,7 @@ class QCluster:
     def stop(self, *, timeout_s: float = 20) -> None:
         if self.proc is not None and self.proc.poll() is None:
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.terminate()  # the sentinel stops its pool; a group-wide signal makes it wait on the dead
                 self.proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)

@@ -151,6 +151,14 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# A cache every process shares: django-q2 keeps its worker statistics there (the health endpoint reads them).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "kissweb_cache"}
+    )
+}
 
 LOGGING = {
     "version": 1,
