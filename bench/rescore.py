@@ -10,7 +10,7 @@ What it does, in its own database (kissweb_bench_rescore on the server of DATABA
 2. registers a real model file (detector.save_model) with services.model_version_create;
 3. timed: services.model_version_activate (deactivate/activate + queue N rescore analyses on the task queue),
    then every queued analysis is run by services.analysis_run, the function the worker's task calls
-   (claim, read stored embeddings, detector.score, detector.aggregate, one write transaction);
+   (claim, read stored embeddings, detector.score, detector.aggregate_probabilities, one write transaction);
 4. the embeddings' pages are evicted from the page cache first (posix_fadvise DONTNEED), so files are read from disk.
 Prints the total, per-stage sums and checks that every movie got its segments. Target: under 60 s.
 """

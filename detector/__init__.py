@@ -7,7 +7,8 @@ The public face. Importing `detector` does not import torch: every name loads it
     for segment in result.segments: print(segment.start_s, segment.end_s, segment.confidence)
 
 Pieces: `embed_video` (one streaming pass -> per-second image+audio embeddings), `score` (the linear head ->
-P(scene) per second), `aggregate` (the paper's Algorithm 1 -> non-overlapping `Segment`s), `train_head`,
+P(scene) per second), `aggregate_probabilities` (labels p >= cut, then the paper's Algorithm 1,
+`detector.aggregate.aggregate`, -> non-overlapping `Segment`s), `train_head`,
 `load_model`/`save_model` (safetensors + JSON card), `probe`/`extract_frame` (media facts and stills).
 """
 
@@ -36,16 +37,16 @@ _EXPORTS: dict[str, str] = {
     "save_model": "detector.head",
     "score": "detector.head",
     "Segment": "detector.aggregate",
+    "aggregate_probabilities": "detector.aggregate",
     "train_head": "detector.train",
     "detect": "detector.api",
     "Detection": "detector.api",
 }
 
-__all__ = [*_EXPORTS, "aggregate", "__version__"]
+__all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:
-    from detector import aggregate
-    from detector.aggregate import Segment
+    from detector.aggregate import Segment, aggregate_probabilities
     from detector.api import Detection, detect
     from detector.decode import MediaInfo, extract_frame, probe
     from detector.constants import BACKBONE_DIMS
@@ -58,10 +59,6 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     """Load a public name's module on first use (keeps torch out of `import detector`)."""
-    if name == "aggregate":
-        # The module itself is callable: aggregate(probabilities, cut=, min_frames=, threshold=) -> list[Segment],
-        # and detector.aggregate.aggregate(labels, min_frames, threshold) is Algorithm 1 on labels.
-        return importlib.import_module("detector.aggregate")
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'detector' has no attribute {name!r}")

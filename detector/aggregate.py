@@ -1,8 +1,9 @@
 """The paper's Algorithm 1 (Ziai 2019): per-second labels -> non-overlapping scene segments, exact and O(n log n).
 
 `aggregate(labels, min_frames, threshold)` is the algorithm on 0/1 labels and returns inclusive index pairs.
-This module is also callable: `detector.aggregate(probabilities, cut=..., min_frames=..., threshold=...)` labels the
-probabilities (`p >= cut`), runs the algorithm and returns `Segment`s in seconds with their mean probability.
+`aggregate_probabilities(probabilities, cut=..., min_frames=..., threshold=...)` (also `detector.aggregate_probabilities`)
+labels the probabilities (`p >= cut`), runs the algorithm and returns `Segment`s in seconds with their mean
+probability.
 
 Definition (labels P[0..n-1], min_frames m >= 1, threshold t in (0, 1]):
 1. For every s with P[s] = 1 and n - s >= m, the candidate (s, e) uses the largest e >= s + m - 1 with P[e] = 1 and
@@ -15,8 +16,6 @@ Definition (labels P[0..n-1], min_frames m >= 1, threshold t in (0, 1]):
 from __future__ import annotations
 
 import math
-import sys
-import types
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
@@ -180,23 +179,3 @@ def _resolve_overlaps(starts: list[int], ends: list[int]) -> list[tuple[int, int
             kept_s.append(s)
             kept_e.append(e)
     return list(zip(kept_s, kept_e))
-
-
-class _CallableModule(types.ModuleType):
-    """`detector.aggregate` is both this module and the probability-level function of the public API."""
-
-    def __call__(
-        self,
-        probabilities: Sequence[float] | np.ndarray,
-        *,
-        cut: float = DEFAULT_CUT,
-        min_frames: int = DEFAULT_MIN_FRAMES,
-        threshold: float = DEFAULT_THRESHOLD,
-        window_s: float = 1.0,
-    ) -> list[Segment]:
-        return aggregate_probabilities(
-            probabilities, cut=cut, min_frames=min_frames, threshold=threshold, window_s=window_s
-        )
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -223,7 +223,7 @@ def _write(state: RunState, scored: list[tuple]) -> None:
         for m, probabilities in scored:
             scene_type = SceneType.objects.get(pk=m.scene_type.pk)  # settings as they are now, under the lock
             t0 = time.monotonic()
-            found = detector.aggregate(
+            found = detector.aggregate_probabilities(
                 probabilities, cut=scene_type.cut, min_frames=scene_type.min_frames, threshold=scene_type.threshold
             )
             aggregate_s += time.monotonic() - t0

@@ -249,7 +249,7 @@ def scene_type_settings_changed(*, scene_type: SceneType) -> dict[int, dict]:
             if movie is None or analysis is None:
                 continue
             probabilities = np.frombuffer(bytes(track.scores), dtype="<f4")
-            found = detector.aggregate(
+            found = detector.aggregate_probabilities(
                 probabilities, cut=scene_type.cut, min_frames=scene_type.min_frames, threshold=scene_type.threshold
             )
             changes[movie.pk] = detected_segments_replace(

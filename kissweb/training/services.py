@@ -190,7 +190,7 @@ def _heldout_evaluation(
     }
     for movie_id in movie_ids:
         movie_probabilities = detector.score(np.asarray(features_load(embeddings[movie_id]), np.float32), model)
-        segments = detector.aggregate(
+        segments = detector.aggregate_probabilities(
             movie_probabilities, cut=scene_type.cut, min_frames=scene_type.min_frames, threshold=scene_type.threshold
         )
         spans = [s for s in heldout if s.movie_id == movie_id]

@@ -144,9 +144,9 @@ def test_cut_moves_labels():
     assert segments[0].confidence == pytest.approx(0.45)
 
 
-def test_public_face_is_callable_and_keeps_the_label_level_function():
+def test_public_face_has_the_probability_level_and_the_label_level_function():
     probs = [0.9] * 11 + [0.1] * 5
-    assert detector.aggregate(probs) == [Segment(0.0, 11.0, pytest.approx(0.9))]
+    assert detector.aggregate_probabilities(probs) == [Segment(0.0, 11.0, pytest.approx(0.9))]
     assert detector.aggregate.aggregate([1] * 11, 10, 0.7) == [(0, 10)]
     from detector import Segment as PublicSegment
 

@@ -180,7 +180,7 @@ def analysed_movie(transactional_db, clip_60s, staff_user, settings):
             movie=movie, scene_type=scene_type, model_version=model, analysis=analysis,
             scores=scores.astype("<f4").tobytes(), n_windows=len(scores),
         )
-        for seg in detector.aggregate(
+        for seg in detector.aggregate_probabilities(
             scores, cut=scene_type.cut, min_frames=scene_type.min_frames, threshold=scene_type.threshold
         ):
             Segment.objects.create(

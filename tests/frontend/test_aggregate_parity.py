@@ -75,7 +75,7 @@ def test_random_probability_cases_match_python_exactly():
         })
     got = run_js(cases)
     for case, js in zip(cases, got):
-        py = detector.aggregate(
+        py = detector.aggregate_probabilities(
             case["probabilities"], cut=case["cut"], min_frames=case["min_frames"], threshold=case["threshold"]
         )
         assert js == [[s.start_s, s.end_s, s.confidence] for s in py], case
