@@ -64,7 +64,7 @@ def movie_scores(*, movie: Movie, scene_type: SceneType) -> MovieScores:
     scores = np.frombuffer(bytes(track.scores), dtype="<f4")
     return MovieScores(
         window_s=1.0,
-        scores=[round(float(p), 5) for p in scores],
+        scores=scores.astype(np.float64).tolist(),  # the stored float32 values exactly: the browser re-aggregates them
         model_version_id=track.model_version_id,
         model_is_active=track.model_version_id == active.pk,
     )

@@ -254,9 +254,15 @@ def _remove_paths(paths: list[Path]) -> None:
 
 @transaction.atomic
 def movie_delete(*, movie: Movie) -> None:
-    """Delete the movie's rows (cascade) and, once that is committed, its files."""
-    paths = movie_files(movie=movie)
-    movie.delete()
+    """Delete the movie's rows (cascade) and, once that is committed, its files.
+
+    The row lock makes a concurrent analysis write (which locks the movie too) wait, then find the movie gone,
+    instead of adding segments between the cascade's collection and the delete.
+    """
+    with transaction.atomic():
+        Movie.objects.select_for_update().filter(pk=movie.pk).first()
+        paths = movie_files(movie=movie)
+        movie.delete()
     transaction.on_commit(lambda: _remove_paths(paths))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 
@@ -98,7 +97,6 @@ def test_drop_files_on_the_zone(page_as, user, small_video):
     assert Movie.objects.get().title == "dropped clip"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("detector.embed") is None, reason="detector.embed has not landed yet")
 def test_upload_shows_progress_until_ready(page_as, user, qcluster, small_video):
     from kissweb.library.models import Movie
 

@@ -8,7 +8,6 @@ The scene in the generated movies is red + 880 Hz; everything else is blue or gr
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -17,12 +16,7 @@ import pytest
 
 from tests.qcluster import qcluster, wait_for  # noqa: F401 - fixture
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("detector.embed") is None, reason="detector.embed (embed_video) has not landed yet"
-    ),
-]
+pytestmark = pytest.mark.slow
 
 SCENE_START_S, SCENE_END_S = 12, 26
 MOVIE_S = 120  # long enough that progress is seen moving between 0 and 1
