@@ -41,7 +41,9 @@ def json_exception_handler(exc, context):
             )
         return None
     data = response.data
-    if isinstance(data, dict) and "detail" in data and len(data) == 1:
+    if isinstance(data, dict) and set(data) == {"detail"}:
+        if not isinstance(data["detail"], str):  # e.g. ValidationError({"detail": [...]}) from a service
+            response.data = {"detail": _first_message(data["detail"])}
         return response
     response.data = {"detail": _first_message(data), "errors": data}
     return response

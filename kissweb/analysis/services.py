@@ -217,6 +217,18 @@ def model_version_activate(*, model_version: ModelVersion) -> RescorePlan:
             raise ValidationError(
                 {"detail": f"Model '{version.name}' is {version.status}, not ready; only a ready model can be active."}
             )
+        channel_order = (version.card or {}).get("channel_order", "RGB")
+        if channel_order != "RGB":
+            # The library stores one set of RGB embeddings per movie; scoring them with a head trained on other
+            # input would give wrong scores without any sign of it.
+            raise ValidationError(
+                {
+                    "detail": f"Model '{version.name}' expects {channel_order} frames (the published model was trained "
+                    "on BGR frames taken as RGB), but the library's stored embeddings are RGB, so its scores here "
+                    "would be wrong. Use it from the command line (`python -m detector detect VIDEO --model FILE` "
+                    "feeds it BGR frames), or train a model in the app from your own annotations."
+                }
+            )
         ModelVersion.objects.filter(scene_type_id=version.scene_type_id, is_active=True).exclude(
             pk=version.pk
         ).update(is_active=False)

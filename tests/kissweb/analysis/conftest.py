@@ -108,13 +108,18 @@ def make_movie(media_root, small_video, user):
     return make
 
 
-def first_feature_model(*, scene_type: str = "kissing", backbone_set: str = "offline", sharpness: float = 20.0):
+def first_feature_model(
+    *, scene_type: str = "kissing", backbone_set: str = "offline", sharpness: float = 20.0, channel_order: str = "RGB"
+):
     """A real head whose P(scene) is high exactly where feature 0 is 1.0 (sigmoid(sharpness * (x0 - 0.5)))."""
     dims = OFFLINE_DIMS if backbone_set == "offline" else PAPER_DIMS
     weight = np.zeros((2, sum(dims)), np.float32)
     weight[1, 0] = sharpness
     bias = np.array([0.0, -sharpness / 2], np.float32)
-    card = make_card(scene_type=scene_type, backbone_set=backbone_set, image_dim=dims[0], audio_dim=dims[1])
+    card = make_card(
+        scene_type=scene_type, backbone_set=backbone_set, image_dim=dims[0], audio_dim=dims[1],
+        channel_order=channel_order,
+    )
     return SceneModel(weight=weight, bias=bias, card=card)
 
 

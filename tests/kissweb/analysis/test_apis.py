@@ -163,3 +163,11 @@ def test_staff_activate_a_model_and_the_library_is_rescored(
     body = response.json()
     assert body["model"]["is_active"] is True and body["rescore"]["rescore"] == 1
     assert Analysis.objects.filter(movie=movie, status=AnalysisStatus.QUEUED, kind="rescore").exists()
+
+
+def test_activating_a_bgr_model_is_refused_with_a_sentence(staff_client, kissing, model_file):
+    version = services.model_version_create(scene_type=kissing, file=model_file(channel_order="BGR"), name="pkl")
+    response = staff_client.post(f"/api/models/{version.pk}/activate/")
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and detail.startswith("Model 'pkl' expects BGR frames")

@@ -150,6 +150,16 @@ def test_activation_keeps_one_active_model_and_rescores_without_decoding(
 
 
 @pytest.mark.django_db
+def test_a_model_expecting_bgr_frames_is_not_activated_on_rgb_embeddings(kissing, model_file, active_model):
+    current = active_model()
+    published = services.model_version_create(scene_type=kissing, file=model_file(channel_order="BGR"), name="pkl")
+    with pytest.raises(ValidationError, match="expects BGR frames"):
+        services.model_version_activate(model_version=published)
+    assert list(ModelVersion.objects.filter(is_active=True)) == [current]
+    assert not Analysis.objects.filter(kind=AnalysisKind.RESCORE).exists()
+
+
+@pytest.mark.django_db
 def test_a_model_needing_other_backbones_re_embeds_and_says_so(make_movie, embedder, kissing, model_file):
     embedder.positive = set(range(10, 22))
     movie = make_movie()

@@ -84,7 +84,9 @@ def test_train_watch_progress_compare_and_activate(page_as, staff_user):  # noqa
     screenshot(page, "scene-type-phone")
 
 
-def test_import_the_published_model_then_activate_and_roll_back(page_as, staff_user, tmp_path):  # noqa: F811
+def test_import_the_published_model_then_activate_and_roll_back(
+    page_as, browser_context, staff_user, tmp_path  # noqa: F811
+):
     from kissweb.analysis.services import model_version_activate
     from kissweb.library.models import ModelVersion
     from kissweb.training import services
@@ -95,30 +97,39 @@ def test_import_the_published_model_then_activate_and_roll_back(page_as, staff_u
         movie = movie_with_scenes(staff_user, kinds=[0] * 20 + [1] * 20, seed=seed)
         annotate(movie, kissing, 0, 20, "negative", staff_user)
         annotate(movie, kissing, 20, 40, "positive", staff_user)
-    run = services.training_request(scene_type=kissing, requested_by=staff_user, queue=False)
-    trained = services.training_run(run_id=run.pk).model_version
-    model_version_activate(model_version=trained)
+    first = services.training_run(
+        run_id=services.training_request(scene_type=kissing, requested_by=staff_user, queue=False).pk
+    ).model_version
+    second = services.training_run(
+        run_id=services.training_request(scene_type=kissing, requested_by=staff_user, queue=False).pk
+    ).model_version
+    model_version_activate(model_version=second)
 
     _, content = published_pickle()
     pkl = tmp_path / "model.pkl"
     pkl.write_bytes(content)
     page = page_as(staff_user)
     page.goto("/scene-types/kissing/")
-    page.wait_for_selector(f'[data-version="{trained.pk}"].active')
+    page.wait_for_selector(f'[data-version="{second.pk}"].active')
     page.set_input_files("#reference-file", str(pkl))
     page.click("#import-form button[type=submit]")
     page.wait_for_selector(".st-version >> text=Published model (Ziai 2019)")
     imported = ModelVersion.objects.get(name="Published model (Ziai 2019)")
     assert imported.backbone_set == "paper" and imported.card["channel_order"] == "BGR"
-
-    page.locator(f'[data-version="{imported.pk}"] [data-activate]').click()
-    page.wait_for_selector(f'[data-version="{imported.pk}"].active')
-    roll_back = page.locator(f'[data-version="{trained.pk}"] [data-activate]')
-    assert roll_back.inner_text() == "Roll back to this"
     assert "Reported by its authors" in page.locator(f'[data-version="{imported.pk}"]').inner_text()
+
+    # The published head expects BGR frames; the library's embeddings are RGB: refused, and said in words.
+    browser_context[1].allow("status of 400")
+    page.locator(f'[data-version="{imported.pk}"] [data-activate]').click()
+    page.wait_for_selector(".toast.error >> text=expects BGR frames")
+    second.refresh_from_db()
+    assert second.is_active
+
+    roll_back = page.locator(f'[data-version="{first.pk}"] [data-activate]')
+    assert roll_back.inner_text() == "Roll back to this"
     screenshot(page, "scene-type-roll-back")
     roll_back.click()
-    page.wait_for_selector(f'[data-version="{trained.pk}"].active')
-    trained.refresh_from_db()
-    imported.refresh_from_db()
-    assert trained.is_active and not imported.is_active
+    page.wait_for_selector(f'[data-version="{first.pk}"].active')
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.is_active and not second.is_active
