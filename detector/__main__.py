@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from detector.aggregate import DEFAULT_CUT, DEFAULT_MIN_FRAMES, DEFAULT_THRESHOLD
+from detector.head import json_default
 
 EXIT_ERROR = 1
 EXIT_NO_MODEL = 2
@@ -113,21 +114,9 @@ def progress_bar(description: str, unit: str) -> Iterator[Callable[[int, int], N
 
 
 def emit(payload: Any) -> None:
-    json.dump(payload, sys.stdout, indent=2, default=_json_default)
+    json.dump(payload, sys.stdout, indent=2, default=json_default)
     sys.stdout.write("\n")
     sys.stdout.flush()
-
-
-def _json_default(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def cmd_detect(args: argparse.Namespace) -> int:

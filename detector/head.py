@@ -85,7 +85,7 @@ def save_model(model: SceneModel, path: str | Path) -> Path:
         path = path.with_name(path.name + ".safetensors")
     weight, bias = _checked_tensors(np.asarray(model.weight), np.asarray(model.bias), path)
     _check_card(model.card, weight.shape[1], path)
-    card_json = json.dumps(model.card, sort_keys=True, default=_json_default)
+    card_json = json.dumps(model.card, sort_keys=True, default=json_default)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     save_file({"weight": weight, "bias": bias}, str(partial), metadata={"card": card_json, "format": "kissweb-head"})
@@ -192,7 +192,8 @@ def _check_card(card: Any, input_dim: int, path: Path) -> None:
         )
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """json.dumps(default=...) for NumPy values and paths in cards and CLI output."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

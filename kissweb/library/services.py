@@ -333,17 +333,24 @@ def _span_error(exc: IntegrityError, *, movie: Movie, start_s: float, end_s: flo
     return ValidationError({"detail": f"The database refused this {what}: {exc}"})
 
 
+def _span_save(span: Segment | Annotation, *, what: str) -> None:
+    """Save a segment or annotation; a database rule it breaks comes back as a ValidationError sentence."""
+    try:
+        with transaction.atomic():
+            span.save()
+    except IntegrityError as exc:
+        raise _span_error(exc, movie=span.movie, start_s=span.start_s, end_s=span.end_s, what=what) from exc
+
+
 def segment_create(*, movie: Movie, scene_type: SceneType, start_s: float, end_s: float, user) -> Segment:
     """A manual segment. Analyses never touch manual segments."""
     movie_check_can_edit(movie=movie, user=user)
-    try:
-        with transaction.atomic():
-            return Segment.objects.create(
-                movie=movie, scene_type=scene_type, start_s=start_s, end_s=end_s, confidence=1.0,
-                source=SegmentSource.MANUAL, created_by=user,
-            )
-    except IntegrityError as exc:
-        raise _span_error(exc, movie=movie, start_s=start_s, end_s=end_s, what="segment") from exc
+    segment = Segment(
+        movie=movie, scene_type=scene_type, start_s=start_s, end_s=end_s, confidence=1.0,
+        source=SegmentSource.MANUAL, created_by=user,
+    )
+    _span_save(segment, what="segment")
+    return segment
 
 
 def segment_update(*, segment: Segment, user, start_s: float | None = None, end_s: float | None = None) -> Segment:
@@ -356,13 +363,7 @@ def segment_update(*, segment: Segment, user, start_s: float | None = None, end_
         segment.analysis = None
         segment.confidence = 1.0
         segment.created_by = user
-    try:
-        with transaction.atomic():
-            segment.save()
-    except IntegrityError as exc:
-        raise _span_error(
-            exc, movie=segment.movie, start_s=segment.start_s, end_s=segment.end_s, what="segment"
-        ) from exc
+    _span_save(segment, what="segment")
     return segment
 
 
@@ -417,13 +418,9 @@ def scene_type_update(*, scene_type: SceneType, user, **changes) -> SceneType:
         with transaction.atomic():
             scene_type.save()
             if settings_changed:
-                from kissweb.analysis import services as analysis_services
+                from kissweb.analysis.services import scene_type_settings_changed
 
-                rederive = getattr(analysis_services, "scene_type_settings_changed", None)
-                if rederive is not None:
-                    rederive(scene_type=scene_type)
-                else:
-                    log.warning("scene_type_settings_changed is not available; segments were not re-derived")
+                scene_type_settings_changed(scene_type=scene_type)
     except IntegrityError as exc:
         scene_type.refresh_from_db()
         raise _scene_type_error(exc, slug=scene_type.slug) from exc
@@ -441,13 +438,9 @@ def annotation_check_can_edit(*, annotation: Annotation, user) -> None:
 def annotation_create(
     *, movie: Movie, scene_type: SceneType, start_s: float, end_s: float, label: str, user
 ) -> Annotation:
-    try:
-        with transaction.atomic():
-            return Annotation.objects.create(
-                movie=movie, scene_type=scene_type, start_s=start_s, end_s=end_s, label=label, author=user
-            )
-    except IntegrityError as exc:
-        raise _span_error(exc, movie=movie, start_s=start_s, end_s=end_s, what="annotation") from exc
+    annotation = Annotation(movie=movie, scene_type=scene_type, start_s=start_s, end_s=end_s, label=label, author=user)
+    _span_save(annotation, what="annotation")
+    return annotation
 
 
 def annotation_update(*, annotation: Annotation, user, **changes) -> Annotation:
@@ -455,13 +448,7 @@ def annotation_update(*, annotation: Annotation, user, **changes) -> Annotation:
     for key in ("start_s", "end_s", "label", "scene_type"):
         if key in changes:
             setattr(annotation, key, changes[key])
-    try:
-        with transaction.atomic():
-            annotation.save()
-    except IntegrityError as exc:
-        raise _span_error(
-            exc, movie=annotation.movie, start_s=annotation.start_s, end_s=annotation.end_s, what="annotation"
-        ) from exc
+    _span_save(annotation, what="annotation")
     return annotation
 
 
