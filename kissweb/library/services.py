@@ -26,7 +26,7 @@ from kissweb.library.models import (
     Segment,
     SegmentSource,
 )
-from kissweb.library.uploads import UploadTooLarge
+from kissweb.library.uploads import StorageFull, UploadTooLarge, is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -205,11 +205,13 @@ def movie_create(*, uploaded_file, title: str | None = None, year: int | None = 
             if existing := _existing_with_hash(sha256):
                 raise MovieDuplicate(existing=existing) from None
             raise
-    except BaseException:
+    except BaseException as exc:
         for path in written:
             path.unlink(missing_ok=True)
         if source_is_ours:
             source.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise StorageFull() from exc
         raise
     movie.refresh_from_db()
     return movie

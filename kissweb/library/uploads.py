@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 
 from django.conf import settings
@@ -29,6 +30,19 @@ class UploadTooLarge(APIException):
             f"The file is larger than this server accepts ({format_bytes(limit_bytes)}); "
             "cut or re-encode it to a smaller size, or ask the administrator to raise KISSWEB_MAX_UPLOAD_BYTES."
         )
+
+
+class StorageFull(APIException):
+    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+    default_code = "storage_full"
+    default_detail = (
+        "The server's disk is full, so the upload was not stored (nothing was kept). Free space in the media "
+        "folder (KISSWEB_DATA_DIR) or ask the administrator to, then upload again."
+    )
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 class HashingLimitedUploadHandler(TemporaryFileUploadHandler):
@@ -61,7 +75,13 @@ class HashingLimitedUploadHandler(TemporaryFileUploadHandler):
             self.upload_interrupted()  # removes the partial temporary file now
             raise UploadTooLarge(limit_bytes=self.limit_bytes)
         self._hash.update(raw_data)
-        return super().receive_data_chunk(raw_data, start)
+        try:
+            return super().receive_data_chunk(raw_data, start)
+        except OSError as exc:
+            if is_disk_full(exc):
+                self.upload_interrupted()
+                raise StorageFull() from exc
+            raise
 
     def file_complete(self, file_size):
         uploaded = super().file_complete(file_size)
