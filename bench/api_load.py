@@ -126,8 +126,8 @@ def process_cpu_s(pids: list[int]) -> float:
     return total / ticks
 
 
-def server_pids(master_pid: int, database: str) -> list[int]:
-    """gunicorn's master and workers, and the Postgres backends serving the benchmark database."""
+def server_pids(master_pid: int, database: str) -> tuple[list[int], list[int]]:
+    """gunicorn's master and workers; the Postgres backends serving the benchmark database."""
     pids = [master_pid]
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -139,8 +139,8 @@ def server_pids(master_pid: int, database: str) -> list[int]:
 
     with connection.cursor() as cur:
         cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database])
-        pids += [row[0] for row in cur.fetchall()]
-    return pids
+        backends = [row[0] for row in cur.fetchall()]
+    return pids, backends
 
 
 def load_average() -> str:
@@ -229,17 +229,21 @@ def main() -> int:
                 # A short warm-up so every worker thread has its database connection and imports.
                 run_wrk(url=base + ENDPOINTS[name], token=token, seconds=2, connections=args.connections,
                         threads=args.wrk_threads, script=script)
-                pids = server_pids(server.pid, args.db)
-                cpu_before = process_cpu_s(pids)
+                web_pids, db_pids = server_pids(server.pid, args.db)
+                web_before, db_before = process_cpu_s(web_pids), process_cpu_s(db_pids)
                 results[name] = run_wrk(url=base + ENDPOINTS[name], token=token, seconds=args.seconds,
                                         connections=args.connections, threads=args.wrk_threads, script=script)
                 r = results[name]
                 # CPU the server side (gunicorn + its Postgres backends) spent per request: unlike latency, this
                 # does not depend on how busy the shared machine is.
-                r["cpu_ms_per_request"] = (process_cpu_s(pids) - cpu_before) * 1000 / max(r["requests"], 1)
+                n = max(r["requests"], 1)
+                r["web_cpu_ms_per_request"] = (process_cpu_s(web_pids) - web_before) * 1000 / n
+                r["db_cpu_ms_per_request"] = (process_cpu_s(db_pids) - db_before) * 1000 / n
+                r["cpu_ms_per_request"] = r["web_cpu_ms_per_request"] + r["db_cpu_ms_per_request"]
                 print(f"{name}: {r['rps']:.0f} req/s  p50 {r['p50_ms']:.1f} ms  p95 {r['p95_ms']:.1f} ms  "
                       f"p99 {r['p99_ms']:.1f} ms  errors {r['errors']}  "
-                      f"server CPU {r['cpu_ms_per_request']:.2f} ms/request", flush=True)
+                      f"server CPU {r['cpu_ms_per_request']:.2f} ms/request (gunicorn "
+                      f"{r['web_cpu_ms_per_request']:.2f} + Postgres {r['db_cpu_ms_per_request']:.2f})", flush=True)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

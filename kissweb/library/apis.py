@@ -13,11 +13,13 @@ from rest_framework import serializers as drf_serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import PageNumberPagination, _positive_int
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from kissweb.library import selectors, services
@@ -30,16 +32,66 @@ from kissweb.library.uploads import HashingLimitedUploadHandler
 ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 401, 403, 404)}
 
 
-class LibraryPagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-
-class MediaNegotiation(DefaultContentNegotiation):
-    """Media endpoints answer <video>/<img>/<track> requests whatever they accept; errors are JSON."""
+class JsonNegotiation(DefaultContentNegotiation):
+    """JSON whatever the client accepts: media endpoints answer <video>/<img>/<track> requests (their errors are
+    JSON), and the lists have no other renderer, so there is nothing to negotiate."""
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return JSONRenderer(), "application/json"
+
+
+class ListPagination:
+    """DRF's PageNumberPagination as the lists use it (page, page=last, page_size up to 200, 404 "Invalid page.",
+    next/previous links), without Django's Paginator: the selectors count and page in one statement."""
+
+    page_query_param, page_size_query_param, max_page_size = "page", "page_size", 200
+
+    def __init__(self, request):
+        self.request = request
+        self.page_size = api_settings.PAGE_SIZE
+        try:
+            self.page_size = _positive_int(request.query_params[self.page_size_query_param], strict=True,
+                                           cutoff=self.max_page_size)
+        except (KeyError, ValueError):
+            pass
+        raw = request.query_params.get(self.page_query_param) or 1
+        self.valid = True
+        self.page: int | None = None  # None: the last page, which the selector finds
+        if raw not in PageNumberPagination.last_page_strings:
+            try:
+                self.page = int(raw)
+            except (TypeError, ValueError):
+                self.page, self.valid = 1, False
+            if self.page < 1:
+                self.page, self.valid = 1, False
+
+    def response(self, result: selectors.ListPage, results: list) -> Response:
+        """The page's response, or 404 for a page number that is not a number or past the last page (checked
+        after the selector, so that its 400 for bad filters comes first, as with DRF's paginator)."""
+        num_pages = max(1, -(-result.count // self.page_size))
+        if not self.valid or result.page > num_pages:
+            raise NotFound(PageNumberPagination.invalid_page_message)
+        next_link = previous_link = None
+        if result.page < num_pages or result.page > 1:
+            url = self.request.build_absolute_uri()
+            if result.page < num_pages:
+                next_link = replace_query_param(url, self.page_query_param, result.page + 1)
+            if result.page == 2:
+                previous_link = remove_query_param(url, self.page_query_param)
+            elif result.page > 2:
+                previous_link = replace_query_param(url, self.page_query_param, result.page - 1)
+        return Response({"count": result.count, "next": next_link, "previous": previous_link, "results": results})
+
+
+def _validated(serializer: drf_serializers.Serializer, data) -> dict:
+    """`serializer.is_valid(raise_exception=True)`'s validated data (the same errors), from one shared instance:
+    DRF deep-copies every declared field for each new serializer, which cost more than the validation itself."""
+    return serializer.run_validation(data)
+
+
+MOVIE_LIST_FILTERS = s.MovieListFilterSerializer()
+SEGMENT_SEARCH_FILTERS = s.SegmentSearchFilterSerializer()
+MOVIE_LIST_FILTERS.fields, SEGMENT_SEARCH_FILTERS.fields  # noqa: B018 - bind the fields now, not in two threads
 
 
 def _scene_type_or_400(slug: str) -> SceneType:
@@ -80,6 +132,8 @@ class TokenApi(APIView):
 
 class MovieListCreateApi(APIView):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JsonNegotiation
 
     def initialize_request(self, request, *args, **kwargs):
         # Before anything reads the body (the CSRF check does): stream to disk, hash, enforce the limit.
@@ -99,15 +153,11 @@ class MovieListCreateApi(APIView):
         responses={200: s.MovieOutputSerializer(many=True), **ERRORS},
     )
     def get(self, request):
-        filters = s.MovieListFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        scene_types = selectors.scene_types_with_model_flag()
-        movies = selectors.movie_list(scene_types=scene_types, **filters.validated_data)
-        paginator = LibraryPagination()
-        page = paginator.paginate_queryset(movies, request, view=self)
-        totals = selectors.movie_scene_type_totals(movie_ids=[row["id"] for row in page], scene_types=scene_types)
-        return paginator.get_paginated_response(
-            [s.movie_output(row, user=request.user, scene_types=totals[row["id"]]) for row in page]
+        filters = _validated(MOVIE_LIST_FILTERS, request.query_params)
+        pagination = ListPagination(request)
+        result = selectors.movie_page(page=pagination.page, page_size=pagination.page_size, **filters)
+        return pagination.response(
+            result, [s.movie_output(row, user=request.user, scene_types=row["scene_types"]) for row in result.rows]
         )
 
     @extend_schema(
@@ -174,7 +224,7 @@ def _media_path(name: str, *, what: str) -> Path:
 
 
 class MovieStreamApi(APIView):
-    content_negotiation_class = MediaNegotiation
+    content_negotiation_class = JsonNegotiation
 
     @extend_schema(
         parameters=[OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="e.g. bytes=0-1023")],
@@ -192,7 +242,7 @@ class MovieStreamApi(APIView):
 
 
 class MoviePosterApi(APIView):
-    content_negotiation_class = MediaNegotiation
+    content_negotiation_class = JsonNegotiation
 
     @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY, **ERRORS})
     def get(self, request, movie_id: int):
@@ -206,7 +256,7 @@ class MoviePosterApi(APIView):
 
 
 class MovieThumbnailApi(APIView):
-    content_negotiation_class = MediaNegotiation
+    content_negotiation_class = JsonNegotiation
 
     @extend_schema(
         parameters=[OpenApiParameter("t", float, required=True, description="Seconds into the movie")],
@@ -224,7 +274,7 @@ class MovieThumbnailApi(APIView):
 
 
 class MovieChaptersApi(APIView):
-    content_negotiation_class = MediaNegotiation
+    content_negotiation_class = JsonNegotiation
 
     @extend_schema(responses={(200, "text/vtt"): OpenApiTypes.STR, **ERRORS})
     def get(self, request, movie_id: int):
@@ -263,6 +313,9 @@ class MovieSegmentsApi(APIView):
 
 
 class SegmentSearchApi(APIView):
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JsonNegotiation
+
     @extend_schema(
         parameters=[
             s.SegmentSearchFilterSerializer, OpenApiParameter("page", int), OpenApiParameter("page_size", int),
@@ -271,15 +324,11 @@ class SegmentSearchApi(APIView):
         responses={200: s.SegmentOutputSerializer(many=True), **ERRORS},
     )
     def get(self, request):
-        filters = s.SegmentSearchFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        params = dict(filters.validated_data)
+        params = dict(_validated(SEGMENT_SEARCH_FILTERS, request.query_params))
         params["movie_id"] = params.pop("movie", None)
-        scene_types = selectors.scene_types_with_model_flag() if params.get("scene_type") else []
-        rows = selectors.segment_search(scene_types=scene_types, **params)
-        paginator = LibraryPagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response([s.segment_output(row, user=request.user) for row in page])
+        pagination = ListPagination(request)
+        result = selectors.segment_page(page=pagination.page, page_size=pagination.page_size, **params)
+        return pagination.response(result, [s.segment_output(row, user=request.user) for row in result.rows])
 
 
 class SegmentDetailApi(APIView):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib.auth import get_user_model
+from django.db import connection
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
@@ -20,22 +23,31 @@ class SessionOrTokenAuthentication(SessionAuthentication):
         return "Token" if request.META.get("HTTP_AUTHORIZATION") else None
 
 
+@functools.cache
+def _token_user_sql() -> tuple[str, list[str]]:
+    User = get_user_model()
+    fields = [field.attname for field in User._meta.concrete_fields]
+    columns = ", ".join(f"u.{connection.ops.quote_name(name)}" for name in fields)
+    sql = (f"SELECT {columns} FROM {User._meta.db_table} u JOIN {Token._meta.db_table} t ON t.user_id = u.id "
+           "WHERE t.key = %s")
+    return sql, fields
+
+
 class OneQueryTokenAuthentication(TokenAuthentication):
     """DRF's token check, with the user loaded by one plain query: it runs on every API client request, and the
     ORM spent three times longer building its query than Postgres answering it (see bench/RESULTS-api.md)."""
 
     def authenticate_credentials(self, key):
-        User = get_user_model()
-        users = list(User.objects.raw(
-            f"SELECT u.* FROM {User._meta.db_table} u JOIN {Token._meta.db_table} t ON t.user_id = u.id "
-            "WHERE t.key = %s",
-            [key],
-        ))
-        if not users:
+        sql, fields = _token_user_sql()
+        with connection.cursor() as cur:
+            cur.execute(sql, [key])
+            row = cur.fetchone()
+        if row is None:
             raise AuthenticationFailed("Invalid token.")
-        if not users[0].is_active:
+        user = get_user_model().from_db(connection.alias, fields, row)
+        if not user.is_active:
             raise AuthenticationFailed("User inactive or deleted.")
-        return users[0], Token(key=key, user=users[0])
+        return user, Token(key=key, user=user)
 
 
 class IsStaffOrReadOnly(BasePermission):

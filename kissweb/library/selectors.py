@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -53,8 +55,7 @@ def scene_type_get(*, slug: str) -> SceneType:
     return get_object_or_404(SceneType, slug=slug)
 
 
-# The three small queries below run on every library and search request; as plain SQL they cost a tenth of
-# the Python time the ORM spends building them (see bench/RESULTS-api.md).
+# The movie detail reads these two; the lists read the same in their one statement (see `_list_page`).
 SCENE_TYPES_SQL = f"""
     SELECT st.id, st.slug, st.name,
            EXISTS (SELECT 1 FROM {ModelVersion._meta.db_table} mv WHERE mv.scene_type_id = st.id AND mv.is_active)
@@ -64,13 +65,6 @@ TOTALS_SQL = f"""
     SELECT movie_id, scene_type_id, segment_count, scene_seconds
       FROM {MovieSceneStats._meta.db_table} WHERE movie_id = ANY(%s)
 """
-SEARCH_COUNT_SQL = f"""
-    SELECT COALESCE(sum(s.segment_count), 0) FROM {MovieSceneStats._meta.db_table} s
-      JOIN {Movie._meta.db_table} m ON m.id = s.movie_id WHERE s.scene_type_id = %s"""
-COUNT_WITH_MIN_SQL = f"""
-    SELECT count(*) FROM {MovieSceneStats._meta.db_table} WHERE scene_type_id = %s AND segment_count >= %s
-"""
-
 
 def scene_types_with_model_flag() -> list[dict]:
     """[{id, slug, name, has_model}] for every scene type, one query."""
@@ -93,56 +87,109 @@ MOVIE_FIELDS = (
     "id", "title", "year", "original_filename", "size_bytes", "duration_s", "width", "height", "fps", "has_audio",
     "status", "progress", "eta_s", "error", "created_at", "uploaded_by_id", "poster", "file",
 )
-# ORDER BY clauses by the API's ordering names (a whitelist: nothing from the request reaches the SQL text).
+# ORDER BY clauses by the API's ordering names (a whitelist: nothing from the request reaches the SQL text):
+# inside the page query, and again over its rows (p) once the per-movie totals are joined to them.
 MOVIE_ORDERINGS = {
-    "-created_at": "m.created_at DESC, m.id DESC",
-    "created_at": "m.created_at ASC, m.id ASC",
-    "title": "m.title ASC, m.id ASC",
-    "-title": "m.title DESC, m.id DESC",
-    "-segment_count": "segment_count DESC, m.created_at DESC, m.id DESC",
-    "segment_count": "segment_count ASC, m.created_at DESC, m.id DESC",
-    "-scene_seconds": "scene_seconds DESC, m.created_at DESC, m.id DESC",
-    "scene_seconds": "scene_seconds ASC, m.created_at DESC, m.id DESC",
+    "-created_at": ("m.created_at DESC, m.id DESC", "p.created_at DESC, p.id DESC"),
+    "created_at": ("m.created_at ASC, m.id ASC", "p.created_at ASC, p.id ASC"),
+    "title": ("m.title ASC, m.id ASC", "p.title ASC, p.id ASC"),
+    "-title": ("m.title DESC, m.id DESC", "p.title DESC, p.id DESC"),
+    "-segment_count": ("segment_count DESC, m.created_at DESC, m.id DESC",
+                       "p.segment_count DESC, p.created_at DESC, p.id DESC"),
+    "segment_count": ("segment_count ASC, m.created_at DESC, m.id DESC",
+                      "p.segment_count ASC, p.created_at DESC, p.id DESC"),
+    "-scene_seconds": ("scene_seconds DESC, m.created_at DESC, m.id DESC",
+                       "p.scene_seconds DESC, p.created_at DESC, p.id DESC"),
+    "scene_seconds": ("scene_seconds ASC, m.created_at DESC, m.id DESC",
+                      "p.scene_seconds ASC, p.created_at DESC, p.id DESC"),
 }
+CHOSEN_SCENE_TYPE_SQL = f"(SELECT id FROM {SceneType._meta.db_table} WHERE slug = %(scene_type)s)"
+SCENE_TYPES_JSON_SQL = f"""(
+    SELECT json_agg(json_build_object(
+               'id', st.id, 'slug', st.slug, 'name', st.name,
+               'has_model', EXISTS (SELECT 1 FROM {ModelVersion._meta.db_table} mv
+                                     WHERE mv.scene_type_id = st.id AND mv.is_active)) ORDER BY st.slug)
+      FROM {SceneType._meta.db_table} st)::text"""
+# One row per page row: its count and seconds for every scene type, in the order of SCENE_TYPES_JSON_SQL.
+PAGE_TOTALS_JOIN_SQL = f"""
+    LEFT JOIN LATERAL (
+        SELECT array_agg(COALESCE(t.segment_count, 0) ORDER BY st.slug) AS _counts,
+               array_agg(COALESCE(t.scene_seconds, 0) ORDER BY st.slug) AS _seconds
+          FROM {SceneType._meta.db_table} st
+          LEFT JOIN {MovieSceneStats._meta.db_table} t ON t.scene_type_id = st.id AND t.movie_id = p.id
+    ) totals ON true"""
 
 
-class SqlRows:
-    """The rows of one SELECT as dicts, sliceable and countable for Django's Paginator (LIMIT/OFFSET per page)."""
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a list: its rows, the exact count of every matching row, and the page number it is."""
 
-    def __init__(self, *, sql: str, params: list, count_sql: str, count_params: list):
-        self.sql, self.params = sql, params
-        self.count_sql, self.count_params = count_sql, count_params
+    rows: list[dict]
+    count: int
+    page: int
 
-    def count(self) -> int:
-        with connection.cursor() as cur:
-            cur.execute(self.count_sql, self.count_params)
-            return cur.fetchone()[0]
 
-    def __getitem__(self, index: slice) -> list[dict]:
-        if not isinstance(index, slice) or index.step is not None:
-            raise TypeError("SqlRows only supports plain slices")
-        start = index.start or 0
-        limit = "ALL" if index.stop is None else str(max(index.stop - start, 0))
-        with connection.cursor() as cur:
-            cur.execute(f"{self.sql} LIMIT {limit} OFFSET %s", [*self.params, start])
-            names = [column.name for column in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+def _list_page(
+    *, count_sql: str, page_sql: str, outer_order: str, params: dict, page: int | None, page_size: int,
+    meta_columns: str = "", totals_join: str = "", totals_columns: str = "",
+) -> tuple[dict, ListPage]:
+    """Count, page and whatever else the list needs, in one statement (one round trip, one plan).
+
+    The page rows join a single-row base, so that an empty page still brings back the count and the `meta`
+    columns. page=None is the last page (its offset is computed from the count). Returns (meta, page).
+    """
+    if page is None:
+        offset = "(SELECT (GREATEST((n + %(limit)s - 1) / %(limit)s, 1) - 1) * %(limit)s FROM total)"
+    else:
+        offset = "%(offset)s"
+    meta = f"{meta_columns}, " if meta_columns else ""
+    sql = f"""
+        WITH total AS (SELECT ({count_sql}) AS n)
+        SELECT {meta}(SELECT n FROM total) AS _total, p.*{totals_columns}
+          FROM (SELECT 1) AS one
+          LEFT JOIN LATERAL ({page_sql} LIMIT %(limit)s OFFSET {offset}) p ON true
+          {totals_join}
+         ORDER BY {outer_order}"""
+    params = {**params, "limit": page_size, "offset": ((page or 1) - 1) * page_size}
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        names = [column.name for column in cur.description]
+        records = cur.fetchall()
+    first = names.index("_total") + 1  # the page's own columns start here; their first is the row id
+    meta_values = dict(zip(names[:first], records[0][:first]))
+    page_names = names[first:]
+    rows = [dict(zip(page_names, record[first:])) for record in records if record[first] is not None]
+    count = meta_values["_total"]
+    if page is None:
+        page = max(1, -(-count // page_size))
+    return meta_values, ListPage(rows=rows, count=count, page=page)
+
+
+def _unknown_scene_type(slug: str, *, param: str = "scene_type") -> ValidationError:
+    return ValidationError({param: f"There is no scene type '{slug}'; known scene types: "
+                                   f"{_known_slugs()}."})
+
+
+def _known_slugs() -> str:
+    return ", ".join(SceneType.objects.order_by("slug").values_list("slug", flat=True)) or "none yet"
 
 
 def movie_get(*, movie_id: int) -> Movie:
     return get_object_or_404(Movie.objects.select_related("uploaded_by"), pk=movie_id)
 
 
-def movie_list(
+def movie_page(
     *,
-    scene_types: list[dict],
+    page: int | None,
+    page_size: int,
     search: str = "",
     scene_type: str | None = None,
     min_segments: int | None = None,
     status: str | None = None,
     ordering: str = "-created_at",
-) -> SqlRows:
-    """Movies as dicts, filtered and ordered, counted from the trigger-kept totals where that is exact.
+) -> ListPage:
+    """One page of movies as dicts, filtered and ordered, with the exact count and, in each row's `scene_types`,
+    its count and seconds per scene type: one statement (see `_list_page`). page=None is the last page.
 
     `scene_type` alone means "has at least one scene of that type" (min_segments defaults to 1);
     min_segments=0 keeps every movie and only chooses which scene type the ordering counts.
@@ -153,44 +200,61 @@ def movie_list(
         raise ValidationError(
             {"ordering": f"Unknown ordering '{ordering}'; choose one of: {', '.join(MOVIE_ORDERINGS)}."}
         )
-    scene_type_id = scene_type_by_slug(scene_type, scene_types=scene_types)["id"] if scene_type else None
-    if scene_type_id is not None and min_segments is None:
+    if scene_type and min_segments is None:
         min_segments = 1
     stats_table = MovieSceneStats._meta.db_table
-    joins, where, join_params, where_params = [], [], [], []
-    if scene_type_id is not None:
+    joins, where, params = [], [], {"scene_type": scene_type or None}
+    if scene_type:
         # One row per movie and scene type: a LEFT JOIN (Postgres makes it inner once min_segments filters on it).
-        joins.append(f"LEFT JOIN {stats_table} s ON s.movie_id = m.id AND s.scene_type_id = %s")
-        join_params.append(scene_type_id)
+        joins.append(f"LEFT JOIN {stats_table} s ON s.movie_id = m.id AND s.scene_type_id = {CHOSEN_SCENE_TYPE_SQL}")
         count_expr, seconds_expr = "COALESCE(s.segment_count, 0)", "COALESCE(s.scene_seconds, 0)"
     else:
         count_expr = f"COALESCE((SELECT sum(t.segment_count) FROM {stats_table} t WHERE t.movie_id = m.id), 0)"
         seconds_expr = f"COALESCE((SELECT sum(t.scene_seconds) FROM {stats_table} t WHERE t.movie_id = m.id), 0)"
     if search:  # the same test as icontains, so the trigram index (where there is one) serves it
-        where.append("UPPER(m.title::text) LIKE UPPER(%s)")
-        where_params.append(f"%{connection.ops.prep_for_like_query(search)}%")
+        where.append("UPPER(m.title::text) LIKE UPPER(%(pattern)s)")
+        params["pattern"] = f"%{connection.ops.prep_for_like_query(search)}%"
     if status:
-        where.append("m.status = %s")
-        where_params.append(status)
+        where.append("m.status = %(status)s")
+        params["status"] = status
     if min_segments:
-        where.append(f"{count_expr} >= %s")
-        where_params.append(min_segments)
+        where.append(f"{count_expr} >= %(min_segments)s")
+        params["min_segments"] = min_segments
     movie_table, user_table = Movie._meta.db_table, get_user_model()._meta.db_table
     from_sql = f"FROM {movie_table} m {' '.join(joins)}"
     where_sql = f"WHERE {' AND '.join(where)}" if where else ""
     columns = ", ".join(f"m.{name}" for name in MOVIE_FIELDS)
-    sql = (
+    inner_order, outer_order = MOVIE_ORDERINGS[ordering]
+    page_sql = (
         f"SELECT {columns}, {count_expr} AS segment_count, {seconds_expr} AS scene_seconds, "
         f"(SELECT u.username FROM {user_table} u WHERE u.id = m.uploaded_by_id) AS uploaded_by_username "
-        f"{from_sql} {where_sql} ORDER BY {MOVIE_ORDERINGS[ordering]}"
+        f"{from_sql} {where_sql} ORDER BY {inner_order}"
     )
-    params = [*join_params, *where_params]
-    if scene_type_id is not None and min_segments and not search and not status:
-        # Every totals row belongs to a movie: counting the totals' index range is exact and much cheaper.
-        count_sql, count_params = COUNT_WITH_MIN_SQL, [scene_type_id, min_segments]
+    if scene_type and min_segments and not search and not status:
+        # Every totals row belongs to a movie, so counting the totals' index range is exact and much cheaper.
+        # The ORDER BY makes that an index-only scan (0.5 ms), which the planner otherwise rates as dear as
+        # reading the whole table (0.7-1 ms).
+        count_sql = (
+            f"SELECT count(*) FROM (SELECT 1 FROM {stats_table} WHERE scene_type_id = {CHOSEN_SCENE_TYPE_SQL} "
+            "AND segment_count >= %(min_segments)s ORDER BY scene_type_id, segment_count) AS c"
+        )
     else:
-        count_sql, count_params = f"SELECT count(*) {from_sql} {where_sql}", params
-    return SqlRows(sql=sql, params=params, count_sql=count_sql, count_params=count_params)
+        count_sql = f"SELECT count(*) {from_sql} {where_sql}"
+    meta, result = _list_page(
+        count_sql=count_sql, page_sql=page_sql, outer_order=outer_order, params=params, page=page,
+        page_size=page_size, meta_columns=f"{CHOSEN_SCENE_TYPE_SQL} AS _chosen, {SCENE_TYPES_JSON_SQL} AS _scene_types",
+        totals_join=PAGE_TOTALS_JOIN_SQL, totals_columns=", totals._counts, totals._seconds",
+    )
+    if scene_type and meta["_chosen"] is None:
+        raise _unknown_scene_type(scene_type)
+    scene_types = json.loads(meta["_scene_types"] or "[]")
+    for row in result.rows:
+        row["scene_types"] = [
+            {"slug": st["slug"], "name": st["name"], "has_model": st["has_model"], "segment_count": n,
+             "scene_seconds": round(max(seconds, 0.0), 3)}
+            for st, n, seconds in zip(scene_types, row.pop("_counts"), row.pop("_seconds"))
+        ]
+    return result
 
 
 def movie_scene_type_totals(*, movie_ids: list[int], scene_types: list[dict]) -> dict[int, list[dict]]:
@@ -216,14 +280,15 @@ def movie_scene_type_totals(*, movie_ids: list[int], scene_types: list[dict]) ->
 SEGMENT_FIELDS = (
     "id", "movie_id", "start_s", "end_s", "confidence", "source", "model_version_id", "created_at",
 )
-SEGMENT_ORDERINGS = {
-    "movie": "m.title ASC, seg.movie_id ASC, seg.start_s ASC, seg.id ASC",
-    "start_s": "seg.movie_id ASC, seg.start_s ASC, seg.id ASC",
-    "-confidence": "seg.confidence DESC, seg.id ASC",
-    "confidence": "seg.confidence ASC, seg.id ASC",
-    "-duration": "(seg.end_s - seg.start_s) DESC, seg.id ASC",
-    "duration": "(seg.end_s - seg.start_s) ASC, seg.id ASC",
-    "-created_at": "seg.created_at DESC, seg.id DESC",
+SEGMENT_ORDERINGS = {  # inside the page query, and over its rows (p), as MOVIE_ORDERINGS
+    "movie": ("m.title ASC, seg.movie_id ASC, seg.start_s ASC, seg.id ASC",
+              "p.movie_title ASC, p.movie_id ASC, p.start_s ASC, p.id ASC"),
+    "start_s": ("seg.movie_id ASC, seg.start_s ASC, seg.id ASC", "p.movie_id ASC, p.start_s ASC, p.id ASC"),
+    "-confidence": ("seg.confidence DESC, seg.id ASC", "p.confidence DESC, p.id ASC"),
+    "confidence": ("seg.confidence ASC, seg.id ASC", "p.confidence ASC, p.id ASC"),
+    "-duration": ("(seg.end_s - seg.start_s) DESC, seg.id ASC", "(p.end_s - p.start_s) DESC, p.id ASC"),
+    "duration": ("(seg.end_s - seg.start_s) ASC, seg.id ASC", "(p.end_s - p.start_s) ASC, p.id ASC"),
+    "-created_at": ("seg.created_at DESC, seg.id DESC", "p.created_at DESC, p.id DESC"),
 }
 
 
@@ -247,59 +312,67 @@ def segment_list(*, movie: Movie, scene_type: str | None = None, scene_types: li
     return _segment_values(queryset.order_by("start_s", "scene_type_id", "id"))
 
 
-def segment_search(
+def segment_page(
     *,
-    scene_types: list[dict],
+    page: int | None,
+    page_size: int,
     scene_type: str | None = None,
     search: str = "",
     min_duration: float | None = None,
     movie_id: int | None = None,
     source: str | None = None,
     ordering: str = "movie",
-) -> SqlRows:
-    """Scenes across the library, as dicts (the fields of `_segment_values`). Plain SQL, as `movie_list`."""
+) -> ListPage:
+    """One page of scenes across the library, as dicts (the fields of `_segment_values`), with the exact count:
+    one statement, as `movie_page`."""
     ordering = ordering or "movie"
     if ordering not in SEGMENT_ORDERINGS:
         raise ValidationError(
             {"ordering": f"Unknown ordering '{ordering}'; choose one of: {', '.join(SEGMENT_ORDERINGS)}."}
         )
-    where, params = [], []
-    scene_type_id = scene_type_by_slug(scene_type, scene_types=scene_types)["id"] if scene_type else None
-    if scene_type_id is not None:
-        where.append("seg.scene_type_id = %s")
-        params.append(scene_type_id)
-    pattern = f"%{connection.ops.prep_for_like_query(search)}%"
+    where, params = [], {"scene_type": scene_type or None}
+    if scene_type:
+        where.append(f"seg.scene_type_id = {CHOSEN_SCENE_TYPE_SQL}")
+    title_test = "UPPER(m.title::text) LIKE UPPER(%(pattern)s)"
     if search:  # the same test as icontains, so the trigram index (where there is one) serves it
-        where.append("UPPER(m.title::text) LIKE UPPER(%s)")
-        params.append(pattern)
+        where.append(title_test)
+        params["pattern"] = f"%{connection.ops.prep_for_like_query(search)}%"
     if movie_id is not None:
-        where.append("seg.movie_id = %s")
-        params.append(movie_id)
+        where.append("seg.movie_id = %(movie_id)s")
+        params["movie_id"] = movie_id
     if source:
-        where.append("seg.source = %s")
-        params.append(source)
+        where.append("seg.source = %(source)s")
+        params["source"] = source
     if min_duration:
-        where.append("seg.end_s - seg.start_s >= %s")
-        params.append(min_duration)
+        where.append("seg.end_s - seg.start_s >= %(min_duration)s")
+        params["min_duration"] = min_duration
+    stats_table, movie_table = MovieSceneStats._meta.db_table, Movie._meta.db_table
     from_sql = (
-        f"FROM {Segment._meta.db_table} seg JOIN {Movie._meta.db_table} m ON m.id = seg.movie_id "
+        f"FROM {Segment._meta.db_table} seg JOIN {movie_table} m ON m.id = seg.movie_id "
         f"JOIN {SceneType._meta.db_table} st ON st.id = seg.scene_type_id"
     )
     where_sql = f"WHERE {' AND '.join(where)}" if where else ""
     columns = ", ".join(f"seg.{name}" for name in SEGMENT_FIELDS)
-    sql = (
+    inner_order, outer_order = SEGMENT_ORDERINGS[ordering]
+    page_sql = (
         f"SELECT {columns}, m.title AS movie_title, st.slug AS scene_type_slug, st.name AS scene_type_name, "
-        f"m.uploaded_by_id AS uploaded_by_id {from_sql} {where_sql} ORDER BY {SEGMENT_ORDERINGS[ordering]}"
+        f"m.uploaded_by_id AS uploaded_by_id {from_sql} {where_sql} ORDER BY {inner_order}"
     )
-    if scene_type_id is not None and not (min_duration or movie_id is not None or source):
+    if scene_type and not (min_duration or movie_id is not None or source):
         # Summing the per-movie totals is exact here and far cheaper than counting every matching segment.
-        count_sql, count_params = SEARCH_COUNT_SQL, [scene_type_id]
+        count_sql = f"SELECT COALESCE(sum(s.segment_count), 0) FROM {stats_table} s"
         if search:
-            count_sql += " AND UPPER(m.title::text) LIKE UPPER(%s)"
-            count_params.append(pattern)
+            count_sql += f" JOIN {movie_table} m ON m.id = s.movie_id AND {title_test}"
+        count_sql += f" WHERE s.scene_type_id = {CHOSEN_SCENE_TYPE_SQL}"
     else:
-        count_sql, count_params = f"SELECT count(*) {from_sql} {where_sql}", params
-    return SqlRows(sql=sql, params=params, count_sql=count_sql, count_params=count_params)
+        count_sql = f"SELECT count(*) {from_sql} {where_sql}"
+    meta, result = _list_page(
+        count_sql=count_sql, page_sql=page_sql, outer_order=outer_order, params=params, page=page,
+        page_size=page_size, meta_columns=f"{CHOSEN_SCENE_TYPE_SQL} AS _chosen",
+    )
+    if scene_type and meta["_chosen"] is None:
+        raise _unknown_scene_type(scene_type)
+    return result
 
 
 # --- annotations ----------------------------------------------------------------------------------------
@@ -342,7 +415,7 @@ def movie_chapters_vtt(*, movie: Movie) -> str:
 
 
 def movie_row(*, movie_id: int) -> dict:
-    """One movie as a `movie_list`-shaped dict, or 404."""
+    """One movie as a `movie_page`-shaped row (without its totals), or 404."""
     row = (
         Movie.objects.filter(pk=movie_id)
         .annotate(uploaded_by_username=F("uploaded_by__username"))
@@ -354,6 +427,3 @@ def movie_row(*, movie_id: int) -> dict:
 
         raise Http404
     return row
-
-
-# --- fast counts for pagination -------------------------------------------------------------------------

@@ -11,20 +11,12 @@ from rest_framework import serializers
 from kissweb.library.models import AnnotationLabel, MovieStatus, SegmentSource
 
 
-def _movie_urls(movie_id: int) -> dict:
+def movie_output(row: dict, *, user, scene_types: list[dict]) -> dict:
+    """One movie as the API shows it, from a `selectors.movie_page` row and its per-scene-type totals."""
+    movie_id = row["id"]
     base = f"/api/movies/{movie_id}/"
     return {
-        "poster_url": f"{base}poster/",
-        "stream_url": f"{base}stream/",
-        "chapters_url": f"{base}chapters.vtt",
-        "page_url": f"/movies/{movie_id}/",
-    }
-
-
-def movie_output(row: dict, *, user, scene_types: list[dict]) -> dict:
-    """One movie as the API shows it, from a `selectors.movie_list` row and its per-scene-type totals."""
-    return {
-        "id": row["id"],
+        "id": movie_id,
         "title": row["title"],
         "year": row["year"],
         "original_filename": row["original_filename"],
@@ -41,8 +33,10 @@ def movie_output(row: dict, *, user, scene_types: list[dict]) -> dict:
         "created_at": row["created_at"],
         "uploaded_by": row["uploaded_by_username"],
         "can_edit": bool(user.is_staff or row["uploaded_by_id"] == user.pk),
-        **_movie_urls(row["id"]),
-        "poster_url": _movie_urls(row["id"])["poster_url"] if row["poster"] else None,
+        "poster_url": f"{base}poster/" if row["poster"] else None,
+        "stream_url": f"{base}stream/",
+        "chapters_url": f"{base}chapters.vtt",
+        "page_url": f"/movies/{movie_id}/",
         "scene_types": scene_types,
     }
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
 
 from kissweb.library.models import Analysis, ModelVersion, Movie, MovieEmbedding, SceneType
 from tests.kissweb.library.conftest import detected_segment, files_under, manual_segment
@@ -238,18 +239,75 @@ def test_list_rejects_unknown_filters_values(api_client):
 
 
 @pytest.mark.parametrize("page_size", [1, 24])
-def test_list_uses_a_fixed_number_of_queries(api_client, user, make_movie, kissing, page_size):
+def test_list_uses_a_fixed_number_of_queries(client, user, make_movie, kissing, page_size):
     SceneType.objects.create(slug="fight", name="Fight")
     for i in range(30):
         movie = make_movie(user, title=f"Movie {i}")
         manual_segment(movie, kissing, 0, 5)
         manual_segment(movie, kissing, 10, 15)
-    for params in ({}, {"scene_type": "kissing", "min_segments": 2, "ordering": "-segment_count"}):
+    token = Token.objects.create(user=user)
+    last_page_rows = (30 - 1) % page_size + 1
+    for params, rows in (({}, page_size), ({"scene_type": "kissing", "min_segments": 2, "ordering": "-segment_count"},
+                                           page_size),
+                         ({"scene_type": "kissing", "search": "movie", "page": 2}, min(page_size, 30 - page_size)),
+                         ({"page": "last"}, last_page_rows)):
         with CaptureQueriesContext(connection) as queries:
-            response = api_client.get("/api/movies/", {"page_size": page_size, **params})
-        assert response.status_code == 200 and len(response.json()["results"]) == page_size
-        # scene types, count, page, per-scene-type totals
-        assert len(queries) == 4, [q["sql"] for q in queries]
+            response = client.get("/api/movies/", {"page_size": page_size, **params},
+                                  HTTP_AUTHORIZATION=f"Token {token.key}")
+        assert response.status_code == 200 and len(response.json()["results"]) == rows
+        # the token's user; then count, page and per-scene-type totals in one statement
+        assert len(queries) == 2, [q["sql"] for q in queries]
+
+
+def test_list_pages_as_drf_did(api_client, user, make_movie, kissing):
+    movies = [make_movie(user, title=f"M{i:02d}") for i in range(5)]
+    manual_segment(movies[1], kissing, 0, 5)
+
+    def page(**params):
+        response = api_client.get("/api/movies/", {"ordering": "title", **params})
+        return response.status_code, response.json()
+
+    status, body = page(page_size=2)
+    assert status == 200 and body["count"] == 5 and [m["title"] for m in body["results"]] == ["M00", "M01"]
+    assert body["previous"] is None and body["next"] == "http://testserver/api/movies/?ordering=title&page=2&page_size=2"
+    status, body = page(page_size=2, page=2)
+    assert body["previous"] == "http://testserver/api/movies/?ordering=title&page_size=2"
+    assert body["next"] == "http://testserver/api/movies/?ordering=title&page=3&page_size=2"
+    status, body = page(page_size=2, page="last")
+    assert [m["title"] for m in body["results"]] == ["M04"] and body["next"] is None
+    assert body["previous"] == "http://testserver/api/movies/?ordering=title&page=2&page_size=2"
+    assert page(page_size=2, page=3)[1] == body
+    assert page(page=1, page_size=0)[1]["count"] == 5  # a page size that is not a positive number: the default
+    assert len(page(page_size="x")[1]["results"]) == 5
+    for bad in (4, 0, -1, "x", "2.0"):
+        status, body = page(page_size=2, page=bad)
+        assert status == 404 and body["detail"] == "Invalid page."
+    # an empty list still has its count, one page, and page=last is that page
+    status, body = page(search="nothing like it", page="last")
+    assert (status, body["count"], body["results"], body["next"], body["previous"]) == (200, 0, [], None, None)
+    assert page(search="nothing like it", page=2)[0] == 404
+    # a bad filter is a 400 whatever the page number says
+    assert page(scene_type="dancing", page="x")[0] == 400
+    assert page(scene_type="kissing", page="last")[1]["results"][0]["id"] == movies[1].pk
+
+
+def test_list_page_size_is_capped_at_200(api_client, user, make_movie):
+    for i in range(3):
+        make_movie(user, title=f"M{i}")
+    assert api_client.get("/api/movies/", {"page_size": 100000}).json()["count"] == 3
+    from kissweb.library.apis import ListPagination
+
+    class FakeRequest:
+        query_params = {"page_size": "100000"}
+
+    assert ListPagination(FakeRequest()).page_size == 200
+
+
+def test_list_answers_json_whatever_the_client_accepts(api_client, user, make_movie):
+    make_movie(user, title="Vertigo")
+    response = api_client.get("/api/movies/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert response.json()["results"][0]["title"] == "Vertigo"
 
 
 # --- detail, change, delete -----------------------------------------------------------------------------

@@ -148,11 +148,26 @@ def test_scene_search_uses_a_fixed_number_of_queries(api_client, user, make_movi
     for i in range(30):
         movie = make_movie(user, title=f"Movie {i}")
         manual_segment(movie, kissing, 0, 5)
-    with CaptureQueriesContext(connection) as queries:
-        response = api_client.get("/api/segments/", {"scene_type": "kissing", "search": "movie",
-                                                     "page_size": page_size})
-    assert len(response.json()["results"]) == page_size
-    assert len(queries) == 3, [q["sql"] for q in queries]  # scene types, count, page
+    for params, rows in (({"scene_type": "kissing", "search": "movie"}, page_size),
+                         ({"min_duration": 1, "page": "last"}, (30 - 1) % page_size + 1), ({}, page_size)):
+        with CaptureQueriesContext(connection) as queries:
+            response = api_client.get("/api/segments/", {"page_size": page_size, **params})
+        assert len(response.json()["results"]) == rows
+        assert len(queries) == 1, [q["sql"] for q in queries]  # count and page in one statement
+
+
+def test_scene_search_pages_and_counts_exactly(api_client, user, make_movie, kissing):
+    for i in range(5):
+        manual_segment(make_movie(user, title=f"Movie {i}"), kissing, 0, 5)
+    body = api_client.get("/api/segments/", {"scene_type": "kissing", "page_size": 2, "page": "last"}).json()
+    assert body["count"] == 5 and [s["movie_title"] for s in body["results"]] == ["Movie 4"]
+    assert body["next"] is None
+    assert body["previous"] == "http://testserver/api/segments/?page=2&page_size=2&scene_type=kissing"
+    assert api_client.get("/api/segments/", {"page": 2}).status_code == 404
+    empty = api_client.get("/api/segments/", {"scene_type": "kissing", "search": "zzz"}).json()
+    assert (empty["count"], empty["results"]) == (0, [])
+    unknown = api_client.get("/api/segments/", {"scene_type": "dancing", "page": "x"})
+    assert unknown.status_code == 400 and "known scene types: kissing" in unknown.json()["detail"]
 
 
 def test_scene_search_treats_like_wildcards_literally(api_client, user, make_movie, kissing):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from rest_framework.exceptions import ValidationError
 
 from kissweb.library import selectors
 from kissweb.library.models import ModelVersion, SceneType
@@ -47,17 +48,39 @@ def test_health_read():
     assert selectors.health_read()["status"] == "ok"
 
 
-def test_movie_list_rows_slice_and_count(user, make_movie, kissing):
+def test_movie_page_rows_count_and_totals(user, make_movie, kissing):
+    fight = SceneType.objects.create(slug="fight", name="Fight")
     movies = [make_movie(user, title=f"M{i}") for i in range(5)]
     for movie in movies[:3]:
         manual_segment(movie, kissing, 0, 1)
-    scene_types = selectors.scene_types_with_model_flag()
-    rows = selectors.movie_list(scene_types=scene_types, ordering="title")
-    assert rows.count() == 5
-    assert [r["title"] for r in rows[1:3]] == ["M1", "M2"]
-    assert [r["title"] for r in rows[3:]] == ["M3", "M4"]
-    assert rows[0:2][0]["uploaded_by_username"] == "alice"
-    with_scenes = selectors.movie_list(scene_types=scene_types, scene_type="kissing", ordering="title")
-    assert with_scenes.count() == 3 and [r["segment_count"] for r in with_scenes[0:10]] == [1, 1, 1]
-    with pytest.raises(TypeError):
-        rows[2]
+    manual_segment(movies[0], fight, 2, 4.5)
+    first = selectors.movie_page(page=1, page_size=2, ordering="title")
+    assert (first.count, first.page, [r["title"] for r in first.rows]) == (5, 1, ["M0", "M1"])
+    assert first.rows[0]["uploaded_by_username"] == "alice"
+    assert first.rows[0]["scene_types"] == [
+        {"slug": "fight", "name": "Fight", "has_model": False, "segment_count": 1, "scene_seconds": 2.5},
+        {"slug": "kissing", "name": "Kissing", "has_model": False, "segment_count": 1, "scene_seconds": 1.0},
+    ]
+    assert [r["title"] for r in selectors.movie_page(page=2, page_size=2, ordering="title").rows] == ["M2", "M3"]
+    last = selectors.movie_page(page=None, page_size=2, ordering="title")
+    assert (last.page, [r["title"] for r in last.rows]) == (3, ["M4"])
+    past = selectors.movie_page(page=4, page_size=2, ordering="title")
+    assert (past.count, past.rows) == (5, [])  # past the end: no rows, still the count
+    with_scenes = selectors.movie_page(page=1, page_size=10, scene_type="kissing", ordering="title")
+    assert with_scenes.count == 3 and [r["segment_count"] for r in with_scenes.rows] == [1, 1, 1]
+    assert selectors.movie_page(page=1, page_size=10, scene_type="kissing", min_segments=2).count == 0
+    with pytest.raises(ValidationError, match="known scene types: fight, kissing"):
+        selectors.movie_page(page=1, page_size=10, scene_type="dancing")
+
+
+def test_segment_page_rows_and_count(user, make_movie, kissing):
+    a, b = make_movie(user, title="A river"), make_movie(user, title="B")
+    for start in (0, 10, 20):
+        manual_segment(a, kissing, start, start + 5)
+    manual_segment(b, kissing, 0, 5)
+    result = selectors.segment_page(page=1, page_size=2, scene_type="kissing", search="RIVER")
+    assert (result.count, [(r["movie_title"], r["start_s"]) for r in result.rows]) == (3, [("A river", 0), ("A river", 10)])
+    assert selectors.segment_page(page=None, page_size=2).page == 2
+    assert selectors.segment_page(page=1, page_size=2, scene_type="kissing", min_duration=6).count == 0
+    with pytest.raises(ValidationError, match="no scene type 'dancing'"):
+        selectors.segment_page(page=1, page_size=2, scene_type="dancing")
