@@ -11,7 +11,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _manage(*args: str, env_extra: dict[str, str], drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in drop}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is set while the browser tests run (Playwright's loop); a deployment must not have it.
+    env = {k: v for k, v in os.environ.items() if k not in (*drop, "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(env_extra)
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
