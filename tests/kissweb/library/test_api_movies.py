@@ -383,3 +383,24 @@ def test_unknown_api_path_is_json_404(api_client):
     response = api_client.get("/api/no-such-thing/")
     assert response.status_code == 404
     assert response.json()["detail"]
+
+
+def test_list_renderer_writes_what_drf_writes():
+    import datetime
+
+    from rest_framework.exceptions import ErrorDetail
+    from rest_framework.renderers import JSONRenderer
+
+    from kissweb.library.apis import FastJSONRenderer
+
+    data = {
+        "text": "".join(chr(i) for i in range(0x80)) + "é漢😀\u2028\u2029", "numbers": [1, 2.5, 0.1, -0.0, 1e16, True, None],
+        "at": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+        "at_us": datetime.datetime(2026, 1, 2, 3, 4, 5, 120, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
+        "day": datetime.date(2026, 1, 2), "errors": {"page": [ErrorDetail("Invalid page.", code="not_found")]},
+        "big": 2**70,
+    }
+    assert FastJSONRenderer().render(data) == JSONRenderer().render(data)
+    del data["big"]  # the same without the fallback to DRF's encoder
+    assert FastJSONRenderer().render(data) == JSONRenderer().render(data)
+    assert FastJSONRenderer().render(None) == b""
