@@ -53,7 +53,91 @@ end
 
 
 NOTES = """
-## What the profile said, and what changed
+Target: p95 < 100 ms at 32 connections. **Not met on this machine**: see "Where it stands" below.
+
+## Round 2: the server's CPU per request (this run's code)
+
+Before: 5 statements per request (token, scene types, count, page, per-movie totals) plus Django's
+CONN_HEALTH_CHECKS `SELECT 1`; Django's Paginator and DRF's PageNumberPagination; a new filter serializer per
+request; content negotiation between JSON and the browsable API; DRF's JSON encoder.
+After, per list request: the health check, the token's user, and **one statement** that counts, pages and joins
+each page row's per-scene-type totals (the scene type is resolved by slug inside it, the known scene types come back
+with it as JSON for the 400 message and the totals; an empty or past-the-end page still brings back the count).
+`tests/kissweb/library` pins it: 2 queries with a token (1 with a session/forced user), whatever the page size, the
+ordering or page=last.
+
+| in-process, one request at a time (WSGI app called directly, kissweb_bench) | library list | scene search |
+|---|---:|---:|
+| statements per request, before -> after (besides the health check) | 5 -> 2 | 4 -> 2 |
+| Python CPU ms/request, before -> after | 2.8-3.3 -> 1.3-1.9 | 2.5-2.9 -> 1.2-1.6 |
+| Postgres CPU ms/request, before -> after | 2.2-2.3 -> 1.7-2.3 | 3.3-3.7 -> 2.8-3.0 |
+
+Ranges are repeated runs, old and new code alternating; the machine's speed moved by 20-40 % between runs
+(other engineers' work, and the host: the same run one request at a time took 1.3 or 2.1 ms of Python CPU
+ten minutes apart). So the fair comparison is old and new back to back, under wrk (gunicorn 2 x 8, 32 connections):
+
+| series (load average at start) | code | search req/s | p50 / p95 / p99 ms | CPU ms/req (gunicorn + Postgres) | list req/s | p50 / p95 / p99 ms | CPU ms/req (gunicorn + Postgres) |
+|---|---|---:|---|---|---:|---|---|
+| 10 s, 21:33 (1.0) | before | 330 | 93 / 156 / 264 | 5.72 (2.70 + 3.02) | 313 | 115 / 212 / 267 | 6.03 (3.70 + 2.33) |
+| 10 s, 21:33 (3.4) | after | 403 | 86 / 158 / 301 | 4.17 (1.93 + 2.24) | 445 | 66 / 149 / 295 | 4.20 (2.11 + 2.09) |
+| 10 s, 21:34 (7.4) | before | 315 | 97 / 142 / 165 | 5.19 (2.37 + 2.82) | 374 | 86 / 181 / 238 | 4.83 (2.91 + 1.92) |
+| 10 s, 21:34 (7.5) | after | 421 | 72 / 127 / 222 | 4.53 (1.82 + 2.71) | 416 | 73 / 112 / 141 | 3.86 (1.89 + 1.97) |
+| 15 s, 21:38 (4.0) | before | 266 | 134 / 239 / 341 | 7.12 (3.48 + 3.64) | 348 | 84 / 208 / 311 | 5.28 (3.22 + 2.06) |
+| 15 s, 21:38 (7.4) | after | 363 | 84 / 158 / 259 | 5.08 (2.20 + 2.89) | 363 | 83 / 179 / 365 | 5.19 (2.72 + 2.47) |
+| 15 s, 21:39 (11.2) | before | 201 | 155 / 214 / 261 | 8.33 (4.00 + 4.33) | 259 | 116 / 257 / 386 | 7.16 (4.50 + 2.66) |
+| 15 s, 21:40 (9.9) | after | 301 | 104 / 223 / 416 | 6.37 (2.65 + 3.71) | 350 | 85 / 204 / 405 | 5.35 (2.88 + 2.47) |
+
+In every pair the new code serves 4-50 % more requests per second with 2-30 % (median 24 %) less server CPU per
+request;
+gunicorn's share fell by 25-40 %, Postgres's by 0-25 %.
+
+What changed (kissweb/library):
+- selectors.movie_page / segment_page: one statement (`_list_page`): `WITH total AS (count)`, the page as a
+  LATERAL subquery of a one-row base, the per-movie totals as three arrays from one index probe per page row,
+  an outer ORDER BY that repeats the whitelisted ordering. page=last is computed from the count inside the statement.
+- The list count (scene type + min_segments) reads the totals' (scene_type, segment_count) index only (ORDER BY on
+  the index columns makes the planner take the index-only scan: 0.45-0.6 ms instead of 0.7-1.1 ms).
+- apis.ListPagination: DRF's page/page_size/last/404 "Invalid page."/next/previous semantics without a Paginator
+  (same URLs, same precedence of a 400 over a bad page number).
+- Filters validated by one shared serializer instance (`run_validation`): DRF deep-copies every field for each
+  new serializer, which cost more than the validation (0.3 ms).
+- The two list views render JSON only (no browsable API, no Accept parsing; `Vary: Accept` is gone) with orjson:
+  0.04 instead of 0.16 ms for a page of movies, byte-identical output (datetimes go through DRF's encoder; only
+  floats under 1e-4 are written without exponent). New pinned dependency orjson==3.13.0.
+- Token check: a cursor and `User.from_db` instead of a RawQuerySet.
+- Every list URL in a set of 94 (filters, orderings, pages, bad input) answers byte-identical bodies and status
+  codes before and after.
+
+Tried and dropped (measured):
+- Server-side prepared statements (PREPARE/EXECUTE per connection): Postgres kept custom plans for the list
+  statement (no planning saved) and chose a generic plan for the search that was 4x slower (8 ms instead of 2).
+- `random_page_cost = 1.1` (so the search count would nest-loop): no gain on either statement.
+- The search count as a per-movie subquery: 0.3 ms faster for "river" (671 titles), 3x slower for a broad word
+  ("a": 18 ms instead of 6); the planner's hash join stays.
+- CONN_HEALTH_CHECKS off: saves one round trip (about 0.07 ms of Python and 0.03 ms of Postgres CPU serially,
+  not measurable above this machine's noise under wrk). Kept on: with it off, killing the Postgres backends
+  (as a restart does) made the next request on each pooled connection answer 500 (it reconnects on the request
+  after); with it on, no request failed. Up to 16 failed requests per restart is not worth 2 %.
+- gc.freeze / GC off: no effect (no full collections during a request). Fewer middleware for API paths, session
+  auth off: not measurable (< 0.1 ms).
+
+## Where it stands
+
+- Server CPU per request fell by about a quarter under wrk (not the half the target needs); Python CPU per
+  request, one at a time, fell by 40-50 % and the statements per list request from 5 to 1 (+ token, + health check); what is left is Django/DRF dispatch and auth (about 0.5 ms), psycopg2
+  row decoding (0.4 ms), the count (list: 0.5 ms index-only over 9,238 rows; search: 1.2-1.7 ms, 671 title
+  matches re-checked in the heap and joined to their totals) and planning the one statement (0.4-0.5 ms).
+- Under wrk the CPU per request is 30-50 % higher than one request at a time (both cores busy, 16 threads and 16
+  backends switching, wrk on the same cores), and the machine is saturated: about 420 req/s x 4.2 ms = 1.8 cores.
+  At 32 connections that gives a mean latency of 32 / 420 = 76 ms; p95 comes out at 110-220 ms with the load.
+- gunicorn gthread does not spread keep-alive connections over its workers: `ss` during a wrk run showed 27/5,
+  23/9 and 32/0 connections between the 2 workers, so one worker's 8 threads share one GIL while the other idles
+  and the tail grows (2 x 1, 2 x 2 and 4 x 1 had p95 110-118 ms against 150-170 ms for 2 x 8 in one series, but
+  `./kiss serve` keeps 8 threads per worker: a <video> stream holds a thread for as long as it plays).
+- To meet the target here the CPU per request must still fall by about a quarter, or the web tier needs more
+  cores (docker-compose runs web workers apart from Postgres); caching responses is not an option.
+
+## Round 1 (earlier): what the profile said, and what changed
 
 Numbers from shorter runs on the same machine while it was as busy as above, so only the large steps are signal.
 
@@ -72,17 +156,6 @@ Numbers from shorter runs on the same machine while it was as busy as above, so 
    (before the token change). Server CPU per request (gunicorn + its Postgres backends) 7.5-8.0 -> 4-6 ms.
 4. gunicorn gthread 2 workers x 8 threads (what `./kiss serve` runs) did best among 2x2, 2x4, 3x2, 3x4 and 2x8,
    but the machine's noise was larger than the differences.
-
-## The target (p95 < 100 ms at 32 connections) is not met here
-
-During these runs the 2 cores carried a load average of 10-15 (other engineers' test suites, ffmpeg, torch), so
-the latency figures mostly measure the queue for a CPU. The server CPU per request is the figure that does not
-depend on that: at 4-6 ms, 2 idle cores serve about 350-490 requests/s, which at 32 connections means a mean
-latency of about 65-90 ms, so the target would still be borderline on an idle 2-core machine. What is left is
-per-request framework work (Django middleware, DRF dispatch, rendering) and Postgres planning (about 1 ms for
-the list query, as psycopg2 does not prepare statements; a generic prepared plan would lose the title-search
-selectivity the planner needs, so that was not done). More web workers on more cores (docker-compose) is the
-way past it.
 """
 
 
@@ -162,14 +235,16 @@ def write_results(path: Path, *, args, results: dict, seeded: dict, load_before:
         f"Machine: {os.cpu_count()} cores shared by gunicorn, Postgres, wrk and the other engineers' work; "
         f"load average before {load_before}, after {load_after}.",
         "",
-        "| endpoint | path | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | server CPU ms/req | body bytes |",
+        "| endpoint | path | req/s | p50 ms | p95 ms | p99 ms | max ms | errors | server CPU ms/req "
+        "(gunicorn + Postgres) | body bytes |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, result in results.items():
         lines.append(
             f"| {name} | `{ENDPOINTS[name]}` | {result['rps']:.0f} | {result['p50_ms']:.1f} | {result['p95_ms']:.1f} "
             f"| {result['p99_ms']:.1f} | {result['max_ms']:.0f} | {result['errors']} "
-            f"| {result['cpu_ms_per_request']:.2f} | {payload_sizes[name]:,} |"
+            f"| {result['cpu_ms_per_request']:.2f} ({result['web_cpu_ms_per_request']:.2f} + "
+            f"{result['db_cpu_ms_per_request']:.2f}) | {payload_sizes[name]:,} |"
         )
     path.write_text("\n".join(lines) + "\n" + NOTES)
 
