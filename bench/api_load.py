@@ -54,6 +54,9 @@ end
 
 NOTES = """
 Target: p95 < 100 ms at 32 connections. **Not met on this machine**: see "Where it stands" below.
+The table above is one run; this shared machine's speed moves by up to 2x within minutes (the same code took 1.3 or
+2.5 ms of Python CPU per request, one at a time, 15 minutes apart), so compare it only with runs of the same
+moment, as in the back-to-back series below.
 
 ## Round 2: the server's CPU per request (this run's code)
 
