@@ -25,7 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.seed_library import bench_database_url, seed, setup_django  # noqa: E402
+from bench.benchdb import database_ensure  # noqa: E402
+from bench.seed_library import seed, setup_django  # noqa: E402
 
 ENDPOINTS = {
     "scene search": "/api/segments/?scene_type=kissing&search=river",
@@ -273,7 +274,7 @@ def main() -> int:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
 
-    database_url = bench_database_url(args.db)
+    database_url = database_ensure(args.db)
     setup_django(database_url)
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token

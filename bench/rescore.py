@@ -24,40 +24,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.benchdb import database_drop, database_recreate  # noqa: E402
+
 DB_NAME = "kissweb_bench_rescore"
-
-
-def bench_database_url() -> str:
-    import psycopg2
-
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kissweb")
-    parts = urlsplit(base)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    conn = psycopg2.connect(admin)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{DB_NAME}"')
-    conn.close()
-    return urlunsplit(parts._replace(path=f"/{DB_NAME}"))
-
-
-def drop_database() -> None:
-    import psycopg2
-
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    conn.close()
 
 
 def evict_from_page_cache(path: Path) -> None:
@@ -76,7 +51,7 @@ def main() -> int:
     args = parser.parse_args()
 
     media = Path(tempfile.mkdtemp(prefix="kissweb-bench-rescore-"))
-    os.environ["DATABASE_URL"] = bench_database_url()
+    os.environ["DATABASE_URL"] = database_recreate(DB_NAME)
     os.environ["KISSWEB_DATA_DIR"] = str(media)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kissweb.settings.local")
     import django
@@ -160,7 +135,7 @@ def main() -> int:
             from django.db import connections
 
             connections.close_all()
-            drop_database()
+            database_drop(DB_NAME)
             shutil.rmtree(media, ignore_errors=True)
 
 

@@ -14,10 +14,11 @@ import random
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from bench.benchdb import database_ensure  # noqa: E402
 
 WORDS = (
     "silent river night love summer paris rain letter garden winter moon station midnight harbor secret "
@@ -25,23 +26,6 @@ WORDS = (
 ).split()
 BENCH_USER = "bench"
 BENCH_PASSWORD = "bench-pass-123"
-
-
-def bench_database_url(db_name: str) -> str:
-    """The server of DATABASE_URL (or the local one), with the benchmark's own database; created if missing."""
-    import psycopg2
-
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kissweb")
-    parts = urlsplit(base)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    conn = psycopg2.connect(admin)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db_name])
-        if cur.fetchone() is None:
-            cur.execute(f'CREATE DATABASE "{db_name}"')
-    conn.close()
-    return urlunsplit(parts._replace(path=f"/{db_name}"))
 
 
 def setup_django(database_url: str) -> None:
@@ -166,7 +150,7 @@ def main() -> int:
     parser.add_argument("--segments", type=int, default=200_000)
     parser.add_argument("--db", default="kissweb_bench")
     args = parser.parse_args()
-    setup_django(bench_database_url(args.db))
+    setup_django(database_ensure(args.db))
     result = seed(movies=args.movies, segments=args.segments)
     print(f"seeded {result['movies']} movies and {result['segments']} segments in {result['seconds']} s "
           f"(database {args.db}, user {BENCH_USER}, token {result['token']})")

@@ -24,40 +24,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.benchdb import database_drop, database_recreate  # noqa: E402
+
 MOVIE_S = 600
 SPAN_S = 20
 SPANS_PER_MOVIE = 10
 DIM = 1280 + 128
-
-
-def database_swap(name: str) -> tuple[str, str]:
-    import dj_database_url
-    import psycopg2
-
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kissweb")
-    cfg = dj_database_url.parse(url)
-    admin = psycopg2.connect(dbname="postgres", user=cfg["USER"], password=cfg["PASSWORD"] or None,
-                             host=cfg["HOST"], port=cfg["PORT"] or 5432)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    base = url.rsplit("/", 1)[0]
-    return url, f"{base}/{name}"
-
-
-def database_drop(original_url: str, name: str) -> None:
-    import dj_database_url
-    import psycopg2
-
-    cfg = dj_database_url.parse(original_url)
-    admin = psycopg2.connect(dbname="postgres", user=cfg["USER"], password=cfg["PASSWORD"] or None,
-                             host=cfg["HOST"], port=cfg["PORT"] or 5432)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
 
 
 def library_build(n_seconds: int, *, owner, scene_type, seed: int) -> None:
@@ -103,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
 
     db_name = f"kissweb_bench_training_{os.getpid()}"
-    original_url, bench_url = database_swap(db_name)
+    bench_url = database_recreate(db_name)
     media = Path(tempfile.mkdtemp(prefix="kissweb-bench-train-"))
     os.environ["DATABASE_URL"] = bench_url
     os.environ["KISSWEB_DATA_DIR"] = str(media)
@@ -152,7 +124,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        database_drop(original_url, db_name)
+        database_drop(db_name)
         shutil.rmtree(media, ignore_errors=True)
 
 

@@ -18,44 +18,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.benchdb import database_drop, database_recreate  # noqa: E402
+
 DB_NAME = "kissweb_bench_upload"
-
-
-def _admin_url() -> tuple[str, object]:
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kissweb")
-    parts = urlsplit(base)
-    return urlunsplit(parts._replace(path="/postgres")), parts
-
-
-def recreate_database() -> str:
-    import psycopg2
-
-    admin, parts = _admin_url()
-    conn = psycopg2.connect(admin)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        cur.execute(f'CREATE DATABASE "{DB_NAME}"')
-    conn.close()
-    return urlunsplit(parts._replace(path=f"/{DB_NAME}"))
-
-
-def drop_database() -> None:
-    import psycopg2
-
-    admin, _ = _admin_url()
-    conn = psycopg2.connect(admin)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    conn.close()
 
 
 def main() -> int:
@@ -66,7 +37,7 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="kissweb-bench-upload-"))
-    os.environ["DATABASE_URL"] = recreate_database()
+    os.environ["DATABASE_URL"] = database_recreate(DB_NAME)
     os.environ["KISSWEB_DATA_DIR"] = str(work / "data")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kissweb.settings.local")
     os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,localhost"
@@ -172,7 +143,7 @@ def main() -> int:
             from django.db import connections
 
             connections.close_all()
-            drop_database()
+            database_drop(DB_NAME)
             shutil.rmtree(work, ignore_errors=True)
 
 

@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from detector.errors import DetectorError
 __all__ = ["BACKBONE_DIMS", "Embeddings", "embed_video", "resolve_backbone_set"]
 
 CPU_MICRO_BATCH = 16
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass

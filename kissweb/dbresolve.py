@@ -21,7 +21,8 @@ DEFAULT_DB_NAME = "kissweb"
 CONNECT_TIMEOUT_S = 3
 
 
-def _with_database(url: str, name: str) -> str:
+def url_with_database(url: str, name: str) -> str:
+    """The same server URL, pointing at database `name`."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
@@ -75,7 +76,7 @@ def resolve_database_url(*, data_dir: Path, db_name: str = DEFAULT_DB_NAME) -> t
         return configured, "configured"
     if server_reachable(LOCAL_SERVER_URL):
         ensure_database(LOCAL_SERVER_URL, db_name)
-        return _with_database(LOCAL_SERVER_URL, db_name), "local"
+        return url_with_database(LOCAL_SERVER_URL, db_name), "local"
     server_url = start_embedded_server(data_dir)
     ensure_database(server_url, db_name)
-    return _with_database(server_url, db_name), "embedded"
+    return url_with_database(server_url, db_name), "embedded"

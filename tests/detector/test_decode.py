@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 
-from detector.constants import AUDIO_SAMPLE_RATE, FRAME_CROP, PATCH_SAMPLES, SAMPLES_PER_WINDOW
+from detector.constants import AUDIO_SAMPLE_RATE, FRAME_CROP, PATCH_SAMPLES
 from detector.decode import (
     FFmpegProcess,
     audio_sample_range,

@@ -184,7 +184,7 @@ def test_spans_take_only_whole_windows_inside(tmp_path):
 
     movie = make_movie(tmp_path / "movie.mp4", [("blue", 220, 4.0), ("red", 880, 4.0)])
     spans = tmp_path / "spans.csv"
-    spans.write_text(f"movie.mp4,0,3.5,0\nmovie.mp4,4,8,1\nmovie.mp4,2.2,2.9,0\n")
+    spans.write_text("movie.mp4,0,3.5,0\nmovie.mp4,4,8,1\nmovie.mp4,2.2,2.9,0\n")
     items = read_items(spans, spans=True)
     x, y, g, warnings = items_to_arrays(items, backbones="offline", cache_dir=tmp_path / "cache")
     assert y.tolist() == [0, 0, 0, 1, 1, 1, 1] and g.tolist() == [0, 0, 0, 1, 1, 1, 1]
