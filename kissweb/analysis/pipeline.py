@@ -233,7 +233,7 @@ def _write(state: RunState, scored: list[tuple]) -> None:
                 defaults={
                     "scene_type": scene_type,
                     "analysis": analysis,
-                    "scores": probabilities.astype("<f4").tobytes(),
+                    "scores": ScoreTrack.encode(probabilities),
                     "n_windows": int(probabilities.shape[0]),
                 },
             )

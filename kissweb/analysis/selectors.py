@@ -61,7 +61,7 @@ def movie_scores(*, movie: Movie, scene_type: SceneType) -> MovieScores:
             f"'{movie.title}' has no '{scene_type.slug}' scores yet (status: {movie.status}); they appear when its "
             "analysis finishes."
         )
-    scores = np.frombuffer(bytes(track.scores), dtype="<f4")
+    scores = ScoreTrack.decode(track.scores)
     return MovieScores(
         window_s=1.0,
         scores=scores.astype(np.float64).tolist(),  # the stored float32 values exactly: the browser re-aggregates them

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -260,7 +259,7 @@ def scene_type_settings_changed(*, scene_type: SceneType) -> dict[int, dict]:
             analysis = track.analysis
             if movie is None or analysis is None:
                 continue
-            probabilities = np.frombuffer(bytes(track.scores), dtype="<f4")
+            probabilities = ScoreTrack.decode(track.scores)
             found = detector.aggregate_probabilities(
                 probabilities, cut=scene_type.cut, min_frames=scene_type.min_frames, threshold=scene_type.threshold
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from django.conf import settings
 from django.db import models
 from django.db.models import CheckConstraint, F, Q, UniqueConstraint
@@ -199,10 +200,22 @@ class ScoreTrack(models.Model):
     n_windows = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 
+    SCORE_DTYPE = "<f4"
+
     class Meta:
         constraints = [
             UniqueConstraint(fields=["movie", "model_version"], name="one_score_track_per_movie_and_model"),
         ]
+
+    @classmethod
+    def encode(cls, probabilities: np.ndarray) -> bytes:
+        """The stored form of per-second probabilities."""
+        return np.asarray(probabilities).astype(cls.SCORE_DTYPE).tobytes()
+
+    @classmethod
+    def decode(cls, raw: bytes | memoryview) -> np.ndarray:
+        """Per-second probabilities from the stored bytes (a row's `scores`, or a values_list of them)."""
+        return np.frombuffer(bytes(raw), dtype=cls.SCORE_DTYPE)
 
 
 class SegmentSource(models.TextChoices):

@@ -177,7 +177,7 @@ def suggestion_list(*, scene_type: SceneType, limit: int = 20) -> dict:
     candidates: list[tuple[float, dict]] = []
     tracks = ScoreTrack.objects.filter(scene_type=scene_type, model_version=active).order_by("-created_at")
     for movie_id, raw in tracks.values_list("movie_id", "scores")[:MAX_TRACKS_SCANNED]:
-        scores = np.frombuffer(bytes(raw), dtype="<f4")
+        scores = ScoreTrack.decode(raw)
         for start, end in _runs(np.abs(scores - scene_type.cut) <= UNSURE_MARGIN):
             if _overlaps_any(start, end, annotated[movie_id]):
                 continue
