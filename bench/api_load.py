@@ -277,10 +277,12 @@ def main() -> int:
     database_url = database_ensure(args.db)
     setup_django(database_url)
     from django.contrib.auth import get_user_model
+    from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
     from kissweb.library.models import Movie, Segment
 
+    call_command("migrate", verbosity=0)
     if args.reseed or Movie.objects.count() != 10_000 or Segment.objects.count() != 200_000:
         seeded = seed(movies=10_000, segments=200_000)
         print(f"seeded in {seeded['seconds']} s", flush=True)

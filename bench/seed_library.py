@@ -73,7 +73,8 @@ def seed(*, movies: int, segments: int, seed_value: int = 0) -> dict:
     with connection.cursor() as cur:
         cur.execute(
             "TRUNCATE library_annotation, library_segment, library_scoretrack, library_movieembedding, "
-            "library_analysis_model_versions, library_analysis, library_movie RESTART IDENTITY CASCADE"
+            "library_analysis_model_versions, library_analysis, library_movie, library_scenecountbucket "
+            "RESTART IDENTITY CASCADE"
         )
     User = get_user_model()
     user, _ = User.objects.get_or_create(username=BENCH_USER)
@@ -131,8 +132,8 @@ def seed(*, movies: int, segments: int, seed_value: int = 0) -> dict:
         )
         for table in ("library_movie", "library_analysis", "library_segment"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-        # The stats trigger rewrote each totals row once per segment: vacuum as autovacuum would, then measure.
         cur.execute("VACUUM ANALYZE library_moviescenestats")
+        cur.execute("VACUUM ANALYZE library_scenecountbucket")
         cur.execute("VACUUM ANALYZE library_movie")
         cur.execute("VACUUM ANALYZE library_segment")
         cur.execute("ANALYZE library_analysis")

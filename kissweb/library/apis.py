@@ -45,15 +45,15 @@ class JsonNegotiation(DefaultContentNegotiation):
 
 class FastJSONRenderer(JSONRenderer):
     """DRF's JSONRenderer written by orjson: 0.04 instead of 0.16 ms for a page of 24 movies. The same bytes
-    (compact UTF-8, U+2028/9 escaped; datetimes and whatever orjson does not know go through DRF's encoder),
-    except that floats under 1e-4 are written without an exponent (the same number) and NaN becomes null
+    (compact UTF-8, U+2028/9 escaped; datetimes as DRF writes them, UTC as Z; whatever orjson does not know goes
+    through DRF's encoder), except that floats under 1e-4 are written without an exponent (the same number) and NaN becomes null
     where DRF's strict JSON would fail the request. What orjson refuses (integers past 64 bits) goes to DRF."""
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""
         try:
-            rendered = orjson.dumps(data, default=_DRF_JSON.default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+            rendered = orjson.dumps(data, default=_DRF_JSON.default, option=orjson.OPT_UTC_Z)
         except TypeError:  # orjson.JSONEncodeError is one
             return super().render(data, accepted_media_type, renderer_context)
         # As DRF: JavaScript before ES2019 reads these two as line ends inside strings.
@@ -179,8 +179,9 @@ class MovieListCreateApi(APIView):
         filters = _validated(MOVIE_LIST_FILTERS, request.query_params)
         pagination = ListPagination(request)
         result = selectors.movie_page(page=pagination.page, page_size=pagination.page_size, **filters)
+        user = request.user
         return pagination.response(
-            result, [s.movie_output(row, user=request.user, scene_types=row["scene_types"]) for row in result.rows]
+            result, [s.movie_output(row, user=user, scene_types=row["scene_types"]) for row in result.rows]
         )
 
     @extend_schema(
@@ -319,7 +320,8 @@ class MovieSegmentsApi(APIView):
     def get(self, request, movie_id: int):
         movie = selectors.movie_get(movie_id=movie_id)
         rows = selectors.segment_list(movie=movie, scene_type=request.query_params.get("scene_type") or None)
-        return Response([s.segment_output(row, user=request.user) for row in rows])
+        user = request.user
+        return Response([s.segment_output(row, user=user) for row in rows])
 
     @extend_schema(request=s.SegmentCreateInputSerializer, responses={201: s.SegmentOutputSerializer, **ERRORS})
     def post(self, request, movie_id: int):
@@ -351,7 +353,8 @@ class SegmentSearchApi(APIView):
         params["movie_id"] = params.pop("movie", None)
         pagination = ListPagination(request)
         result = selectors.segment_page(page=pagination.page, page_size=pagination.page_size, **params)
-        return pagination.response(result, [s.segment_output(row, user=request.user) for row in result.rows])
+        user = request.user
+        return pagination.response(result, [s.segment_output(row, user=user) for row in result.rows])
 
 
 class SegmentDetailApi(APIView):

@@ -263,20 +263,41 @@ class Segment(models.Model):
 class MovieSceneStats(models.Model):
     """Per movie and scene type: how many segments and how many seconds of them.
 
-    Kept up to date by a trigger on library_segment (migration 0005), never written from Python, so that the
-    library list can filter and sort by scene counts without aggregating every segment on each request.
+    Kept up to date by triggers on library_segment (once per statement, migration 0006), never written from Python,
+    so that the library list can filter and sort by scene counts without aggregating every segment on each
+    request. `title` is the movie's, copied by a trigger on library_movie, so that the scene search counts from
+    this table alone.
     """
 
     movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="scene_stats")
     scene_type = models.ForeignKey(SceneType, on_delete=models.CASCADE, related_name="+")
     segment_count = models.IntegerField(default=0)
     scene_seconds = models.FloatField(default=0.0)
+    title = models.CharField(max_length=300)
 
     class Meta:
         constraints = [
             UniqueConstraint(fields=["movie", "scene_type"], name="one_stats_row_per_movie_and_scene_type"),
         ]
         indexes = [models.Index(fields=["scene_type", "segment_count"])]
+
+
+class SceneCountBucket(models.Model):
+    """How many movies have exactly `segment_count` scenes of a scene type (among their totals rows).
+
+    Kept by triggers on the totals (migration 0007), never written from Python: the library list counts "movies
+    with at least n scenes" by summing a few of these instead of walking one index entry per movie.
+    """
+
+    scene_type = models.ForeignKey(SceneType, on_delete=models.CASCADE, related_name="+")
+    segment_count = models.IntegerField()
+    movies = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            UniqueConstraint(fields=["scene_type", "segment_count"], name="one_bucket_per_scene_count"),
+            CheckConstraint(condition=Q(movies__gte=0), name="bucket_movies_not_negative"),
+        ]
 
 
 class AnnotationLabel(models.TextChoices):

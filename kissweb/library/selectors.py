@@ -13,7 +13,10 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from kissweb.library.models import Annotation, ModelVersion, Movie, MovieSceneStats, SceneType, Segment
+from kissweb.library.models import (
+    Annotation, ModelVersion, Movie, MovieSceneStats, SceneCountBucket, SceneType, Segment,
+)
+from kissweb.library.prepared import execute_prepared
 
 
 def health_read() -> dict:
@@ -130,12 +133,14 @@ class ListPage:
 
 def _list_page(
     *, count_sql: str, page_sql: str, outer_order: str, params: dict, page: int | None, page_size: int,
-    meta_columns: str = "", totals_join: str = "", totals_columns: str = "",
+    meta_columns: str = "", totals_join: str = "", totals_columns: str = "", prepare: bool = False,
 ) -> tuple[dict, ListPage]:
     """Count, page and whatever else the list needs, in one statement (one round trip, one plan).
 
     The page rows join a single-row base, so that an empty page still brings back the count and the `meta`
-    columns. page=None is the last page (its offset is computed from the count). Returns (meta, page).
+    columns. page=None is the last page (its offset is computed from the count). prepare: run it as a prepared
+    statement with a generic plan (see `prepared`), for shapes whose plan does not depend on the values.
+    Returns (meta, page).
     """
     if page is None:
         offset = "(SELECT (GREATEST((n + %(limit)s - 1) / %(limit)s, 1) - 1) * %(limit)s FROM total)"
@@ -151,7 +156,10 @@ def _list_page(
          ORDER BY {outer_order}"""
     params = {**params, "limit": page_size, "offset": ((page or 1) - 1) * page_size}
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        if prepare:
+            execute_prepared(cur, sql, params)
+        else:
+            cur.execute(sql, params)
         names = [column.name for column in cur.description]
         records = cur.fetchall()
     first = names.index("_total") + 1  # the page's own columns start here; their first is the row id
@@ -229,13 +237,17 @@ def movie_page(
         f"(SELECT u.username FROM {user_table} u WHERE u.id = m.uploaded_by_id) AS uploaded_by_username "
         f"{from_sql} {where_sql} ORDER BY {inner_order}"
     )
-    if scene_type and min_segments and not search and not status:
-        # Every totals row belongs to a movie, so counting the totals' index range is exact and much cheaper.
-        # The ORDER BY makes that an index-only scan (0.5 ms), which the planner otherwise rates as dear as
-        # reading the whole table (0.7-1 ms).
+    if scene_type and min_segments and not status and not search:
+        # Movies per scene count, kept by the database: a few rows to sum instead of one index entry per movie.
         count_sql = (
-            f"SELECT count(*) FROM (SELECT 1 FROM {stats_table} WHERE scene_type_id = {CHOSEN_SCENE_TYPE_SQL} "
-            "AND segment_count >= %(min_segments)s ORDER BY scene_type_id, segment_count) AS c"
+            f"SELECT COALESCE(sum(movies), 0) FROM {SceneCountBucket._meta.db_table} "
+            f"WHERE scene_type_id = {CHOSEN_SCENE_TYPE_SQL} AND segment_count >= %(min_segments)s"
+        )
+    elif scene_type and min_segments and not status:
+        # Every totals row belongs to a movie and carries its title: counting them is exact and needs no join.
+        count_sql = (
+            f"SELECT count(*) FROM {stats_table} WHERE scene_type_id = {CHOSEN_SCENE_TYPE_SQL} "
+            "AND segment_count >= %(min_segments)s AND UPPER(title::text) LIKE UPPER(%(pattern)s)"
         )
     else:
         count_sql = f"SELECT count(*) {from_sql} {where_sql}"
@@ -243,6 +255,7 @@ def movie_page(
         count_sql=count_sql, page_sql=page_sql, outer_order=outer_order, params=params, page=page,
         page_size=page_size, meta_columns=f"{CHOSEN_SCENE_TYPE_SQL} AS _chosen, {SCENE_TYPES_JSON_SQL} AS _scene_types",
         totals_join=PAGE_TOTALS_JOIN_SQL, totals_columns=", totals._st_ids, totals._counts, totals._seconds",
+        prepare=not search,
     )
     if scene_type and meta["_chosen"] is None:
         raise _unknown_scene_type(scene_type)
@@ -349,9 +362,9 @@ def segment_page(
     if min_duration:
         where.append("seg.end_s - seg.start_s >= %(min_duration)s")
         params["min_duration"] = min_duration
-    stats_table, movie_table = MovieSceneStats._meta.db_table, Movie._meta.db_table
+    stats_table = MovieSceneStats._meta.db_table
     from_sql = (
-        f"FROM {Segment._meta.db_table} seg JOIN {movie_table} m ON m.id = seg.movie_id "
+        f"FROM {Segment._meta.db_table} seg JOIN {Movie._meta.db_table} m ON m.id = seg.movie_id "
         f"JOIN {SceneType._meta.db_table} st ON st.id = seg.scene_type_id"
     )
     where_sql = f"WHERE {' AND '.join(where)}" if where else ""
@@ -362,16 +375,16 @@ def segment_page(
         f"m.uploaded_by_id AS uploaded_by_id {from_sql} {where_sql} ORDER BY {inner_order}"
     )
     if scene_type and not (min_duration or movie_id is not None or source):
-        # Summing the per-movie totals is exact here and far cheaper than counting every matching segment.
-        count_sql = f"SELECT COALESCE(sum(s.segment_count), 0) FROM {stats_table} s"
+        # Summing the per-movie totals is exact here and far cheaper than counting every matching segment; they
+        # carry the movie's title (and its trigram index), so a title search needs no join to the movies.
+        count_sql = f"SELECT COALESCE(sum(s.segment_count), 0) FROM {stats_table} s WHERE s.scene_type_id = {CHOSEN_SCENE_TYPE_SQL}"
         if search:
-            count_sql += f" JOIN {movie_table} m ON m.id = s.movie_id AND {title_test}"
-        count_sql += f" WHERE s.scene_type_id = {CHOSEN_SCENE_TYPE_SQL}"
+            count_sql += " AND UPPER(s.title::text) LIKE UPPER(%(pattern)s)"
     else:
         count_sql = f"SELECT count(*) {from_sql} {where_sql}"
     meta, result = _list_page(
         count_sql=count_sql, page_sql=page_sql, outer_order=outer_order, params=params, page=page,
-        page_size=page_size, meta_columns=f"{CHOSEN_SCENE_TYPE_SQL} AS _chosen",
+        page_size=page_size, meta_columns=f"{CHOSEN_SCENE_TYPE_SQL} AS _chosen", prepare=not search,
     )
     if scene_type and meta["_chosen"] is None:
         raise _unknown_scene_type(scene_type)

@@ -61,8 +61,9 @@ def test_same_file_gives_the_same_embeddings_twice(clips):
 
 
 def test_batching_does_not_change_the_embeddings(clips):
-    one = embed_video(clips["red_low"], backbones="offline", batch_size=1)
-    many = embed_video(clips["red_low"], backbones="offline", batch_size=32)
+    # On the CPU: cuDNN's TF32 convolutions pick per-batch-size kernels that differ by ~3e-3 (test_cuda_matches_cpu).
+    one = embed_video(clips["red_low"], backbones="offline", batch_size=1, device="cpu")
+    many = embed_video(clips["red_low"], backbones="offline", batch_size=32, device="cpu")
     np.testing.assert_allclose(one.image, many.image, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(one.audio, many.audio, rtol=1e-5, atol=1e-5)
 
@@ -165,6 +166,8 @@ def test_cuda_matches_cpu(clips):
     np.testing.assert_allclose(gpu.audio, cpu.audio, rtol=1e-3, atol=1e-3)
     again = embed_video(clips["long"], backbones="offline", device="cuda")
     np.testing.assert_array_equal(gpu.image, again.image)
+    one_by_one = embed_video(clips["long"], backbones="offline", device="cuda", batch_size=1)
+    np.testing.assert_allclose(one_by_one.image, gpu.image, rtol=1e-2, atol=1e-2)
 
 
 def test_bfloat16_stays_close_to_float32(clips):

@@ -141,3 +141,64 @@ def test_scene_stats_follow_every_segment_change(movie, kissing, user):
     with pytest.raises(IntegrityError), transaction.atomic():
         manual(other, kissing, 0, 200)  # refused by the database: the totals must not move either
     assert stats() == truth()
+
+
+def test_scene_stats_take_a_bulk_write_once_and_carry_the_movie_title(movie, kissing, user):
+    from django.db import connection
+
+    from kissweb.library.models import MovieSceneStats
+
+    def stats_rows_written() -> int:
+        with connection.cursor() as cur:
+            cur.execute("SELECT n_tup_ins + n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
+                        [MovieSceneStats._meta.db_table])
+            return cur.fetchone()[0]
+
+    before = stats_rows_written()
+    Segment.objects.bulk_create(
+        Segment(movie=movie, scene_type=kissing, start_s=10.0 * k, end_s=10.0 * k + 2.5, source="manual")
+        for k in range(8)
+    )
+    assert stats_rows_written() - before == 1  # one statement, one row version (a row trigger would write eight)
+    row = MovieSceneStats.objects.get(movie=movie, scene_type=kissing)
+    assert (row.segment_count, row.scene_seconds, row.title) == (8, 20.0, movie.title)
+    Movie.objects.filter(pk=movie.pk).update(title="A Renamed Movie")
+    assert MovieSceneStats.objects.get(pk=row.pk).title == "A Renamed Movie"
+    Segment.objects.filter(movie=movie, start_s__lt=30).delete()
+    row = MovieSceneStats.objects.get(pk=row.pk)
+    assert (row.segment_count, row.scene_seconds) == (5, 12.5)
+    movie.delete()  # its totals go with it, and the segments' delete trigger does not bring them back
+    assert not MovieSceneStats.objects.exists()
+
+
+def test_scene_count_buckets_follow_the_totals(movie, kissing, user):
+    from django.db.models import Count
+
+    from kissweb.library.models import MovieSceneStats, SceneCountBucket
+
+    other = Movie.objects.create(
+        title="Other", original_filename="o.mp4", file="movies/o.mp4", size_bytes=10, sha256="c" * 64,
+        duration_s=100.0, width=640, height=480, has_audio=True, uploaded_by=user,
+    )
+
+    def buckets():
+        return {(b.scene_type_id, b.segment_count): b.movies for b in SceneCountBucket.objects.exclude(movies=0)}
+
+    def truth():
+        rows = MovieSceneStats.objects.values("scene_type_id", "segment_count").annotate(n=Count("*"))
+        return {(r["scene_type_id"], r["segment_count"]): r["n"] for r in rows}
+
+    Segment.objects.bulk_create(Segment(movie=movie, scene_type=kissing, start_s=k, end_s=k + 0.5, source="manual")
+                                for k in range(3))
+    manual(other, kissing, 0, 1)
+    assert buckets() == truth() == {(kissing.pk, 3): 1, (kissing.pk, 1): 1}
+    manual(other, kissing, 5, 6)
+    manual(other, kissing, 7, 8)
+    assert buckets() == truth() == {(kissing.pk, 3): 2}
+    Segment.objects.filter(movie=movie, start_s__lt=1).delete()
+    Movie.objects.filter(pk=other.pk).update(title="Renamed")  # the totals row changes, its bucket does not
+    assert buckets() == truth() == {(kissing.pk, 2): 1, (kissing.pk, 3): 1}
+    other.delete()
+    assert buckets() == truth() == {(kissing.pk, 2): 1}
+    with pytest.raises(IntegrityError, match="bucket_movies_not_negative"), transaction.atomic():
+        SceneCountBucket.objects.filter(scene_type=kissing, segment_count=2).update(movies=-1)
