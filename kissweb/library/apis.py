@@ -46,8 +46,9 @@ class JsonNegotiation(DefaultContentNegotiation):
 class FastJSONRenderer(JSONRenderer):
     """DRF's JSONRenderer written by orjson: 0.04 instead of 0.16 ms for a page of 24 movies. The same bytes
     (compact UTF-8, U+2028/9 escaped; datetimes as DRF writes them, UTC as Z; whatever orjson does not know goes
-    through DRF's encoder), except that floats under 1e-4 are written without an exponent (the same number) and NaN becomes null
-    where DRF's strict JSON would fail the request. What orjson refuses (integers past 64 bits) goes to DRF."""
+    through DRF's encoder), except that floats under 1e-4 are written without an exponent (the same number) and
+    NaN becomes null where DRF's strict JSON would fail the request. What orjson refuses (integers past 64 bits)
+    goes to DRF."""
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:

@@ -142,14 +142,16 @@ def _list_page(
     statement with a generic plan (see `prepared`), for shapes whose plan does not depend on the values.
     Returns (meta, page).
     """
-    if page is None:
+    if page is None:  # the last page: its offset needs the count, so the count becomes a CTE both read
+        with_total = f"WITH total AS (SELECT ({count_sql}) AS n)"
+        total = "(SELECT n FROM total)"
         offset = "(SELECT (GREATEST((n + %(limit)s - 1) / %(limit)s, 1) - 1) * %(limit)s FROM total)"
-    else:
-        offset = "%(offset)s"
+    else:  # a plain subquery plans in half the time of the CTE (0.4 instead of 0.7 ms for the scene search)
+        total, offset, with_total = f"({count_sql})", "%(offset)s", ""
     meta = f"{meta_columns}, " if meta_columns else ""
     sql = f"""
-        WITH total AS (SELECT ({count_sql}) AS n)
-        SELECT {meta}(SELECT n FROM total) AS _total, p.*{totals_columns}
+        {with_total}
+        SELECT {meta}{total} AS _total, p.*{totals_columns}
           FROM (SELECT 1) AS one
           LEFT JOIN LATERAL ({page_sql} LIMIT %(limit)s OFFSET {offset}) p ON true
           {totals_join}
@@ -377,7 +379,10 @@ def segment_page(
     if scene_type and not (min_duration or movie_id is not None or source):
         # Summing the per-movie totals is exact here and far cheaper than counting every matching segment; they
         # carry the movie's title (and its trigram index), so a title search needs no join to the movies.
-        count_sql = f"SELECT COALESCE(sum(s.segment_count), 0) FROM {stats_table} s WHERE s.scene_type_id = {CHOSEN_SCENE_TYPE_SQL}"
+        count_sql = (
+            f"SELECT COALESCE(sum(s.segment_count), 0) FROM {stats_table} s "
+            f"WHERE s.scene_type_id = {CHOSEN_SCENE_TYPE_SQL}"
+        )
         if search:
             count_sql += " AND UPPER(s.title::text) LIKE UPPER(%(pattern)s)"
     else:
