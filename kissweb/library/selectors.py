@@ -106,6 +106,10 @@ MOVIE_ORDERINGS = {
     "scene_seconds": ("scene_seconds ASC, m.created_at DESC, m.id DESC",
                       "p.scene_seconds ASC, p.created_at DESC, p.id DESC"),
 }
+# The orderings an index serves (the page query walks it and stops after one page): their plans do not depend on
+# the values, so without a title search these statements run prepared on generic plans (see `prepared`). Sorting
+# every matching row (scene counts, confidence, duration) is planned for its values each time.
+INDEX_WALK_MOVIE_ORDERINGS = frozenset({"-created_at", "created_at", "title", "-title"})
 CHOSEN_SCENE_TYPE_SQL = f"(SELECT id FROM {SceneType._meta.db_table} WHERE slug = %(scene_type)s)"
 SCENE_TYPES_JSON_SQL = f"""(
     SELECT json_agg(json_build_object(
@@ -257,7 +261,7 @@ def movie_page(
         count_sql=count_sql, page_sql=page_sql, outer_order=outer_order, params=params, page=page,
         page_size=page_size, meta_columns=f"{CHOSEN_SCENE_TYPE_SQL} AS _chosen, {SCENE_TYPES_JSON_SQL} AS _scene_types",
         totals_join=PAGE_TOTALS_JOIN_SQL, totals_columns=", totals._st_ids, totals._counts, totals._seconds",
-        prepare=not search,
+        prepare=not search and ordering in INDEX_WALK_MOVIE_ORDERINGS,
     )
     if scene_type and meta["_chosen"] is None:
         raise _unknown_scene_type(scene_type)
@@ -308,6 +312,7 @@ SEGMENT_ORDERINGS = {  # inside the page query, and over its rows (p), as MOVIE_
     "duration": ("(seg.end_s - seg.start_s) ASC, seg.id ASC", "(p.end_s - p.start_s) ASC, p.id ASC"),
     "-created_at": ("seg.created_at DESC, seg.id DESC", "p.created_at DESC, p.id DESC"),
 }
+INDEX_WALK_SEGMENT_ORDERINGS = frozenset({"movie", "start_s"})
 
 
 def segment_get(*, segment_id: int) -> Segment:
@@ -389,7 +394,8 @@ def segment_page(
         count_sql = f"SELECT count(*) {from_sql} {where_sql}"
     meta, result = _list_page(
         count_sql=count_sql, page_sql=page_sql, outer_order=outer_order, params=params, page=page,
-        page_size=page_size, meta_columns=f"{CHOSEN_SCENE_TYPE_SQL} AS _chosen", prepare=not search,
+        page_size=page_size, meta_columns=f"{CHOSEN_SCENE_TYPE_SQL} AS _chosen",
+        prepare=not (search or min_duration) and ordering in INDEX_WALK_SEGMENT_ORDERINGS,
     )
     if scene_type and meta["_chosen"] is None:
         raise _unknown_scene_type(scene_type)

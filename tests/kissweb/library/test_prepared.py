@@ -46,10 +46,12 @@ def test_a_list_shape_is_prepared_once_and_runs_on_a_generic_plan(user, make_mov
     assert list(new.values()) == [(2, 0)]
 
 
-def test_a_title_search_is_planned_for_its_word():
+def test_shapes_whose_plan_depends_on_the_values_are_planned_each_time():
     before = prepared_statements()
-    selectors.movie_page(page=1, page_size=24, search="alpha")
+    selectors.movie_page(page=1, page_size=24, search="alpha")  # a rare word walks the title index, a common one not
     selectors.segment_page(page=1, page_size=24, scene_type="kissing", search="alpha")
+    selectors.movie_page(page=1, page_size=24, ordering="-segment_count")  # sorts every row
+    selectors.segment_page(page=1, page_size=24, scene_type="kissing", min_duration=5.0)
     assert prepared_statements() == before
 
 
