@@ -178,7 +178,8 @@ def main() -> None:
     import torch
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
-          f"{torch.__version__} ({torch.get_num_threads()} threads), CUDA: {torch.cuda.is_available()}",
+          f"{torch.__version__} ({torch.get_num_threads()} threads), CUDA: "
+          f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}",
           file=sys.stderr)
     results = []
     if not args.only_long:
