@@ -241,7 +241,12 @@ class Segment(models.Model):
 
     class Meta:
         ordering = ["movie_id", "start_s"]
-        indexes = [models.Index(fields=["scene_type", "movie", "start_s"])]
+        indexes = [
+            models.Index(fields=["scene_type", "movie", "start_s"]),
+            # The scene search's "most confident" and "longest" orderings walk these and stop after one page.
+            models.Index(F("scene_type"), F("confidence").desc(), F("id"), name="segment_most_confident"),
+            models.Index(F("scene_type"), (F("end_s") - F("start_s")).desc(), F("id"), name="segment_longest"),
+        ]
         constraints = [
             CheckConstraint(condition=Q(start_s__gte=0), name="segment_start_nonnegative"),
             CheckConstraint(condition=Q(start_s__lt=F("end_s")), name="segment_start_before_end"),

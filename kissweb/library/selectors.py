@@ -312,7 +312,7 @@ SEGMENT_ORDERINGS = {  # inside the page query, and over its rows (p), as MOVIE_
     "duration": ("(seg.end_s - seg.start_s) ASC, seg.id ASC", "(p.end_s - p.start_s) ASC, p.id ASC"),
     "-created_at": ("seg.created_at DESC, seg.id DESC", "p.created_at DESC, p.id DESC"),
 }
-INDEX_WALK_SEGMENT_ORDERINGS = frozenset({"movie", "start_s"})
+INDEX_WALK_SEGMENT_ORDERINGS = frozenset({"movie", "start_s", "-confidence", "-duration"})
 
 
 def segment_get(*, segment_id: int) -> Segment:
@@ -390,8 +390,11 @@ def segment_page(
         )
         if search:
             count_sql += " AND UPPER(s.title::text) LIKE UPPER(%(pattern)s)"
-    else:
-        count_sql = f"SELECT count(*) {from_sql} {where_sql}"
+    else:  # every segment has its movie and scene type: only a title search needs a join to count
+        count_from = f"FROM {Segment._meta.db_table} seg"
+        if search:
+            count_from += f" JOIN {Movie._meta.db_table} m ON m.id = seg.movie_id"
+        count_sql = f"SELECT count(*) {count_from} {where_sql}"
     meta, result = _list_page(
         count_sql=count_sql, page_sql=page_sql, outer_order=outer_order, params=params, page=page,
         page_size=page_size, meta_columns=f"{CHOSEN_SCENE_TYPE_SQL} AS _chosen",
