@@ -132,6 +132,7 @@ def seed(*, movies: int, segments: int, seed_value: int = 0) -> dict:
         )
         for table in ("library_movie", "library_analysis", "library_segment"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        # As autovacuum would before long: planner statistics, and visibility maps for index-only scans.
         cur.execute("VACUUM ANALYZE library_moviescenestats")
         cur.execute("VACUUM ANALYZE library_scenecountbucket")
         cur.execute("VACUUM ANALYZE library_movie")

@@ -107,8 +107,8 @@ MOVIE_ORDERINGS = {
                       "p.scene_seconds ASC, p.created_at DESC, p.id DESC"),
 }
 # The orderings an index serves (the page query walks it and stops after one page): their plans do not depend on
-# the values, so without a title search these statements run prepared on generic plans (see `prepared`). Sorting
-# every matching row (scene counts, confidence, duration) is planned for its values each time.
+# the values, so without a title search these statements run prepared on generic plans (see `prepared`). The
+# orderings that sort every matching row (scene counts and seconds) are planned for their values each time.
 INDEX_WALK_MOVIE_ORDERINGS = frozenset({"-created_at", "created_at", "title", "-title"})
 CHOSEN_SCENE_TYPE_SQL = f"(SELECT id FROM {SceneType._meta.db_table} WHERE slug = %(scene_type)s)"
 SCENE_TYPES_JSON_SQL = f"""(
@@ -312,6 +312,7 @@ SEGMENT_ORDERINGS = {  # inside the page query, and over its rows (p), as MOVIE_
     "duration": ("(seg.end_s - seg.start_s) ASC, seg.id ASC", "(p.end_s - p.start_s) ASC, p.id ASC"),
     "-created_at": ("seg.created_at DESC, seg.id DESC", "p.created_at DESC, p.id DESC"),
 }
+# As INDEX_WALK_MOVIE_ORDERINGS; "most confident" and "longest" have their own indexes (migration 0008).
 INDEX_WALK_SEGMENT_ORDERINGS = frozenset({"movie", "start_s", "-confidence", "-duration"})
 
 
