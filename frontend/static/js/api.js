@@ -218,6 +218,11 @@ export function writeQuery(values) {
   history.replaceState(null, "", qs ? `?${qs}` : location.pathname);
 }
 
+/** "smooth", or "auto" (instant) for people whose system asks for less motion. */
+export function scrollBehavior() {
+  return window.matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
+}
+
 export function debounce(fn, ms) {
   let timer;
   return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };

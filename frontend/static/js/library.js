@@ -1,7 +1,7 @@
 // Library page: movie grid with filters, sorting, pages, and live analysis progress.
 import {
   api, apiAll, el, showError, formatDuration, progressBlock, isBusy, readQuery, writeQuery, debounce,
-  renderPagination, icon,
+  renderPagination, icon, scrollBehavior,
 } from "./api.js";
 
 const PAGE_SIZE = 24;
@@ -171,7 +171,7 @@ function render(data) {
   }
   renderPagination(pagination, {
     count, page: state.page, pageSize: PAGE_SIZE,
-    onPage: (p) => { state.page = p; syncUrl(); load(); window.scrollTo({ top: 0, behavior: "smooth" }); },
+    onPage: (p) => { state.page = p; syncUrl(); load(); window.scrollTo({ top: 0, behavior: scrollBehavior() }); },
   });
 }
 

@@ -1,6 +1,6 @@
 // Annotation mode: mark a span (drag on the timeline, or I / O), label it, edit and delete labels, add manual
 // scenes, and confirm or reject detected ones. The labels are what scene-type models are trained on.
-import { api, el, toast, showError, formatTime, sceneTypeSlug } from "./api.js";
+import { api, el, toast, showError, formatTime, sceneTypeSlug, scrollBehavior } from "./api.js";
 import { $, video, movieId, state, duration, typeBySlug, loadSegments, loadAnnotations, ui } from "./movie_state.js";
 import { seek } from "./movie_playback.js";
 
@@ -60,7 +60,7 @@ export function setAnnotating(on) {
   $("annotate-toggle").setAttribute("aria-pressed", String(on));
   $("annotate-toggle").classList.toggle("active", on);
   $("annotate-panel").hidden = !on;
-  if (on) $("annotate-panel").scrollIntoView({ block: "nearest", behavior: "smooth" });
+  if (on) $("annotate-panel").scrollIntoView({ block: "nearest", behavior: scrollBehavior() });
   ui.timeline.setAnnotating(on);
   ui.renderTimeline();
 }

@@ -1,7 +1,7 @@
 // Scene search: every scene of a type across the library; a click opens the player at the scene.
 import {
   api, apiAll, el, showError, formatTime, formatDuration, readQuery, writeQuery, debounce, renderPagination,
-  sceneTypeSlug, icon,
+  sceneTypeSlug, icon, scrollBehavior,
 } from "./api.js";
 
 const PAGE_SIZE = 24;
@@ -82,7 +82,7 @@ async function load() {
     results.replaceChildren(items.length ? el("div", { class: "scene-grid" }, items.map(card)) : emptyState());
     renderPagination(pagination, {
       count, page: state.page, pageSize: PAGE_SIZE,
-      onPage: (p) => { state.page = p; syncUrl(); load(); window.scrollTo({ top: 0, behavior: "smooth" }); },
+      onPage: (p) => { state.page = p; syncUrl(); load(); window.scrollTo({ top: 0, behavior: scrollBehavior() }); },
     });
   } catch (err) {
     if (err.name === "AbortError") return;
