@@ -1,4 +1,5 @@
-"""Server-side prepared statements with generic plans, for the list pages' fixed statement shapes.
+"""Server-side prepared statements with generic plans, for fixed statements that run on every API request (the
+list pages, the token check).
 
 Planning the one statement of a library page took as long as running it (about 1 ms each). A statement prepared
 once per connection and run with a generic plan skips the planning. Only shapes whose best plan does not depend on
