@@ -71,7 +71,10 @@ class Console:
 def browser_context(chromium, live_server):
     """A fresh browser profile; every page opened in it is watched for console errors (asserted at teardown)."""
     console = Console()
-    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
+    # Reduced motion: scrolling is instant, so no smooth scroll moves an element between a test's reading its
+    # position and its pointer reaching it (a drag on the timeline failed that way on a busy machine).
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860},
+                                   reduced_motion="reduce")
     context.on("page", console.attach)
     context.set_default_timeout(15_000)
     yield context, console

@@ -15,9 +15,6 @@ def test_mark_label_edit_and_delete_spans(page_as, staff_user, analysed_movie):
 
     movie = analysed_movie()
     page = open_movie(page_as(staff_user), movie)
-    # Opening the panel scrolls it into view; smoothly, that scroll would move the timeline under the drag below
-    # (it did, on a busy machine). Asking for less motion makes it instant, as it is for people who ask for that.
-    page.emulate_media(reduced_motion="reduce")
     page.locator("#annotate-toggle").click()
     assert page.locator("#annotate-panel").is_visible()
 
