@@ -83,26 +83,24 @@ def run_wrk(*, url: str, token: str, seconds: int, connections: int, threads: in
     return json.loads(line.removeprefix("WRK_JSON "))
 
 
-def _cpu_fields(pid: int) -> list[int]:
-    """utime, stime, cutime, cstime of a process in clock ticks (fields 14-17 of /proc/PID/stat); zeros if gone."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat after the command name (so index 0 is field 3, the state); None if the process is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return [0, 0, 0, 0]
-    return [int(value) for value in fields[11:15]]
+        return None
 
 
 def process_tree_cpu_s(root_pid: int) -> float:
     """User + system CPU seconds a process and its children used so far, those that exited included (a parent
     that reaps a child adds the child's time to its own cutime/cstime): Django reconnects to Postgres every
     CONN_MAX_AGE seconds, so backends come and go during a run."""
-    total = sum(_cpu_fields(root_pid))
+    root = _stat_fields(root_pid) or ["0"] * 15
+    total = sum(int(value) for value in root[11:15])  # utime, stime, cutime, cstime
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == root_pid:
-                total += sum(_cpu_fields(int(stat.parent.name))[:2])
-        except (OSError, ValueError, IndexError):
-            continue
+        fields = _stat_fields(int(stat.parent.name))
+        if fields and int(fields[1]) == root_pid:  # its parent
+            total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -113,7 +111,7 @@ def postmaster_pid() -> int:
     with connection.cursor() as cur:
         cur.execute("SELECT pg_backend_pid()")
         backend = cur.fetchone()[0]
-    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return int(_stat_fields(backend)[1])
 
 
 def load_average() -> str:
