@@ -14,5 +14,6 @@ urlpatterns = [
 ]
 
 # Outside DRF views (an unknown /api/ path, a crash in middleware) errors under /api/ are JSON too.
-handler404 = "kissweb.api_errors.handler404"
-handler500 = "kissweb.api_errors.handler500"
+handler400 = "kissweb.errors.handler400"
+handler404 = "kissweb.errors.handler404"
+handler500 = "kissweb.errors.handler500"

@@ -6,20 +6,14 @@ from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kissweb import permissions
 from kissweb.analysis import selectors, services
 from kissweb.library.models import Analysis, ModelVersion, Movie, SceneType
-
-
-def _check_can_change(*, movie: Movie, user) -> None:
-    if not (user.is_staff or movie.uploaded_by_id == user.pk):
-        raise PermissionDenied("Only the person who uploaded this movie, or staff, can analyse it again.")
 
 
 class AnalysisOutputSerializer(serializers.ModelSerializer):
@@ -58,7 +52,7 @@ class MovieAnalyzeApi(APIView):
     @extend_schema(request=None, responses={202: AnalysisOutputSerializer})
     def post(self, request, movie_id: int):
         movie = get_object_or_404(Movie, pk=movie_id)
-        _check_can_change(movie=movie, user=request.user)
+        permissions.require(user=request.user, action=permissions.CHANGE, subject=movie)
         try:
             analysis = services.analysis_request(movie=movie)
         except services.AnalysisAlreadyActive as exc:
@@ -143,6 +137,7 @@ class ModelVersionDetailApi(APIView):
 
 
 class SceneTypeModelUploadApi(APIView):
+    permission_classes = [permissions.Allowed(permissions.CREATE, "model")]
     parser_classes = [MultiPartParser, FormParser]
 
     MAX_MODEL_BYTES = 256 * 1024 * 1024
@@ -175,7 +170,7 @@ class SceneTypeModelUploadApi(APIView):
 
 
 class ModelVersionActivateApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [permissions.Allowed(permissions.ACTIVATE, "model")]
 
     @extend_schema(
         request=None,

@@ -12,7 +12,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination, _positive_int
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -24,14 +23,14 @@ from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
+from kissweb import errors, permissions
 from kissweb.library import selectors, services
 from kissweb.library.models import SceneType
 from kissweb.library import serializers as s
-from kissweb.library.permissions import IsStaffOrReadOnly
 from kissweb.library.streaming import ranged_file_response
 from kissweb.library.uploads import HashingLimitedUploadHandler
 
-ERRORS = {code: OpenApiResponse(s.ErrorSerializer) for code in (400, 401, 403, 404)}
+ERRORS = errors.error_responses(400, 401, 403, 404)
 
 
 class JsonNegotiation(DefaultContentNegotiation):
@@ -94,7 +93,7 @@ class ListPagination:
         after the selector, so that its 400 for bad filters comes first, as with DRF's paginator)."""
         num_pages = max(1, -(-result.count // self.page_size))
         if not self.valid or result.page > num_pages:
-            raise NotFound(PageNumberPagination.invalid_page_message)
+            raise errors.NotFound(PageNumberPagination.invalid_page_message, code="invalid_page")
         next_link = previous_link = None
         if result.page < num_pages or result.page > 1:
             url = self.request.build_absolute_uri()
@@ -122,7 +121,8 @@ def _scene_type_or_400(slug: str) -> SceneType:
     scene_type = SceneType.objects.filter(slug=slug).first()
     if scene_type is None:
         known = ", ".join(SceneType.objects.values_list("slug", flat=True)) or "none yet"
-        raise ValidationError({"scene_type": f"There is no scene type '{slug}'; known scene types: {known}."})
+        message = f"There is no scene type '{slug}'; known scene types: {known}."
+        raise errors.Invalid(message, fields={"scene_type": message})
     return scene_type
 
 
@@ -146,7 +146,7 @@ class TokenApi(APIView):
         data.is_valid(raise_exception=True)
         user = authenticate(request=request._request, **data.validated_data)
         if user is None or not user.is_active:
-            raise ValidationError({"detail": "Wrong username or password."})
+            raise errors.Invalid("Wrong username or password.", code="invalid_credentials")
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 
@@ -195,17 +195,10 @@ class MovieListCreateApi(APIView):
     def post(self, request):
         data = s.MovieCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            movie = services.movie_create(
-                uploaded_file=data.validated_data["file"], title=data.validated_data.get("title"),
-                year=data.validated_data.get("year"), user=request.user,
-            )
-        except services.MovieDuplicate as exc:
-            return Response(
-                {"detail": str(exc.detail), "movie": {"id": exc.existing.pk, "title": exc.existing.title,
-                                                      "page_url": f"/movies/{exc.existing.pk}/"}},
-                status=409,
-            )
+        movie = services.movie_create(
+            uploaded_file=data.validated_data["file"], title=data.validated_data.get("title"),
+            year=data.validated_data.get("year"), user=request.user,
+        )
         return Response(_movie_detail(movie.pk, request), status=201)
 
 
@@ -224,7 +217,7 @@ class MovieDetailApi(APIView):
     @extend_schema(request=s.MovieUpdateInputSerializer, responses={200: s.MovieOutputSerializer, **ERRORS})
     def patch(self, request, movie_id: int):
         movie = selectors.movie_get(movie_id=movie_id)
-        services.movie_check_can_edit(movie=movie, user=request.user)
+        permissions.require(user=request.user, action=permissions.CHANGE, subject=movie)
         data = s.MovieUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.movie_update(movie=movie, **data.validated_data)
@@ -233,7 +226,7 @@ class MovieDetailApi(APIView):
     @extend_schema(responses={204: None, **ERRORS})
     def delete(self, request, movie_id: int):
         movie = selectors.movie_get(movie_id=movie_id)
-        services.movie_check_can_edit(movie=movie, user=request.user)
+        permissions.require(user=request.user, action=permissions.DELETE, subject=movie)
         services.movie_delete(movie=movie)
         return Response(status=204)
 
@@ -244,7 +237,7 @@ MEDIA_RESPONSES = {(200, "application/octet-stream"): OpenApiTypes.BINARY, **ERR
 def _media_path(name: str, *, what: str) -> Path:
     path = Path(settings.MEDIA_ROOT) / name
     if not name or not path.is_file():
-        raise NotFound(f"The {what} is missing from the server's media folder; upload the movie again.")
+        raise errors.NotFound(f"The {what} is missing from the server's media folder; upload the movie again.")
     return path
 
 
@@ -273,7 +266,7 @@ class MoviePosterApi(APIView):
     def get(self, request, movie_id: int):
         movie = selectors.movie_get(movie_id=movie_id)
         if not movie.poster:
-            raise NotFound("This movie has no poster.")
+            raise errors.NotFound("This movie has no poster.")
         return ranged_file_response(
             path=_media_path(movie.poster.name, what="poster"), relative_name=movie.poster.name, range_header=None,
             content_type="image/jpeg", cache_control="private, max-age=86400",
@@ -327,7 +320,7 @@ class MovieSegmentsApi(APIView):
     @extend_schema(request=s.SegmentCreateInputSerializer, responses={201: s.SegmentOutputSerializer, **ERRORS})
     def post(self, request, movie_id: int):
         movie = selectors.movie_get(movie_id=movie_id)
-        services.movie_check_can_edit(movie=movie, user=request.user)
+        permissions.require(user=request.user, action=permissions.CHANGE, subject=movie)  # before the input's 400
         data = s.SegmentCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         segment = services.segment_create(
@@ -366,7 +359,7 @@ class SegmentDetailApi(APIView):
     @extend_schema(request=s.SegmentUpdateInputSerializer, responses={200: s.SegmentOutputSerializer, **ERRORS})
     def patch(self, request, segment_id: int):
         segment = selectors.segment_get(segment_id=segment_id)
-        services.movie_check_can_edit(movie=segment.movie, user=request.user)
+        permissions.require(user=request.user, action=permissions.CHANGE, subject=segment)
         data = s.SegmentUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.segment_update(segment=segment, user=request.user, **data.validated_data)
@@ -412,7 +405,7 @@ def _scene_type_detail(slug: str) -> dict:
 
 
 class SceneTypeListCreateApi(APIView):
-    permission_classes = [IsStaffOrReadOnly]
+    permission_classes = [permissions.ReadOr(permissions.CREATE, "scene_type")]
 
     @extend_schema(responses={200: s.SceneTypeOutputSerializer(many=True), **ERRORS})
     def get(self, request):
@@ -427,7 +420,7 @@ class SceneTypeListCreateApi(APIView):
 
 
 class SceneTypeDetailApi(APIView):
-    permission_classes = [IsStaffOrReadOnly]
+    permission_classes = [permissions.ReadOr(permissions.CHANGE, "scene_type")]
 
     @extend_schema(responses={200: s.SceneTypeOutputSerializer, **ERRORS})
     def get(self, request, slug: str):
@@ -476,7 +469,7 @@ class AnnotationDetailApi(APIView):
     @extend_schema(request=s.AnnotationUpdateInputSerializer, responses={200: s.AnnotationOutputSerializer, **ERRORS})
     def patch(self, request, annotation_id: int):
         annotation = selectors.annotation_get(annotation_id=annotation_id)
-        services.annotation_check_can_edit(annotation=annotation, user=request.user)
+        permissions.require(user=request.user, action=permissions.CHANGE, subject=annotation)
         data = s.AnnotationUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from kissweb import errors, permissions
 from kissweb.library.models import AnnotationLabel, MovieStatus, SegmentSource
 
 
@@ -32,7 +33,8 @@ def movie_output(row: dict, *, user, scene_types: list[dict]) -> dict:
         "error": row["error"],
         "created_at": row["created_at"],
         "uploaded_by": row["uploaded_by_username"],
-        "can_edit": bool(user.is_staff or row["uploaded_by_id"] == user.pk),
+        "can_edit": permissions.allows(user=user, action=permissions.CHANGE,
+                                       subject=permissions.Subject("movie", owner_id=row["uploaded_by_id"])),
         "poster_url": f"{base}poster/" if row["poster"] else None,
         "stream_url": f"{base}stream/",
         "chapters_url": f"{base}chapters.vtt",
@@ -60,7 +62,8 @@ def segment_output(row: dict, *, user) -> dict:
         "source": row["source"],
         "model_version": row["model_version_id"],
         "created_at": row["created_at"],
-        "can_edit": bool(user.is_staff or row["uploaded_by_id"] == user.pk),
+        "can_edit": permissions.allows(user=user, action=permissions.CHANGE,
+                                       subject=permissions.Subject("segment", owner_id=row["uploaded_by_id"])),
         "thumbnail_url": thumbnail_url(row["movie_id"], start_s + min(1.0, (end_s - start_s) / 2)),
         "play_url": f"/movies/{row['movie_id']}/?t={start_s:g}",
     }
@@ -221,8 +224,7 @@ class AnnotationOutputSerializer(serializers.Serializer):
     can_edit = serializers.SerializerMethodField()
 
     def get_can_edit(self, annotation) -> bool:
-        user = self.context["request"].user
-        return bool(user.is_staff or annotation.author_id == user.pk)
+        return permissions.allows(user=self.context["request"].user, action=permissions.CHANGE, subject=annotation)
 
 
 class AnnotationCreateInputSerializer(serializers.Serializer):
@@ -252,11 +254,9 @@ class TokenOutputSerializer(serializers.Serializer):
     token = serializers.CharField()
 
 
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
+ErrorSerializer = errors.ErrorSerializer
 
 
-class DuplicateMovieErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
+class DuplicateMovieErrorSerializer(errors.ErrorSerializer):
     movie = serializers.DictField(help_text="{id, title, page_url} of the movie already holding this file.")
 

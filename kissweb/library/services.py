@@ -15,9 +15,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.move import file_move_safe
 from django.db import IntegrityError, transaction
-from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 
+from kissweb import errors, permissions
 from kissweb.library.models import (
     Annotation,
     AnnotationLabel,
@@ -70,29 +69,26 @@ def admin_ensure(*, username: str | None, password: str | None) -> str | None:
 # --- errors the API turns into status codes -------------------------------------------------------------
 
 
-class MovieDuplicate(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "duplicate_movie"
-
+class MovieDuplicate(errors.Conflict):
     def __init__(self, *, existing: Movie):
         self.existing = existing
         super().__init__(
             f"This file is already in the library as '{existing.title}' (movie {existing.pk}); "
-            "it was not stored a second time."
+            "it was not stored a second time.",
+            code="duplicate_movie",
+            extra={"movie": {"id": existing.pk, "title": existing.title, "page_url": f"/movies/{existing.pk}/"}},
         )
 
 
-class NotAVideo(APIException):
-    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+class NotAVideo(errors.UnsupportedMedia):
     default_code = "not_a_video"
 
 
-class UnusableVideo(APIException):
-    status_code = 422
+class UnusableVideo(errors.Unprocessable):
     default_code = "unusable_video"
 
 
-def _reject_media(exc: Exception, *, filename: str) -> APIException:
+def _reject_media(exc: Exception, *, filename: str) -> errors.DomainError:
     """A DecodeError from the detector -> 415 when the file is no video at all, else 422."""
     reason = str(exc).strip() or "it could not be decoded"
     reason = reason.split(": ", 1)[1] if ": " in reason else reason  # drop the temporary path
@@ -152,6 +148,7 @@ def movie_create(*, uploaded_file, title: str | None = None, year: int | None = 
     import detector
     from kissweb.analysis.services import analysis_request
 
+    permissions.require(user=user, action=permissions.CREATE, subject="movie")
     limit = int(settings.KISSWEB_MAX_UPLOAD_BYTES)
     if uploaded_file.size is not None and uploaded_file.size > limit:
         raise UploadTooLarge(limit_bytes=limit)
@@ -223,7 +220,7 @@ def movie_update(*, movie: Movie, title=UNSET, year=UNSET) -> Movie:
     if title is not UNSET:
         title = (title or "").strip()
         if not title:
-            raise ValidationError({"title": "A title cannot be empty."})
+            raise errors.Invalid("A title cannot be empty.", fields={"title": "A title cannot be empty."})
         movie.title = title
         fields.append("title")
     if year is not UNSET:
@@ -268,11 +265,6 @@ def movie_delete(*, movie: Movie) -> None:
     transaction.on_commit(lambda: _remove_paths(paths))
 
 
-def movie_check_can_edit(*, movie: Movie, user) -> None:
-    if not (user.is_staff or movie.uploaded_by_id == user.pk):
-        raise PermissionDenied("Only the person who uploaded this movie, or staff, can change it.")
-
-
 # --- thumbnails -----------------------------------------------------------------------------------------
 
 
@@ -285,15 +277,14 @@ def thumbnail_ensure(*, movie: Movie, at_s: float) -> Path:
     import detector
 
     if not 0 <= at_s <= movie.duration_s:
-        raise ValidationError(
-            {"t": f"{at_s:g} s is outside the movie; choose a time between 0 and {movie.duration_s:g} s."}
-        )
+        message = f"{at_s:g} s is outside the movie; choose a time between 0 and {movie.duration_s:g} s."
+        raise errors.Invalid(message, fields={"t": message})
     at_s = min(at_s, max(movie.duration_s - 0.1, 0.0))  # the very last instant has no frame
     path = thumbnail_dir(movie_id=movie.pk) / f"{int(at_s * 10)}.jpg"
     if path.exists():
         return path
     if not Path(movie.file.path).is_file():
-        raise NotFound("The video file of this movie is missing from the server's media folder.")
+        raise errors.NotFound("The video file of this movie is missing from the server's media folder.")
     try:
         jpeg = detector.extract_frame(Path(movie.file.path), at_s=int(at_s * 10) / 10, width=THUMBNAIL_WIDTH)
     except detector.DecodeError as exc:
@@ -313,30 +304,32 @@ def _constraint_name(exc: IntegrityError) -> str:
     return (getattr(diag, "constraint_name", None) or str(exc)).lower()
 
 
-def _span_error(exc: IntegrityError, *, movie: Movie, start_s: float, end_s: float, what: str) -> ValidationError:
+def _invalid(field: str | None, message: str) -> errors.Invalid:
+    return errors.Invalid(message, fields={field: message} if field else None)
+
+
+def _span_error(exc: IntegrityError, *, movie: Movie, start_s: float, end_s: float, what: str) -> errors.Invalid:
     """Turn a database rule on a span into a sentence; the rule itself lives in Postgres."""
     name = _constraint_name(exc)
     if "start_before_end" in name:
-        return ValidationError({"end_s": f"The {what} must end after it starts ({start_s:g} s to {end_s:g} s)."})
+        return _invalid("end_s", f"The {what} must end after it starts ({start_s:g} s to {end_s:g} s).")
     if "within_movie" in name or "past the end" in name:
-        return ValidationError(
-            {"end_s": f"The {what} ends at {end_s:g} s, past the end of the movie ({movie.duration_s:g} s)."}
-        )
+        return _invalid("end_s", f"The {what} ends at {end_s:g} s, past the end of the movie ({movie.duration_s:g} s).")
     if "start_nonnegative" in name:
-        return ValidationError({"start_s": f"The {what} cannot start before 0 s."})
+        return _invalid("start_s", f"The {what} cannot start before 0 s.")
     if "no_overlap" in name:
-        return ValidationError(
-            {"start_s": f"The {what} {start_s:g}-{end_s:g} s overlaps another {what} of the same scene type; "
-             "move or delete that one first (touching is fine)."}
+        return _invalid(
+            "start_s", f"The {what} {start_s:g}-{end_s:g} s overlaps another {what} of the same scene type; "
+            "move or delete that one first (touching is fine)."
         )
     if "confidence" in name:
-        return ValidationError({"confidence": "Confidence must be between 0 and 1."})
+        return _invalid("confidence", "Confidence must be between 0 and 1.")
     log.warning("unexpected integrity error on a %s: %s", what, exc)
-    return ValidationError({"detail": f"The database refused this {what}: {exc}"})
+    return _invalid(None, f"The database refused this {what} (rule {name}).")
 
 
 def _span_save(span: Segment | Annotation, *, what: str) -> None:
-    """Save a segment or annotation; a database rule it breaks comes back as a ValidationError sentence."""
+    """Save a segment or annotation; a database rule it breaks comes back as an errors.Invalid sentence."""
     try:
         with transaction.atomic():
             span.save()
@@ -346,7 +339,7 @@ def _span_save(span: Segment | Annotation, *, what: str) -> None:
 
 def segment_create(*, movie: Movie, scene_type: SceneType, start_s: float, end_s: float, user) -> Segment:
     """A manual segment. Analyses never touch manual segments."""
-    movie_check_can_edit(movie=movie, user=user)
+    permissions.require(user=user, action=permissions.CHANGE, subject=movie)
     segment = Segment(
         movie=movie, scene_type=scene_type, start_s=start_s, end_s=end_s, confidence=1.0,
         source=SegmentSource.MANUAL, created_by=user,
@@ -357,7 +350,7 @@ def segment_create(*, movie: Movie, scene_type: SceneType, start_s: float, end_s
 
 def segment_update(*, segment: Segment, user, start_s: float | None = None, end_s: float | None = None) -> Segment:
     """Move a segment's edges. An edited detected segment becomes manual, so re-analysis keeps the edit."""
-    movie_check_can_edit(movie=segment.movie, user=user)
+    permissions.require(user=user, action=permissions.CHANGE, subject=segment)
     segment.start_s = segment.start_s if start_s is None else start_s
     segment.end_s = segment.end_s if end_s is None else end_s
     if segment.source == SegmentSource.DETECTED:
@@ -371,7 +364,7 @@ def segment_update(*, segment: Segment, user, start_s: float | None = None, end_
 
 @transaction.atomic
 def segment_delete(*, segment: Segment, user) -> None:
-    movie_check_can_edit(movie=segment.movie, user=user)
+    permissions.require(user=user, action=permissions.DELETE, subject=segment)
     segment.delete()
 
 
@@ -380,22 +373,22 @@ def segment_delete(*, segment: Segment, user) -> None:
 SCENE_TYPE_SETTINGS = ("cut", "min_frames", "threshold")
 
 
-def _scene_type_error(exc: IntegrityError, *, slug: str) -> ValidationError:
+def _scene_type_error(exc: IntegrityError, *, slug: str) -> errors.DomainError:
     name = _constraint_name(exc)
     if "slug" in name or "unique" in name:
-        return ValidationError({"slug": f"A scene type with the slug '{slug}' already exists."})
+        return errors.Conflict(f"A scene type with the slug '{slug}' already exists.", fields={"slug": "already exists"})
     if "cut" in name:
-        return ValidationError({"cut": "cut must be between 0 and 1 (exclusive)."})
+        return _invalid("cut", "cut must be between 0 and 1 (exclusive).")
     if "min_frames" in name:
-        return ValidationError({"min_frames": "min_frames must be at least 1 second."})
+        return _invalid("min_frames", "min_frames must be at least 1 second.")
     if "threshold" in name:
-        return ValidationError({"threshold": "threshold must be above 0 and at most 1."})
-    return ValidationError({"detail": f"The database refused this scene type: {exc}"})
+        return _invalid("threshold", "threshold must be above 0 and at most 1.")
+    log.warning("unexpected integrity error on a scene type: %s", exc)
+    return _invalid(None, f"The database refused this scene type (rule {name}).")
 
 
 def scene_type_create(*, slug: str, name: str, description: str = "", user) -> SceneType:
-    if not user.is_staff:
-        raise PermissionDenied("Only staff can add scene types.")
+    permissions.require(user=user, action=permissions.CREATE, subject="scene_type")
     try:
         with transaction.atomic():
             return SceneType.objects.create(slug=slug, name=name, description=description)
@@ -405,12 +398,11 @@ def scene_type_create(*, slug: str, name: str, description: str = "", user) -> S
 
 def scene_type_update(*, scene_type: SceneType, user, **changes) -> SceneType:
     """Rename or retune a scene type. New aggregation settings re-derive segments from the stored scores."""
-    if not user.is_staff:
-        raise PermissionDenied("Only staff can change scene types.")
+    permissions.require(user=user, action=permissions.CHANGE, subject=scene_type)
     allowed = {"name", "description", *SCENE_TYPE_SETTINGS}
     unknown = set(changes) - allowed
     if unknown:
-        raise ValidationError({"detail": f"These fields cannot be changed: {', '.join(sorted(unknown))}."})
+        raise errors.Invalid(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
     settings_changed = any(
         key in SCENE_TYPE_SETTINGS and getattr(scene_type, key) != value for key, value in changes.items()
     )
@@ -432,21 +424,17 @@ def scene_type_update(*, scene_type: SceneType, user, **changes) -> SceneType:
 # --- annotations ----------------------------------------------------------------------------------------
 
 
-def annotation_check_can_edit(*, annotation: Annotation, user) -> None:
-    if not (user.is_staff or annotation.author_id == user.pk):
-        raise PermissionDenied("Only the person who made this annotation, or staff, can change it.")
-
-
 def annotation_create(
     *, movie: Movie, scene_type: SceneType, start_s: float, end_s: float, label: str, user
 ) -> Annotation:
+    permissions.require(user=user, action=permissions.CREATE, subject="annotation")
     annotation = Annotation(movie=movie, scene_type=scene_type, start_s=start_s, end_s=end_s, label=label, author=user)
     _span_save(annotation, what="annotation")
     return annotation
 
 
 def annotation_update(*, annotation: Annotation, user, **changes) -> Annotation:
-    annotation_check_can_edit(annotation=annotation, user=user)
+    permissions.require(user=user, action=permissions.CHANGE, subject=annotation)
     for key in ("start_s", "end_s", "label", "scene_type"):
         if key in changes:
             setattr(annotation, key, changes[key])
@@ -456,7 +444,7 @@ def annotation_update(*, annotation: Annotation, user, **changes) -> Annotation:
 
 @transaction.atomic
 def annotation_delete(*, annotation: Annotation, user) -> None:
-    annotation_check_can_edit(annotation=annotation, user=user)
+    permissions.require(user=user, action=permissions.DELETE, subject=annotation)
     annotation.delete()
 
 
@@ -467,12 +455,12 @@ REVIEW_LABELS = {"confirm": AnnotationLabel.POSITIVE, "reject": AnnotationLabel.
 def segment_review(*, segment: Segment, verdict: str, user) -> Annotation:
     """A person confirms or rejects a detected segment: an annotation over its span (one per person)."""
     if verdict not in REVIEW_LABELS:
-        raise ValidationError({"verdict": "The verdict must be 'confirm' or 'reject'."})
+        raise _invalid("verdict", "The verdict must be 'confirm' or 'reject'.")
     # Lock the segment so two reviews by one person at once cannot both be kept.
     segment = Segment.objects.select_for_update().select_related("movie").get(pk=segment.pk)
     if segment.source != SegmentSource.DETECTED:
-        raise ValidationError(
-            {"detail": "Only detected segments can be confirmed or rejected; a manual one is already a person's call."}
+        raise errors.Invalid(
+            "Only detected segments can be confirmed or rejected; a manual one is already a person's call."
         )
     Annotation.objects.filter(segment=segment, author=user).delete()
     return Annotation.objects.create(

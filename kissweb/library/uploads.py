@@ -7,8 +7,8 @@ import hashlib
 
 from django.conf import settings
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
-from rest_framework import status
-from rest_framework.exceptions import APIException
+
+from kissweb import errors
 
 # Room for the multipart boundaries and the small text fields next to the file.
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
@@ -21,8 +21,7 @@ def format_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
-class UploadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+class UploadTooLarge(errors.TooLarge):
     default_code = "upload_too_large"
 
     def __init__(self, *, limit_bytes: int):
@@ -32,13 +31,12 @@ class UploadTooLarge(APIException):
         )
 
 
-class StorageFull(APIException):
-    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
-    default_code = "storage_full"
-    default_detail = (
-        "The server's disk is full, so the upload was not stored (nothing was kept). Free space in the media "
-        "folder (KISSWEB_DATA_DIR) or ask the administrator to, then upload again."
-    )
+class StorageFull(errors.StorageFull):
+    def __init__(self) -> None:
+        super().__init__(
+            "The server's disk is full, so the upload was not stored (nothing was kept). Free space in the media "
+            "folder (KISSWEB_DATA_DIR) or ask the administrator to, then upload again."
+        )
 
 
 def is_disk_full(exc: BaseException) -> bool:

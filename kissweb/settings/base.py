@@ -65,6 +65,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "kissweb.permissions.policy",
             ],
         },
     },
@@ -116,15 +117,15 @@ KISSWEB_WEIGHTS_DIR = env_str("KISSWEB_WEIGHTS_DIR", str(Path.home() / ".cache" 
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "kissweb.library.permissions.SessionOrTokenAuthentication",
-        "kissweb.library.permissions.OneQueryTokenAuthentication",
+        "kissweb.library.authentication.SessionOrTokenAuthentication",
+        "kissweb.library.authentication.OneQueryTokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["kissweb.permissions.SignedIn"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "kissweb.api_errors.json_exception_handler",
+    "EXCEPTION_HANDLER": "kissweb.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kissweb API",

@@ -7,10 +7,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kissweb import permissions
 from kissweb.analysis.apis import ModelVersionOutputSerializer
 from kissweb.training import selectors, services
 from kissweb.training.dataset import NotEnoughAnnotations, annotation_span_counts, spans_needed
@@ -41,7 +41,7 @@ class RefusalOutput(serializers.Serializer):
 
 
 class TrainApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [permissions.Allowed(permissions.TRAIN, "scene_type")]
 
     @extend_schema(
         request=None,
@@ -61,8 +61,6 @@ class TrainApi(APIView):
 
 
 class TrainingRunListApi(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(responses=TrainingRunOutput(many=True), summary="The scene type's latest training runs.")
     def get(self, request, slug: str):
         scene_type = selectors.scene_type_get(slug=slug)
@@ -70,8 +68,6 @@ class TrainingRunListApi(APIView):
 
 
 class TrainingRunDetailApi(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(responses=TrainingRunOutput, summary="A training run: status, progress, ETA, and its model's metrics.")
     def get(self, request, run_id: int):
         return Response(TrainingRunOutput(selectors.training_run_get(run_id=run_id)).data)
@@ -96,8 +92,6 @@ class SuggestionListOutput(serializers.Serializer):
 
 
 class SuggestionListApi(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(
         parameters=[OpenApiParameter("limit", int, description="How many (1..100, default 20).")],
         responses=SuggestionListOutput,
@@ -146,8 +140,6 @@ class StatsOutput(serializers.Serializer):
 
 
 class StatsApi(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(
         responses=StatsOutput,
         summary="Model versions side by side: held-out metrics and the precision people observed.",
@@ -158,8 +150,6 @@ class StatsApi(APIView):
 
 
 class ModelDownloadApi(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(
         responses={(200, "application/octet-stream"): bytes},
         summary="The model file (.safetensors, its card inside).",
@@ -185,7 +175,7 @@ class ReferenceImportInput(serializers.Serializer):
 
 
 class ReferenceImportApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [permissions.Allowed(permissions.CREATE, "model")]
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(

@@ -116,8 +116,17 @@ def test_scores_before_the_analysis_finished_and_for_unknown_types_are_404(api_c
 # --- models --------------------------------------------------------------------------------------------------
 
 
-def test_a_model_file_upload_creates_an_inactive_version(api_client, model_file, media_root):
+def test_only_staff_upload_model_files(api_client, model_file, media_root):
     response = api_client.post(
+        "/api/scene-types/kissing/models/", {"file": _upload(model_file()), "name": "mine"}, format="multipart"
+    )
+    assert response.status_code == 403 and "Only staff" in response.json()["detail"]
+    assert not ModelVersion.objects.exists()
+    assert not [p for p in media_root.rglob("*") if p.is_file()]
+
+
+def test_a_model_file_upload_creates_an_inactive_version(staff_client, model_file, media_root):
+    response = staff_client.post(
         "/api/scene-types/kissing/models/", {"file": _upload(model_file()), "name": "mine"}, format="multipart"
     )
     assert response.status_code == 201, response.json()
@@ -126,12 +135,12 @@ def test_a_model_file_upload_creates_an_inactive_version(api_client, model_file,
     assert body["backbone_set"] == "offline" and body["status"] == "ready"
 
 
-def test_a_bad_model_upload_is_a_400_with_a_sentence(api_client, tmp_path, model_file, media_root):
+def test_a_bad_model_upload_is_a_400_with_a_sentence(staff_client, tmp_path, model_file, media_root):
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"\x80\x04 a pickle pretending")
-    response = api_client.post("/api/scene-types/kissing/models/", {"file": _upload(junk)}, format="multipart")
+    response = staff_client.post("/api/scene-types/kissing/models/", {"file": _upload(junk)}, format="multipart")
     assert response.status_code == 400 and "not a usable model file" in response.json()["detail"]
-    wrong = api_client.post(
+    wrong = staff_client.post(
         "/api/scene-types/kissing/models/", {"file": _upload(model_file(scene_type="fight"))}, format="multipart"
     )
     assert wrong.status_code == 400 and "trained for the scene type 'fight'" in wrong.json()["detail"]

@@ -35,7 +35,7 @@ def test_staff_adds_a_scene_type(staff_client, api_client):
     assert response.status_code == 201
     assert response.json()["slug"] == "fight" and response.json()["active_model"] is None
     duplicate = staff_client.post("/api/scene-types/", payload, format="json")
-    assert duplicate.status_code == 400 and "already exists" in duplicate.json()["detail"]
+    assert duplicate.status_code == 409 and "already exists" in duplicate.json()["detail"]
     assert staff_client.post("/api/scene-types/", {"slug": "no spaces", "name": "x"}, format="json").status_code == 400
     assert SceneType.objects.filter(slug="fight").count() == 1
 
@@ -61,11 +61,10 @@ def test_staff_retunes_and_segments_are_rederived(staff_client, api_client, kiss
 
 
 def test_database_rule_on_settings_is_a_400(staff_user, kissing):
-    from rest_framework.exceptions import ValidationError
-
+    from kissweb import errors
     from kissweb.library.services import scene_type_update
 
-    with pytest.raises(ValidationError, match="cut"):
+    with pytest.raises(errors.Invalid, match="cut"):
         scene_type_update(scene_type=kissing, user=staff_user, cut=1.0)  # past the serializer: Postgres says no
     kissing.refresh_from_db()
     assert kissing.cut == 0.5

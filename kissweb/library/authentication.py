@@ -1,4 +1,4 @@
-"""Who may do what. Reading needs a login; changing a movie needs its uploader or staff (checked in services)."""
+"""Who is asking: session or token authentication (who may do what is kissweb.permissions)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from django.db import connection
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from kissweb.library.prepared import execute_prepared
 
@@ -53,24 +52,14 @@ class OneQueryTokenAuthentication(TokenAuthentication):
         return user, Token(key=key, user=user)
 
 
-class IsStaffOrReadOnly(BasePermission):
-    message = "Only staff can change this."
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        return request.method in SAFE_METHODS or user.is_staff
-
-
 def _register_schema_extension() -> None:
     from drf_spectacular.authentication import SessionScheme, TokenScheme
 
     class SessionOrTokenScheme(SessionScheme):  # noqa: F841 - registers itself with drf-spectacular
-        target_class = "kissweb.library.permissions.SessionOrTokenAuthentication"
+        target_class = "kissweb.library.authentication.SessionOrTokenAuthentication"
 
     class OneQueryTokenScheme(TokenScheme):  # noqa: F841
-        target_class = "kissweb.library.permissions.OneQueryTokenAuthentication"
+        target_class = "kissweb.library.authentication.OneQueryTokenAuthentication"
 
 
 _register_schema_extension()
