@@ -35,7 +35,8 @@ class ModelVersionOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
         fields = [
-            "id", "name", "scene_type", "backbone_set", "is_active", "status", "metrics", "card", "error",
+            "id", "name", "scene_type", "backbone_set", "backbone_digest", "is_active", "status", "metrics", "card",
+            "error",
             "created_at", "download_url",
         ]
 
@@ -167,6 +168,32 @@ class SceneTypeModelUploadApi(APIView):
             user=request.user,
         )
         return Response(ModelVersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class ActivationCostOutputSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField()
+    backbone_set = serializers.CharField()
+    backbone_digest = serializers.CharField()
+    films = serializers.IntegerField(help_text="Analysed films that activation re-scores.")
+    rescore_from_stored = serializers.IntegerField(help_text="Of those, films re-scored from stored embeddings.")
+    decode_films = serializers.IntegerField(help_text="Films decoded once because they lack the model's backbones.")
+    decode_seconds = serializers.FloatField()
+    decode_hours = serializers.FloatField()
+    busy_films = serializers.IntegerField(help_text="Films being analysed now; they pick the model up.")
+    message = serializers.CharField()
+
+
+class ModelVersionActivationCostApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        responses={200: ActivationCostOutputSerializer},
+        summary="What activating this model would cost: films re-scored, films and hours of video decoded (staff).",
+    )
+    def get(self, request, model_id: int):
+        version = get_object_or_404(ModelVersion.objects.select_related("scene_type"), pk=model_id)
+        cost = selectors.model_version_activation_cost(model_version=version)
+        return Response(ActivationCostOutputSerializer(cost).data)
 
 
 class ModelVersionActivateApi(APIView):

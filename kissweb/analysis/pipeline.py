@@ -17,6 +17,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.utils import timezone
 
 from kissweb.analysis import conf, storage
+from kissweb.analysis.backbones import BackboneKey, key_of_version, primary_key
 from kissweb.analysis.claims import (
     Claim,
     ClaimLost,
@@ -36,6 +37,7 @@ from kissweb.library.models import (
     Analysis,
     AnalysisKind,
     AnalysisStatus,
+    BackboneSet,
     ModelVersion,
     Movie,
     MovieEmbedding,
@@ -57,6 +59,7 @@ class ActiveModel:
     scene_type: SceneType
     version: ModelVersion
     model: object  # detector.SceneModel
+    key: BackboneKey
 
 
 def _active_models(state: RunState) -> list[ActiveModel]:
@@ -71,20 +74,23 @@ def _active_models(state: RunState) -> list[ActiveModel]:
         except (detector.ModelFileError, ValueError) as exc:
             state.skipped[version.scene_type.slug] = f"the active model '{version.name}' cannot be read: {exc}"
             continue
-        found.append(ActiveModel(scene_type=version.scene_type, version=version, model=model))
+        found.append(ActiveModel(scene_type=version.scene_type, version=version, model=model,
+                                 key=key_of_version(version)))
     return found
 
 
-def _stored_features(claim: Claim, backbone_set: str) -> tuple[np.ndarray | None, str]:
+def _stored_features(claim: Claim, key: BackboneKey) -> tuple[np.ndarray | None, str]:
     """The stored features, or None and why they must be embedded again (the stage shown to people)."""
-    row = MovieEmbedding.objects.filter(movie_id=claim.movie_id, backbone_set=backbone_set).first()
+    row = MovieEmbedding.objects.filter(
+        movie_id=claim.movie_id, backbone_set=key.backbone_set, backbone_digest=key.digest
+    ).first()
     if row is None:
-        return None, f"re-embedding: model needs the {backbone_set} backbones"
+        return None, f"re-embedding: model needs the {key.backbone_set} backbones"
     try:
         return storage.embedding_features(row), ""
     except (OSError, ValueError) as exc:
         log.warning("stored embeddings of movie %s unusable, re-embedding: %s", claim.movie_id, exc)
-        return None, f"re-embedding: the stored {backbone_set} embeddings could not be read"
+        return None, f"re-embedding: the stored {key.backbone_set} embeddings could not be read"
 
 
 def _embed_batch_size() -> int:
@@ -95,10 +101,24 @@ def _embed_batch_size() -> int:
     return 32 if torch.cuda.is_available() else 8
 
 
-def _embed(state: RunState, *, backbone_set: str, share: tuple[float, float], stage: str) -> np.ndarray:
-    """Embed the video once with this backbone set, store the result, return the features (n, D) float32."""
+def _embed_video(video_path: str, *, key: BackboneKey, source: ModelVersion | None, progress):
+    """One decoding pass with the backbones `key` names: a standard set, or the model file's own backbones."""
     import detector
 
+    if key.backbone_set == BackboneSet.PUBLISHED:
+        if source is None:
+            raise detector.MissingWeightsError(f"No model carries the {key} backbones any more.")
+        return detector.embed_video(
+            video_path, backbones=key.backbone_set, model=source.weights.path, progress=progress,
+            batch_size=_embed_batch_size(),
+        )
+    return detector.embed_video(video_path, backbones=key.backbone_set, progress=progress, batch_size=_embed_batch_size())
+
+
+def _embed(
+    state: RunState, *, key: BackboneKey, source: ModelVersion | None, share: tuple[float, float], stage: str
+) -> np.ndarray:
+    """Embed the video once with these backbones, store the result, return the features (n, D) float32."""
     claim = state.claim
     low, high = share
     started = time.monotonic()
@@ -110,21 +130,21 @@ def _embed(state: RunState, *, backbone_set: str, share: tuple[float, float], st
         eta = elapsed / done * (total - done) if done else None
         progress_report(state, progress=low + (high - low) * fraction, stage=stage, eta_s=eta)
 
-    embeddings = detector.embed_video(
-        claim.video_path, backbones=backbone_set, progress=on_progress, batch_size=_embed_batch_size()
-    )
+    embeddings = _embed_video(claim.video_path, key=key, source=source, progress=on_progress)
+    if embeddings.backbone_set != key.backbone_set:
+        raise ValueError(f"asked for {key.backbone_set} embeddings, the detector made {embeddings.backbone_set}")
     features = embeddings.features()
     state.timings_s["embed"] = round(state.timings_s.get("embed", 0.0) + (time.monotonic() - started), 3)
     detail = embeddings.timings_s or {}
-    for key, value in detail.items():
-        state.timings_s[f"embed.{key}"] = round(float(value), 3)
+    for name, value in detail.items():
+        state.timings_s[f"embed.{name}"] = round(float(value), 3)
     # Decoding overlaps inference; "decode" is the time inference waited for frames (the decoder's visible cost).
     decode = detail.get("decode", detail.get("decode_wait"))
     if decode is not None:
         state.timings_s["decode"] = round(state.timings_s.get("decode", 0.0) + float(decode), 3)
 
     started = time.monotonic()
-    name = storage.embeddings_write(features=features, movie_id=claim.movie_id, backbone_set=embeddings.backbone_set)
+    name = storage.embeddings_write(features=features, movie_id=claim.movie_id, backbone_set=key.backbone_set)
     state.written_files.append(name)
     replaced: list[str] = []
     with transaction.atomic():
@@ -132,12 +152,15 @@ def _embed(state: RunState, *, backbone_set: str, share: tuple[float, float], st
             raise MovieGone(f"movie {claim.movie_id} was deleted")
         if not claimed_analysis(claim).exists():
             raise stop_reason(claim)
-        previous = MovieEmbedding.objects.filter(movie_id=claim.movie_id, backbone_set=embeddings.backbone_set)
+        previous = MovieEmbedding.objects.filter(
+            movie_id=claim.movie_id, backbone_set=key.backbone_set, backbone_digest=key.digest
+        )
         replaced = list(previous.values_list("file", flat=True))
         previous.delete()
         MovieEmbedding.objects.create(
             movie_id=claim.movie_id,
-            backbone_set=embeddings.backbone_set,
+            backbone_set=key.backbone_set,
+            backbone_digest=key.digest,
             file=name,
             n_windows=features.shape[0],
             image_dim=embeddings.image.shape[1],
@@ -148,54 +171,62 @@ def _embed(state: RunState, *, backbone_set: str, share: tuple[float, float], st
     return features
 
 
-def _features_by_backbone(state: RunState, models: list[ActiveModel]) -> dict[str, np.ndarray]:
-    """Per backbone set: embed (kind=analyze, or embeddings missing) or read the stored embeddings (re-score)."""
+def _features_by_key(state: RunState, models: list[ActiveModel]) -> dict[BackboneKey, np.ndarray]:
+    """Per backbones: embed (kind=analyze, or embeddings missing) or read the stored embeddings (re-score).
+
+    A re-score decodes the film only for backbones it has no stored embeddings of, once each, so activating models
+    back and forth decodes nothing the second time.
+    """
     import detector
 
     claim = state.claim
-    needed = sorted({m.version.backbone_set for m in models})
-    features: dict[str, np.ndarray] = {}
-    why: dict[str, str] = {}
+    sources: dict[BackboneKey, ModelVersion] = {}
+    for m in models:
+        sources.setdefault(m.key, m.version)
+    needed = sorted(sources, key=lambda k: (k.backbone_set, k.digest))
+    features: dict[BackboneKey, np.ndarray] = {}
+    why: dict[BackboneKey, str] = {}
     if claim.kind == AnalysisKind.ANALYZE:
-        primary = detector.resolve_backbone_set("auto")
-        to_embed = [primary] + [s for s in needed if s != primary]
+        primary = primary_key()
+        to_embed = [primary] + [k for k in needed if k != primary]
     else:
         started = time.monotonic()
-        for backbone_set in needed:
-            stored, why[backbone_set] = _stored_features(claim, backbone_set)
+        for key in needed:
+            stored, why[key] = _stored_features(claim, key)
             if stored is not None:
-                features[backbone_set] = stored
+                features[key] = stored
         state.timings_s["load_embeddings"] = round(time.monotonic() - started, 3)
-        to_embed = [s for s in needed if s not in features]
-        primary = needed[0] if needed else ""
-    state.backbone_set = to_embed[0] if to_embed else primary
-    for index, backbone_set in enumerate(to_embed):
+        to_embed = [k for k in needed if k not in features]
+        primary = needed[0] if needed else None
+    chosen = to_embed[0] if to_embed else primary
+    state.backbone_set = chosen.backbone_set if chosen else ""
+    for index, key in enumerate(to_embed):
         low = EMBED_SHARE * index / len(to_embed)
         high = EMBED_SHARE * (index + 1) / len(to_embed)
         if claim.kind == AnalysisKind.ANALYZE and index == 0:
             stage = claim.stage if claim.stage.startswith("re-embedding") else "embedding"
         else:
-            stage = why.get(backbone_set) or f"re-embedding: model needs the {backbone_set} backbones"
+            stage = why.get(key) or f"re-embedding: model needs the {key.backbone_set} backbones"
         try:
-            features[backbone_set] = _embed(state, backbone_set=backbone_set, share=(low, high), stage=stage)
+            features[key] = _embed(state, key=key, source=sources.get(key), share=(low, high), stage=stage)
         except detector.MissingWeightsError as exc:
             if claim.kind == AnalysisKind.ANALYZE and index == 0:
                 raise
             for m in models:
-                if m.version.backbone_set == backbone_set:
+                if m.key == key:
                     state.skipped[m.scene_type.slug] = str(exc)
     return features
 
 
-def _score(state: RunState, models: list[ActiveModel], features: dict[str, np.ndarray]) -> list[tuple]:
+def _score(state: RunState, models: list[ActiveModel], features: dict[BackboneKey, np.ndarray]) -> list[tuple]:
     import detector
 
     scored = []
     started = time.monotonic()
     for index, m in enumerate(models):
-        x = features.get(m.version.backbone_set)
+        x = features.get(m.key)
         if x is None:
-            state.skipped.setdefault(m.scene_type.slug, f"no {m.version.backbone_set} embeddings")
+            state.skipped.setdefault(m.scene_type.slug, f"no {m.key} embeddings")
             continue
         probabilities = detector.score(x, m.model)
         scored.append((m, np.asarray(probabilities, dtype=np.float32)))
@@ -298,7 +329,7 @@ def analysis_run(*, analysis_id: int) -> str:
         with Heartbeat(claim):
             progress_report(state, progress=0.0, stage=claim.stage or "starting", force=True)
             models = _active_models(state)
-            features = _features_by_backbone(state, models)
+            features = _features_by_key(state, models)
             scored = _score(state, models, features)
             _write(state, scored)
         return "succeeded"

@@ -5,9 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 
-from kissweb.library.models import Analysis, ModelVersion, Movie, SceneType, ScoreTrack
+from kissweb.analysis.backbones import key_of_version
+from kissweb.library.models import (
+    ACTIVE_ANALYSIS_STATUSES,
+    Analysis,
+    ModelVersion,
+    Movie,
+    MovieEmbedding,
+    SceneType,
+    ScoreTrack,
+)
 
 
 class ScoresUnavailable(Exception):
@@ -75,3 +84,43 @@ def model_version_list(*, scene_type_slug: str | None = None) -> QuerySet[ModelV
     if scene_type_slug:
         versions = versions.filter(scene_type__slug=scene_type_slug)
     return versions
+
+
+def model_version_activation_cost(*, model_version: ModelVersion) -> dict:
+    """What activating the model would do to the library: films re-scored from stored embeddings, and films (and
+    hours of video) that must be decoded once because they have no embeddings of the backbones the model needs."""
+    key = key_of_version(model_version)
+    analysed = Movie.objects.filter(Exists(MovieEmbedding.objects.filter(movie=OuterRef("pk"))))
+    has_key = Exists(
+        MovieEmbedding.objects.filter(
+            movie=OuterRef("pk"), backbone_set=key.backbone_set, backbone_digest=key.digest
+        )
+    )
+    busy = Exists(Analysis.objects.filter(movie=OuterRef("pk"), status__in=ACTIVE_ANALYSIS_STATUSES))
+    decode = analysed.filter(~has_key).aggregate(films=Count("pk"), seconds=Sum("duration_s"))
+    stored = analysed.filter(has_key).count()
+    films = analysed.count()
+    seconds = float(decode["seconds"] or 0.0)
+    hours = seconds / 3600
+    if decode["films"]:
+        message = (
+            f"Activating '{model_version.name}' decodes {decode['films']} film(s) once ({hours:.1f} h of video) "
+            f"for the {key.backbone_set} backbones"
+        )
+        message += f" and re-scores {stored} more from stored embeddings." if stored else "."
+    else:
+        message = (
+            f"Activating '{model_version.name}' re-scores {films} film(s) from stored embeddings; no video is decoded."
+        )
+    return {
+        "model_version": model_version.pk,
+        "backbone_set": key.backbone_set,
+        "backbone_digest": key.digest,
+        "films": films,
+        "rescore_from_stored": stored,
+        "decode_films": int(decode["films"] or 0),
+        "decode_seconds": seconds,
+        "decode_hours": round(hours, 2),
+        "busy_films": analysed.filter(busy).count(),
+        "message": message,
+    }

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kissweb.analysis import conf
+from kissweb.analysis.backbones import BackboneKey, BackbonesUnknown, key_of_card, key_of_version
 from kissweb.analysis.segments import detected_segments_replace
 from kissweb.library.models import (
     Analysis,
@@ -125,13 +126,10 @@ def model_version_create(*, scene_type: SceneType, file, name: str = "", user=No
                     f"'{scene_type.slug}'; upload it to that scene type instead."
                 }
             )
-        if card.get("backbone_set") not in BackboneSet.values:
-            raise ValidationError(
-                {
-                    "file": f"This model needs the backbone set '{card.get('backbone_set')}', which this install does "
-                    f"not know (known: {', '.join(BackboneSet.values)})."
-                }
-            )
+        try:
+            key = key_of_card(card)
+        except BackbonesUnknown as exc:
+            raise ValidationError({"file": str(exc)}) from exc
         stored_name = f"models/{scene_type.slug}-{uuid.uuid4().hex[:12]}.safetensors"
         target = Path(settings.MEDIA_ROOT) / stored_name
         try:
@@ -139,7 +137,8 @@ def model_version_create(*, scene_type: SceneType, file, name: str = "", user=No
                 version = ModelVersion.objects.create(
                     scene_type=scene_type,
                     name=(name or "").strip()[:200] or _default_model_name(file, card),
-                    backbone_set=card["backbone_set"],
+                    backbone_set=key.backbone_set,
+                    backbone_digest=key.digest,
                     weights=stored_name,
                     card=card,
                     metrics=card.get("metrics") or {},
@@ -163,7 +162,7 @@ def _default_model_name(file, card: dict) -> str:
 
 @dataclass
 class RescorePlan:
-    """What activating a model queued: re-scores from stored embeddings, re-embeddings, and busy movies."""
+    """What activating a model queued: re-scores from stored embeddings, re-scores that decode first, busy movies."""
 
     rescore: list[int] = field(default_factory=list)  # analysis ids
     re_embed: list[int] = field(default_factory=list)  # analysis ids
@@ -173,8 +172,8 @@ class RescorePlan:
         message = f"{len(self.rescore)} movie(s) will be re-scored from their stored embeddings"
         if self.re_embed:
             message += (
-                f"; {len(self.re_embed)} movie(s) must be re-embedded first because they lack the backbones the "
-                "model needs"
+                f"; {len(self.re_embed)} movie(s) are decoded once first because they lack the backbones the model "
+                "needs (re-embedded)"
             )
         if self.busy_movies:
             message += f"; {len(self.busy_movies)} movie(s) being analysed now will use the new model"
@@ -187,19 +186,27 @@ class RescorePlan:
         }
 
 
-def library_rescore_request(*, backbone_set: str) -> RescorePlan:
-    """Queue a re-score of every analysed movie (those with stored embeddings) for a newly active model."""
+def library_rescore_request(*, key: BackboneKey) -> RescorePlan:
+    """Queue a re-score of every analysed movie (those with stored embeddings) for a newly active model.
+
+    Every run is a re-score: it reads the stored embeddings of `key` where they exist and decodes the film once
+    for `key` where they do not, so the embeddings of other backbones stay for a later switch back.
+    """
     plan = RescorePlan()
     movie_ids = MovieEmbedding.objects.values_list("movie_id", flat=True).distinct()
-    having = set(MovieEmbedding.objects.filter(backbone_set=backbone_set).values_list("movie_id", flat=True))
+    having = set(
+        MovieEmbedding.objects.filter(backbone_set=key.backbone_set, backbone_digest=key.digest).values_list(
+            "movie_id", flat=True
+        )
+    )
     for movie in Movie.objects.filter(pk__in=movie_ids).order_by("pk"):
         try:
             if movie.pk in having:
                 plan.rescore.append(analysis_request(movie=movie, kind=AnalysisKind.RESCORE).pk)
             else:
                 analysis = analysis_request(
-                    movie=movie, kind=AnalysisKind.ANALYZE,
-                    stage=f"re-embedding: model needs the {backbone_set} backbones",
+                    movie=movie, kind=AnalysisKind.RESCORE,
+                    stage=f"re-embedding: model needs the {key.backbone_set} backbones",
                 )
                 plan.re_embed.append(analysis.pk)
         except AnalysisAlreadyActive:
@@ -207,32 +214,35 @@ def library_rescore_request(*, backbone_set: str) -> RescorePlan:
     return plan
 
 
+def _check_activatable(version: ModelVersion) -> None:
+    if version.status != ModelVersionStatus.READY:
+        raise ValidationError(
+            {"detail": f"Model '{version.name}' is {version.status}, not ready; only a ready model can be active."}
+        )
+    channel_order = (version.card or {}).get("channel_order", "RGB")
+    if channel_order != "RGB" and version.backbone_set != BackboneSet.PUBLISHED:
+        # Standard-set embeddings are RGB; a head trained on other input would score them wrongly without any sign.
+        raise ValidationError(
+            {
+                "detail": f"Model '{version.name}' expects {channel_order} frames but names the {version.backbone_set} "
+                "backbones, whose stored embeddings are RGB, so its scores here would be wrong. It was imported by an "
+                "older version: import the published model.pkl again (it then carries its own backbones and is fed "
+                "BGR frames), or train a model in the app from your own annotations."
+            }
+        )
+
+
 def model_version_activate(*, model_version: ModelVersion) -> RescorePlan:
     """Make model_version the active model of its scene type (one transaction) and queue the library re-score."""
     with transaction.atomic():
         SceneType.objects.select_for_update().get(pk=model_version.scene_type_id)  # one activation at a time
         version = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
-        if version.status != ModelVersionStatus.READY:
-            raise ValidationError(
-                {"detail": f"Model '{version.name}' is {version.status}, not ready; only a ready model can be active."}
-            )
-        channel_order = (version.card or {}).get("channel_order", "RGB")
-        if channel_order != "RGB":
-            # The library stores one set of RGB embeddings per movie; scoring them with a head trained on other
-            # input would give wrong scores without any sign of it.
-            raise ValidationError(
-                {
-                    "detail": f"Model '{version.name}' expects {channel_order} frames (the published model was trained "
-                    "on BGR frames taken as RGB), but the library's stored embeddings are RGB, so its scores here "
-                    "would be wrong. Use it from the command line (`python -m detector detect VIDEO --model FILE` "
-                    "feeds it BGR frames), or train a model in the app from your own annotations."
-                }
-            )
+        _check_activatable(version)
         ModelVersion.objects.filter(scene_type_id=version.scene_type_id, is_active=True).exclude(
             pk=version.pk
         ).update(is_active=False)
         ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
-        plan = library_rescore_request(backbone_set=version.backbone_set)
+        plan = library_rescore_request(key=key_of_version(version))
     model_version.refresh_from_db()
     return plan
 

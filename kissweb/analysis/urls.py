@@ -10,5 +10,9 @@ urlpatterns = [
     path("scene-types/<slug:slug>/models/", apis.SceneTypeModelUploadApi.as_view(), name="scene-type-models"),
     path("models/", apis.ModelVersionListApi.as_view(), name="model-list"),
     path("models/<int:model_id>/", apis.ModelVersionDetailApi.as_view(), name="model-detail"),
+    path(
+        "models/<int:model_id>/activation-cost/", apis.ModelVersionActivationCostApi.as_view(),
+        name="model-activation-cost",
+    ),
     path("models/<int:model_id>/activate/", apis.ModelVersionActivateApi.as_view(), name="model-activate"),
 ]

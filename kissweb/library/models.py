@@ -84,6 +84,10 @@ class SceneType(models.Model):
 class BackboneSet(models.TextChoices):
     PAPER = "paper"
     OFFLINE = "offline"
+    PUBLISHED = "published"  # the published model's own fine-tuned backbones, carried in its model file
+
+
+DIGEST_REGEX = r"^[0-9a-f]{64}$"
 
 
 class ModelVersionStatus(models.TextChoices):
@@ -97,6 +101,9 @@ class ModelVersion(models.Model):
     scene_type = models.ForeignKey(SceneType, on_delete=models.CASCADE, related_name="model_versions")
     name = models.CharField(max_length=200)
     backbone_set = models.CharField(max_length=16, choices=BackboneSet.choices)
+    backbone_digest = models.CharField(
+        max_length=64, help_text="SHA-256 naming the backbone weights whose embeddings this model scores."
+    )
     weights = models.FileField(upload_to="models/", max_length=300, blank=True)
     card = models.JSONField(default=dict, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
@@ -113,6 +120,7 @@ class ModelVersion(models.Model):
         constraints = [
             UniqueConstraint(fields=["scene_type"], condition=Q(is_active=True), name="one_active_model_per_scene_type"),
             CheckConstraint(condition=Q(backbone_set__in=BackboneSet.values), name="modelversion_backbone_valid"),
+            CheckConstraint(condition=Q(backbone_digest__regex=DIGEST_REGEX), name="modelversion_backbone_digest_hex"),
             CheckConstraint(condition=Q(status__in=ModelVersionStatus.values), name="modelversion_status_valid"),
             CheckConstraint(
                 condition=Q(is_active=False) | Q(status=ModelVersionStatus.READY), name="modelversion_active_is_ready"
@@ -121,6 +129,19 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scene_type.slug}:{self.name}"
+
+    def save(self, *args, **kwargs):
+        _standard_digest_fill(self)
+        super().save(*args, **kwargs)
+
+
+def _standard_digest_fill(row) -> None:
+    """A paper or offline row has exactly one possible digest (the detector's checksums fix those weights): fill it
+    when left blank. A published row must name its own; the constraint refuses it otherwise."""
+    if not row.backbone_digest and row.backbone_set in (BackboneSet.PAPER, BackboneSet.OFFLINE):
+        from kissweb.analysis.backbones import standard_digest
+
+        row.backbone_digest = standard_digest(row.backbone_set)
 
 
 class AnalysisStatus(models.TextChoices):
@@ -173,10 +194,12 @@ class Analysis(models.Model):
 
 
 class MovieEmbedding(models.Model):
-    """Per-second embeddings of one movie by one backbone set, stored once as a .npy file under MEDIA_ROOT."""
+    """Per-second embeddings of one movie by one backbone set and version of its weights (the digest), stored once
+    as a .npy file under MEDIA_ROOT. Kept when another model becomes active, so switching back decodes nothing."""
 
     movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="embeddings")
     backbone_set = models.CharField(max_length=16, choices=BackboneSet.choices)
+    backbone_digest = models.CharField(max_length=64)
     file = models.FileField(upload_to="embeddings/", max_length=300)
     n_windows = models.PositiveIntegerField()
     image_dim = models.PositiveIntegerField()
@@ -185,8 +208,16 @@ class MovieEmbedding(models.Model):
 
     class Meta:
         constraints = [
-            UniqueConstraint(fields=["movie", "backbone_set"], name="one_embedding_per_movie_and_backbone"),
+            UniqueConstraint(
+                fields=["movie", "backbone_set", "backbone_digest"], name="one_embedding_per_movie_and_backbones"
+            ),
+            CheckConstraint(condition=Q(backbone_digest__regex=DIGEST_REGEX), name="embedding_backbone_digest_hex"),
+            CheckConstraint(condition=Q(backbone_set__in=BackboneSet.values), name="embedding_backbone_valid"),
         ]
+
+    def save(self, *args, **kwargs):
+        _standard_digest_fill(self)
+        super().save(*args, **kwargs)
 
 
 class ScoreTrack(models.Model):

@@ -10,6 +10,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.db.models import Q, QuerySet
 
 from kissweb.library.models import Annotation, AnnotationLabel, MovieEmbedding, SceneType
 
@@ -43,11 +44,22 @@ class NotEnoughAnnotations(Exception):
     """Too few labelled spans to train and measure a model; the message says how many more are needed."""
 
 
+def trainable_embeddings() -> QuerySet[MovieEmbedding]:
+    """Stored embeddings a new head can be trained on: those of the standard sets (paper, offline) at their fixed
+    weights. A published model's embeddings come from its own backbones, which a trained head would not carry."""
+    from kissweb.analysis.backbones import STANDARD_SETS, standard_digest
+
+    standard = Q()
+    for backbone_set in STANDARD_SETS:
+        standard |= Q(backbone_set=backbone_set, backbone_digest=standard_digest(backbone_set))
+    return MovieEmbedding.objects.filter(standard)
+
+
 def annotation_span_counts(*, scene_type: SceneType, embedded_only: bool = False) -> dict[str, int]:
     """Labelled spans per label; embedded_only: only those on movies with stored embeddings (usable for training)."""
     spans = Annotation.objects.filter(scene_type=scene_type)
     if embedded_only:
-        spans = spans.filter(movie_id__in=MovieEmbedding.objects.values("movie_id"))
+        spans = spans.filter(movie_id__in=trainable_embeddings().values("movie_id"))
     counts = Counter(spans.values_list("label", flat=True))
     return {"positive": counts.get(AnnotationLabel.POSITIVE, 0), "negative": counts.get(AnnotationLabel.NEGATIVE, 0)}
 
@@ -132,7 +144,7 @@ def training_set_gather(*, scene_type: SceneType) -> TrainingSet:
         label = 1 if a["label"] == AnnotationLabel.POSITIVE else 0
         spans_by_movie[a["movie_id"]].append(LabelledSpan(a["id"], a["movie_id"], a["start_s"], a["end_s"], label))
 
-    embeddings = MovieEmbedding.objects.filter(movie_id__in=spans_by_movie.keys())
+    embeddings = trainable_embeddings().filter(movie_id__in=spans_by_movie.keys())
     sets_by_movie: dict[int, set[str]] = defaultdict(set)
     for movie_id, backbone_set in embeddings.values_list("movie_id", "backbone_set"):
         sets_by_movie[movie_id].add(backbone_set)

@@ -15,7 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from kissweb.library.models import ModelVersion, ModelVersionStatus, MovieEmbedding, SceneType
+from kissweb.analysis.backbones import standard_digest
+from kissweb.library.models import ModelVersion, ModelVersionStatus, SceneType
 from kissweb.training import evaluation
 from kissweb.training.dataset import (
     NotEnoughAnnotations,
@@ -24,6 +25,7 @@ from kissweb.training.dataset import (
     features_load,
     not_enough_message,
     spans_split,
+    trainable_embeddings,
     training_set_gather,
 )
 from kissweb.training.models import ACTIVE_TRAINING_STATUSES, TrainingRun, TrainingRunStatus
@@ -186,7 +188,8 @@ def _heldout_evaluation(
     heldout = [s for s in data.spans if s.annotation_id in heldout_ids]
     movie_ids = sorted({s.movie_id for s in heldout})
     embeddings = {
-        e.movie_id: e for e in MovieEmbedding.objects.filter(movie_id__in=movie_ids, backbone_set=data.backbone_set)
+        e.movie_id: e
+        for e in trainable_embeddings().filter(movie_id__in=movie_ids, backbone_set=data.backbone_set)
     }
     for movie_id in movie_ids:
         movie_probabilities = detector.score(np.asarray(features_load(embeddings[movie_id]), np.float32), model)
@@ -274,13 +277,15 @@ def _train(run: TrainingRun, *, epochs: int | None, seed: int) -> None:
     if run.model_version_id:  # a redelivered run (its worker died) carries on with its own version
         version = run.model_version
         ModelVersion.objects.filter(pk=version.pk).update(
-            backbone_set=data.backbone_set, status=ModelVersionStatus.TRAINING, error=""
+            backbone_set=data.backbone_set, backbone_digest=standard_digest(data.backbone_set),
+            status=ModelVersionStatus.TRAINING, error="",
         )
     else:
         version = ModelVersion.objects.create(
             scene_type=scene_type,
             name=_version_name(scene_type),
             backbone_set=data.backbone_set,
+            backbone_digest=standard_digest(data.backbone_set),
             status=ModelVersionStatus.TRAINING,
             created_by=run.requested_by,
         )
@@ -323,6 +328,7 @@ def _train(run: TrainingRun, *, epochs: int | None, seed: int) -> None:
     started = time.perf_counter()
     metrics = _plain(metrics)
     model.card["metrics"] = metrics
+    model.card["backbone_digest"] = standard_digest(data.backbone_set)
     model.card["training"] = {
         **(model.card.get("training") or {}),
         "source": "kissweb annotations",

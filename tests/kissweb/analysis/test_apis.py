@@ -174,9 +174,36 @@ def test_staff_activate_a_model_and_the_library_is_rescored(
     assert Analysis.objects.filter(movie=movie, status=AnalysisStatus.QUEUED, kind="rescore").exists()
 
 
-def test_activating_a_bgr_model_is_refused_with_a_sentence(staff_client, kissing, model_file):
+def test_activating_an_old_bgr_import_is_refused_with_a_sentence(staff_client, kissing, model_file):
     version = services.model_version_create(scene_type=kissing, file=model_file(channel_order="BGR"), name="pkl")
     response = staff_client.post(f"/api/models/{version.pk}/activate/")
     assert response.status_code == 400
     detail = response.json()["detail"]
     assert isinstance(detail, str) and detail.startswith("Model 'pkl' expects BGR frames")
+
+
+def test_staff_see_what_activation_costs_before_they_confirm(
+    staff_client, make_movie, embedder, kissing, model_file
+):
+    movie = make_movie(duration_s=7200.0)
+    pipeline.analysis_run(analysis_id=services.analysis_request(movie=movie).pk)
+    paper = services.model_version_create(scene_type=kissing, file=model_file(backbone_set="paper"), name="p")
+
+    response = staff_client.get(f"/api/models/{paper.pk}/activation-cost/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["films"], body["decode_films"], body["decode_hours"], body["backbone_set"]) == (1, 1, 2.0, "paper")
+    assert "decodes 1 film(s) once (2.0 h of video)" in body["message"]
+    assert not ModelVersion.objects.filter(is_active=True).exists()  # looking changes nothing
+    assert not Analysis.objects.filter(kind="rescore").exists()
+
+
+def test_the_activation_cost_is_for_staff_only(api_client, other_client, anon_client, staff_client, kissing,
+                                                model_file):
+    version = services.model_version_create(scene_type=kissing, file=model_file(), name="o")
+    url = f"/api/models/{version.pk}/activation-cost/"
+    assert api_client.get(url).status_code == 403
+    assert other_client.get(url).status_code == 403
+    assert anon_client.get(url).status_code in (401, 403)
+    assert staff_client.get("/api/models/999999/activation-cost/").status_code == 404

@@ -15,6 +15,7 @@ from kissweb.library.models import (
     AnalysisKind,
     AnalysisStatus,
     ModelVersion,
+    MovieEmbedding,
     MovieStatus,
     SceneType,
     Segment,
@@ -150,17 +151,25 @@ def test_activation_keeps_one_active_model_and_rescores_without_decoding(
 
 
 @pytest.mark.django_db
-def test_a_model_expecting_bgr_frames_is_not_activated_on_rgb_embeddings(kissing, model_file, active_model):
+def test_a_bgr_head_on_standard_backbones_is_not_activated_on_rgb_embeddings(kissing, model_file, active_model):
+    # What older versions imported from model.pkl: the published head paired with the ImageNet (paper) backbones.
     current = active_model()
-    published = services.model_version_create(scene_type=kissing, file=model_file(channel_order="BGR"), name="pkl")
-    with pytest.raises(ValidationError, match="expects BGR frames"):
-        services.model_version_activate(model_version=published)
+    old_import = services.model_version_create(scene_type=kissing, file=model_file(channel_order="BGR"), name="pkl")
+    with pytest.raises(ValidationError, match="import the published model.pkl again"):
+        services.model_version_activate(model_version=old_import)
     assert list(ModelVersion.objects.filter(is_active=True)) == [current]
     assert not Analysis.objects.filter(kind=AnalysisKind.RESCORE).exists()
 
 
 @pytest.mark.django_db
-def test_a_model_needing_other_backbones_re_embeds_and_says_so(make_movie, embedder, kissing, model_file):
+def test_a_published_model_without_the_digest_of_its_backbones_is_refused(kissing, model_file):
+    with pytest.raises(ValidationError, match="names no digest"):
+        services.model_version_create(scene_type=kissing, file=model_file(backbone_set="published"))
+    assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_model_needing_other_backbones_decodes_once_for_them_and_says_so(make_movie, embedder, kissing, model_file):
     embedder.positive = set(range(10, 22))
     movie = make_movie()
     services.analysis_request(movie=movie)
@@ -171,11 +180,60 @@ def test_a_model_needing_other_backbones_re_embeds_and_says_so(make_movie, embed
 
     assert plan.as_dict()["re_embed"] == 1 and "re-embedded" in plan.as_dict()["message"]
     analysis = Analysis.objects.get(pk=plan.re_embed[0])
-    assert analysis.kind == AnalysisKind.ANALYZE
+    assert analysis.kind == AnalysisKind.RESCORE
     assert analysis.stage == "re-embedding: model needs the paper backbones"
     assert _run_all_queued() == ["succeeded"]
-    assert ("paper" in {backbone for _, backbone in embedder.calls})
+    assert [backbone for _, backbone in embedder.calls] == ["offline", "paper"]  # the offline ones were kept
     assert _detected(movie) == [(10.0, 22.0)]
+    assert sorted(MovieEmbedding.objects.filter(movie=movie).values_list("backbone_set", flat=True)) == [
+        "offline", "paper"
+    ]
+
+
+@pytest.mark.django_db
+def test_switching_back_and_forth_between_two_models_never_decodes_twice(make_movie, embedder, kissing, model_file):
+    embedder.positive = set(range(10, 22))
+    movies = [make_movie(), make_movie()]
+    for movie in movies:
+        services.analysis_request(movie=movie)
+    _run_all_queued()
+    offline = services.model_version_create(scene_type=kissing, file=model_file(backbone_set="offline"), name="o")
+    paper = services.model_version_create(scene_type=kissing, file=model_file(backbone_set="paper"), name="p")
+
+    for version in (paper, offline, paper, offline, paper):
+        services.model_version_activate(model_version=version)
+        assert set(_run_all_queued()) == {"succeeded"}
+        for movie in movies:
+            assert _detected(movie) == [(10.0, 22.0)]
+            assert Segment.objects.filter(movie=movie, model_version=version).exists()
+
+    decoded = [(path, backbone) for path, backbone in embedder.calls]
+    assert len(decoded) == len(set(decoded)) == 4  # each film once per backbone set, never again
+
+
+@pytest.mark.django_db
+def test_the_activation_cost_counts_films_and_hours_to_decode(make_movie, embedder, kissing, model_file):
+    from kissweb.analysis import selectors
+
+    short, long = make_movie(duration_s=30.0), make_movie(duration_s=5400.0)
+    make_movie(duration_s=600.0)  # never analysed: activation does not touch it
+    for movie in (short, long):
+        services.analysis_request(movie=movie)
+    _run_all_queued()
+    paper = services.model_version_create(scene_type=kissing, file=model_file(backbone_set="paper"), name="p")
+    offline = services.model_version_create(scene_type=kissing, file=model_file(backbone_set="offline"), name="o")
+
+    cost = selectors.model_version_activation_cost(model_version=paper)
+    assert (cost["films"], cost["rescore_from_stored"], cost["decode_films"]) == (2, 0, 2)
+    assert cost["decode_seconds"] == 5430.0 and cost["decode_hours"] == round(5430 / 3600, 2)
+    assert "decodes 2 film(s) once (1.5 h of video) for the paper backbones" in cost["message"]
+    assert selectors.model_version_activation_cost(model_version=offline)["decode_films"] == 0
+
+    services.model_version_activate(model_version=paper)
+    _run_all_queued()
+    after = selectors.model_version_activation_cost(model_version=paper)
+    assert (after["rescore_from_stored"], after["decode_films"], after["decode_seconds"]) == (2, 0, 0.0)
+    assert "no video is decoded" in after["message"]
 
 
 @pytest.mark.django_db

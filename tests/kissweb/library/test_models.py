@@ -85,6 +85,25 @@ def test_one_active_model_per_scene_type(kissing):
         ModelVersion.objects.create(scene_type=kissing, name="v3", backbone_set="offline", is_active=True)
 
 
+def test_embeddings_are_stored_once_per_movie_backbone_set_and_digest(movie):
+    from kissweb.library.models import MovieEmbedding
+
+    def store(backbone_set, digest=""):
+        return MovieEmbedding.objects.create(movie=movie, backbone_set=backbone_set, backbone_digest=digest,
+                                             file=f"embeddings/{backbone_set}-{digest[:4]}.npy", n_windows=100,
+                                             image_dim=512, audio_dim=128)
+
+    store("offline")
+    store("paper")
+    store("published", "a" * 64)
+    store("published", "b" * 64)  # another published model's own backbones
+    with pytest.raises(IntegrityError, match="one_embedding_per_movie_and_backbones"), transaction.atomic():
+        store("published", "a" * 64)
+    with pytest.raises(IntegrityError, match="embedding_backbone_digest_hex"), transaction.atomic():
+        store("published")  # a published set must name its digest
+    assert MovieEmbedding.objects.filter(movie=movie).count() == 4
+
+
 def test_one_active_analysis_per_movie(movie):
     Analysis.objects.create(movie=movie, status=AnalysisStatus.QUEUED)
     with pytest.raises(IntegrityError, match="one_active_analysis_per_movie"), transaction.atomic():

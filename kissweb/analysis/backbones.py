@@ -1,0 +1,78 @@
+"""Which per-second embeddings a model needs: its backbone set and the digest of that set's weights.
+
+Embeddings are stored per (movie, backbone set, digest). The `paper` and `offline` sets have one possible version
+each (their weight files are verified by SHA-256), so their digest follows from those checksums. A `published` model
+carries its own fine-tuned backbones, and its card names their digest: two published models with different
+backbones need different embeddings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+from kissweb.library.models import BackboneSet
+
+DIGEST_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+STANDARD_SETS = (BackboneSet.PAPER, BackboneSet.OFFLINE)
+
+
+class BackbonesUnknown(ValueError):
+    """A model names a backbone set (or digest) this install cannot embed with; str() says which and why."""
+
+
+@dataclass(frozen=True)
+class BackboneKey:
+    backbone_set: str
+    digest: str
+
+    def __str__(self) -> str:
+        return f"{self.backbone_set} ({self.digest[:8]})"
+
+
+def standard_digest(backbone_set: str) -> str:
+    """The digest of a set whose weights are fixed by the detector's checksums (paper, offline): SHA-256 over the
+    pinned SHA-256 of its weight files."""
+    from detector import weights
+
+    files = {
+        BackboneSet.PAPER: [weights.RESNET18.sha256, weights.VGGISH.sha256],
+        BackboneSet.OFFLINE: [weights.EFFICIENTNET_LITE0_SHA256],
+    }.get(backbone_set)
+    if files is None:
+        raise BackbonesUnknown(f"The backbone set '{backbone_set}' has no fixed weights; its model names them.")
+    identity = {"set": str(backbone_set), "weights": files}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode("ascii")).hexdigest()
+
+
+def key_of_card(card: dict) -> BackboneKey:
+    """The embeddings a model file's card asks for; BackbonesUnknown when this install cannot make them."""
+    backbone_set = str(card.get("backbone_set") or "")
+    if backbone_set in STANDARD_SETS:
+        return BackboneKey(backbone_set, standard_digest(backbone_set))
+    if backbone_set == BackboneSet.PUBLISHED:
+        digest = str((card.get("backbones") or {}).get("sha256") or "")
+        if not DIGEST_PATTERN.match(digest):
+            raise BackbonesUnknown(
+                "This model needs the published backbones but its card names no digest of them (an import by an older "
+                "version). Import the published model.pkl again so its own backbones travel with it."
+            )
+        return BackboneKey(backbone_set, digest)
+    raise BackbonesUnknown(
+        f"This model needs the backbone set '{backbone_set}', which this install does not know "
+        f"(known: {', '.join(BackboneSet.values)})."
+    )
+
+
+def key_of_version(version) -> BackboneKey:
+    return BackboneKey(version.backbone_set, version.backbone_digest)
+
+
+def primary_key() -> BackboneKey:
+    """The set a new analysis embeds first (paper when its weights are present, else offline)."""
+    import detector
+
+    backbone_set = detector.resolve_backbone_set("auto")
+    return BackboneKey(backbone_set, standard_digest(backbone_set))
