@@ -184,7 +184,7 @@ class ActivationCostOutputSerializer(serializers.Serializer):
 
 
 class ModelVersionActivationCostApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [permissions.Allowed(permissions.ACTIVATE, "model")]
 
     @extend_schema(
         responses={200: ActivationCostOutputSerializer},
