@@ -1,0 +1,302 @@
+"""Fetching a film from a URL without letting the URL reach inside the server's network (SSRF).
+
+- Only http(s) URLs without credentials. The host is resolved once and every address it resolves to must be public
+  (not loopback, private, link-local - which holds the cloud metadata address 169.254.169.254 -, shared, multicast
+  or reserved), unless the host or the address is allowed by KISSWEB_URL_ALLOWED_HOSTS (names or CIDRs). The
+  connection then goes to the address that was checked, so a second DNS answer cannot point it elsewhere.
+- Redirects are followed by hand (at most MAX_REDIRECTS), each new location checked the same way.
+- The size limit is enforced while the bytes arrive, whatever Content-Length says; a web page or other text is
+  refused as soon as its headers or first bytes show it.
+- Sites yt-dlp knows (YouTube and many others) go through yt-dlp to find the file's address and the page's title;
+  the file itself is then fetched here, with the same checks. yt-dlp's catch-all "generic" extractor is off, so
+  yt-dlp never fetches an arbitrary page.
+
+No Django here: the caller passes the limits and the allowlist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import ipaddress
+import re
+import socket
+import ssl
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+MAX_REDIRECTS = 5
+CHUNK_BYTES = 1024 * 1024
+USER_AGENT = "Kissweb/1.0 (+add from URL)"
+# What a video file is never served as.
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtml", "application/javascript")
+HTML_STARTS = (b"<!doctype", b"<html", b"<head", b"<?xml", b"{")
+# yt-dlp: one file with picture and sound, fetched over plain HTTP(S) (not HLS/DASH pieces), at most 1080p.
+YTDLP_FORMAT = (
+    "best[height<=1080][vcodec!=none][acodec!=none][protocol^=http]"
+    "/best[vcodec!=none][acodec!=none][protocol^=http]"
+)
+
+Progress = Callable[[int, int | None], None]
+
+
+class UrlRefused(Exception):
+    """The URL may not be fetched (scheme, credentials, or an address inside the network)."""
+
+
+class DownloadTooLarge(Exception):
+    def __init__(self, *, limit_bytes: int):
+        super().__init__(limit_bytes)
+        self.limit_bytes = limit_bytes
+
+
+class NotVideoContent(Exception):
+    """The URL answered with a web page or other text, not a video file."""
+
+
+class DownloadFailed(Exception):
+    """The server could not be reached, answered with an error, or stopped early."""
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    hosts: frozenset[str] = frozenset()
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @classmethod
+    def parse(cls, entries: Iterable[str]) -> Allowlist:
+        hosts, networks = set(), []
+        for entry in (e.strip() for e in entries):
+            if not entry:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                hosts.add(entry.lower().rstrip("."))
+        return cls(frozenset(hosts), tuple(networks))
+
+    def allows_address(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return any(address in network for network in self.networks)
+
+
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str
+    port: int
+    path: str  # with the query
+    address: str  # the checked address the connection goes to
+
+
+@dataclass(frozen=True)
+class Fetched:
+    path: Path
+    sha256: str
+    size_bytes: int
+    content_type: str
+    filename: str  # from Content-Disposition or the URL's path; may be ""
+
+
+@dataclass(frozen=True)
+class SiteMedia:
+    """What yt-dlp found on a page of a site it knows."""
+
+    media_url: str
+    headers: dict[str, str]
+    title: str
+    extractor: str
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    mapped = getattr(address, "ipv4_mapped", None) or getattr(address, "sixtofour", None)
+    if mapped is not None:
+        return is_public(mapped)
+    return address.is_global and not address.is_multicast and not address.is_reserved
+
+
+def check_url(url: str, *, allowed: Allowlist, resolve=socket.getaddrinfo) -> Target:
+    """The connection target of url, or UrlRefused saying why it may not be fetched."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        raise UrlRefused(f"Only http:// and https:// addresses can be added (not '{parts.scheme or url[:20]}').")
+    if parts.username or parts.password:
+        raise UrlRefused("Addresses with a user name or password in them are not accepted.")
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host:
+        raise UrlRefused("The address has no host name.")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UrlRefused("The address has an invalid port number.") from None
+    try:
+        infos = resolve(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise DownloadFailed(f"The host '{host}' could not be found ({exc}).") from None
+    addresses = []
+    for info in infos:
+        try:
+            addresses.append(ipaddress.ip_address(info[4][0].split("%", 1)[0]))
+        except ValueError:
+            continue
+    if not addresses:
+        raise DownloadFailed(f"The host '{host}' has no usable address.")
+    if host not in allowed.hosts:
+        for address in addresses:
+            if not is_public(address) and not allowed.allows_address(address):
+                raise UrlRefused(
+                    f"'{host}' points inside a private network ({address}); Kissweb does not fetch from private, "
+                    "loopback, link-local or metadata addresses. An administrator can allow a media server there "
+                    "with KISSWEB_URL_ALLOWED_HOSTS."
+                )
+    path = parts.path or "/"
+    if parts.query:
+        path += f"?{parts.query}"
+    return Target(parts.scheme, host, port, path, str(addresses[0]))
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    def __init__(self, target: Target, timeout_s: float):
+        super().__init__(target.host, target.port, timeout=timeout_s)
+        self._address = target.address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, target: Target, timeout_s: float):
+        super().__init__(target.host, target.port, timeout=timeout_s, context=ssl.create_default_context())
+        self._address = target.address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def _open(url: str, *, allowed: Allowlist, timeout_s: float, headers: dict[str, str] | None):
+    """(connection, response, final url) after following redirects, each hop checked."""
+    for _ in range(MAX_REDIRECTS + 1):
+        target = check_url(url, allowed=allowed)
+        connection = (_PinnedHTTPS if target.scheme == "https" else _PinnedHTTP)(target, timeout_s)
+        try:
+            connection.request("GET", target.path, headers={
+                "User-Agent": USER_AGENT, "Accept": "video/*, application/octet-stream;q=0.9, */*;q=0.5",
+                **(headers or {}),
+            })
+            response = connection.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            raise DownloadFailed(f"'{target.host}' could not be reached ({exc}).") from None
+        if response.status in (301, 302, 303, 307, 308):
+            location = response.getheader("Location")
+            connection.close()
+            if not location:
+                raise DownloadFailed(f"'{target.host}' answered with a redirect without a Location.")
+            url = urljoin(url, location)
+            continue
+        return connection, response, url
+    raise DownloadFailed(f"More than {MAX_REDIRECTS} redirects; the address does not lead to a file.")
+
+
+def _filename(response, url: str) -> str:
+    disposition = response.getheader("Content-Disposition") or ""
+    match = re.search(r"filename\*=UTF-8''([^;]+)|filename=\"?([^\";]+)\"?", disposition, re.IGNORECASE)
+    if match:
+        return Path(unquote(match.group(1) or match.group(2))).name[:500]
+    return Path(unquote(urlsplit(url).path)).name[:500]
+
+
+def fetch(
+    url: str, *, dest: Path, limit_bytes: int, allowed: Allowlist, progress: Progress | None = None,
+    timeout_s: float = 30.0, headers: dict[str, str] | None = None,
+) -> Fetched:
+    """Download url to dest (created; removed again on any failure), hashing it and enforcing limit_bytes."""
+    connection, response, final_url = _open(url, allowed=allowed, timeout_s=timeout_s, headers=headers)
+    written = False
+    try:
+        if response.status != 200:
+            raise DownloadFailed(f"The server answered {response.status} {response.reason} for this address.")
+        content_type = (response.getheader("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if content_type.startswith(TEXT_TYPES):
+            raise NotVideoContent(f"The address gives a web page or text ({content_type}), not a video file.")
+        announced = response.getheader("Content-Length")
+        total = int(announced) if announced and announced.isdigit() else None
+        if total is not None and total > limit_bytes:
+            raise DownloadTooLarge(limit_bytes=limit_bytes)
+        hasher, received = hashlib.sha256(), 0
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        written = True
+        with dest.open("xb") as out:
+            while True:
+                try:
+                    chunk = response.read(CHUNK_BYTES)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise DownloadFailed(f"The download broke off after {received} bytes ({exc}).") from None
+                if not chunk:
+                    break
+                if received == 0 and chunk.lstrip()[:16].lower().startswith(HTML_STARTS):
+                    raise NotVideoContent("The address gives a web page or text, not a video file.")
+                received += len(chunk)
+                if received > limit_bytes:
+                    raise DownloadTooLarge(limit_bytes=limit_bytes)
+                hasher.update(chunk)
+                out.write(chunk)
+                if progress is not None:
+                    progress(received, total)
+        if total is not None and received != total:
+            raise DownloadFailed(f"The download stopped after {received} of the {total} bytes the server announced.")
+        if received == 0:
+            raise NotVideoContent("The address gives an empty file.")
+        return Fetched(dest, hasher.hexdigest(), received, content_type, _filename(response, final_url))
+    except BaseException:
+        if written:
+            dest.unlink(missing_ok=True)
+        raise
+    finally:
+        connection.close()
+
+
+# --- sites yt-dlp knows ------------------------------------------------------------------------------------------
+
+
+def known_site(url: str) -> str | None:
+    """The name of the yt-dlp extractor for this URL's site, or None when only a plain download applies."""
+    from yt_dlp.extractor import gen_extractor_classes
+
+    for extractor in gen_extractor_classes():
+        if extractor.ie_key() != "Generic" and extractor.suitable(url):
+            return extractor.ie_key()
+    return None
+
+
+def site_media(url: str, *, allowed: Allowlist, timeout_s: float = 30.0) -> SiteMedia:
+    """Ask yt-dlp for the file behind a page of a site it knows (one file with picture and sound).
+
+    Untested here: the development machines cannot reach YouTube or any other site.
+    """
+    import yt_dlp
+
+    check_url(url, allowed=allowed)
+    options = {
+        "quiet": True, "no_warnings": True, "skip_download": True, "noplaylist": True,
+        "allowed_extractors": ["default", "-generic"], "format": YTDLP_FORMAT, "socket_timeout": timeout_s,
+    }
+    try:
+        with yt_dlp.YoutubeDL(options) as ydl:
+            info = ydl.extract_info(url, download=False)
+    except yt_dlp.utils.DownloadError as exc:
+        message = re.sub(r"^ERROR:\s*", "", str(exc)).strip()
+        if "Requested format is not available" in message:
+            raise NotVideoContent(
+                "This site offers the video only in pieces (HLS/DASH streams) or without sound, which Kissweb does "
+                "not download; download it yourself and upload the file."
+            ) from None
+        raise DownloadFailed(f"yt-dlp could not read this page: {message}") from None
+    if info.get("_type") == "playlist" or not info.get("url"):
+        raise NotVideoContent("This address is a list of videos, not one video; add them one at a time.")
+    return SiteMedia(
+        media_url=info["url"], headers={k: str(v) for k, v in (info.get("http_headers") or {}).items()},
+        title=str(info.get("title") or "").strip()[:300], extractor=str(info.get("extractor_key") or ""),
+    )
