@@ -9,7 +9,8 @@ The public face. Importing `detector` does not import torch: every name loads it
 Pieces: `embed_video` (one streaming pass -> per-second image+audio embeddings), `score` (the linear head ->
 P(scene) per second), `aggregate_probabilities` (labels p >= cut, then the paper's Algorithm 1,
 `detector.aggregate.aggregate`, -> non-overlapping `Segment`s), `train_head`,
-`load_model`/`save_model` (safetensors + JSON card), `probe`/`extract_frame` (media facts and stills).
+`load_model`/`save_model` (safetensors + JSON card), `probe`/`extract_frame` (media facts and stills),
+`cross_validate` (k-fold over movies of the training recipe: the quality a user can expect).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ _EXPORTS: dict[str, str] = {
     "Segment": "detector.aggregate",
     "aggregate_probabilities": "detector.aggregate",
     "train_head": "detector.train",
+    "cross_validate": "detector.quality",
+    "CrossValidation": "detector.quality",
     "detect": "detector.api",
     "Detection": "detector.api",
 }
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
     from detector.embed import Embeddings, embed_video, resolve_backbone_set
     from detector.errors import DecodeError, DetectorError, MissingWeightsError, ModelFileError
     from detector.head import SceneModel, load_model, save_model, score
+    from detector.quality import CrossValidation, cross_validate
     from detector.train import train_head
     from detector.weights import fetch_weights
 

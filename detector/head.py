@@ -140,8 +140,14 @@ def load_model(path: str | Path) -> SceneModel:
     return SceneModel(weight=weight, bias=bias, card=card)
 
 
-def score(features: np.ndarray, model: SceneModel) -> np.ndarray:
-    """P(scene) for each row of `features` (n, D): softmax probability of class 1, float32 (n,)."""
+def score(features: np.ndarray, model: SceneModel, *, runs: np.ndarray | None = None) -> np.ndarray:
+    """P(scene) for each row of `features` (n, D): softmax probability of class 1, float32 (n,).
+
+    Rows are consecutive seconds of one movie in time order, or of several stretches named by `runs` (n,) ids.
+    Where the card's "scoring" asks for it (the few-shot recipe), each second's logit is the mean of the logits
+    of the `smooth_s` seconds centred on it within its run (fewer at a run's ends); a card without "scoring"
+    (the paper's recipe, the published model) scores each second on its own, exactly as the paper.
+    """
     features = np.asarray(features)
     if features.ndim != 2 or features.shape[1] != model.input_dim:
         card = model.card
@@ -155,10 +161,37 @@ def score(features: np.ndarray, model: SceneModel) -> np.ndarray:
     direction = (model.weight[1].astype(np.float64) - model.weight[0]).astype(np.float32)
     margin = (features.astype(np.float32, copy=False) @ direction).astype(np.float64)
     margin += float(model.bias[1]) - float(model.bias[0])
+    smooth_s = int((model.card.get("scoring") or {}).get("smooth_s", 1))
+    if smooth_s > 1:
+        margin = smooth_runs(margin, smooth_s, runs)
     # softmax over two classes = logistic of the logit difference; written to never overflow.
     e = np.exp(-np.abs(margin))
     probs = np.where(margin >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
     return probs.astype(np.float32)
+
+
+def smooth_runs(values: np.ndarray, width: int, runs: np.ndarray | None = None) -> np.ndarray:
+    """Centred moving mean of `width` (odd) values within each run of equal consecutive `runs` ids."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    if runs is None:
+        bounds = [(0, values.size)]
+    else:
+        runs = np.asarray(runs).reshape(-1)
+        if runs.size != values.size:
+            raise ValueError(f"runs has {runs.size} ids for {values.size} seconds")
+        change = np.nonzero(runs[1:] != runs[:-1])[0] + 1
+        edges = np.r_[0, change, values.size]
+        bounds = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+    half = width // 2
+    out = np.empty_like(values)
+    for start, end in bounds:
+        part = values[start:end]
+        sums = np.r_[0.0, np.cumsum(part)]
+        index = np.arange(part.size)
+        low = np.maximum(index - half, 0)
+        high = np.minimum(index + half + 1, part.size)
+        out[start:end] = (sums[high] - sums[low]) / (high - low)
+    return out
 
 
 def _checked_tensors(weight: np.ndarray, bias: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -222,6 +222,7 @@ class LabelledItem:
     start_s: float | None = None
     end_s: float | None = None
     line: int = 0
+    group: str | None = None
 
     def describe(self) -> str:
         if self.start_s is None:
@@ -230,7 +231,9 @@ class LabelledItem:
 
 
 def read_items(csv_path: str | Path, *, spans: bool) -> list[LabelledItem]:
-    """Rows of `path,label` (clips) or `path,start_s,end_s,label` (spans); a header row is optional.
+    """Rows of `path,label` (clips) or `path,start_s,end_s,label` (spans), each with an optional last column
+    `group` (the clip's source: the seconds of one group never sit on both sides of a split); a header row is
+    optional.
 
     Relative paths are relative to the CSV's folder. Raises DetectorError naming the line of a bad row.
     """
@@ -238,18 +241,21 @@ def read_items(csv_path: str | Path, *, spans: bool) -> list[LabelledItem]:
     if not csv_path.is_file():
         raise DetectorError(f"The CSV file {csv_path} does not exist.")
     width = 4 if spans else 2
-    form = "path,start_s,end_s,label" if spans else "path,label"
+    form = "path,start_s,end_s,label[,group]" if spans else "path,label[,group]"
     items: list[LabelledItem] = []
     with csv_path.open(newline="", encoding="utf-8-sig") as handle:
         for line, row in enumerate(csv.reader(handle), start=1):
             row = [cell.strip() for cell in row]
             if not row or not any(row) or row[0].startswith("#"):
                 continue
-            if line == 1 and row[-1].lower() == "label":
+            if line == 1 and len(row) >= width and row[width - 1].lower() == "label":
                 continue
             where = f"{csv_path} line {line}"
-            if len(row) != width:
-                raise DetectorError(f"{where}: expected {width} columns ({form}), got {len(row)}.")
+            if len(row) not in (width, width + 1):
+                raise DetectorError(f"{where}: expected {width} or {width + 1} columns ({form}), got {len(row)}.")
+            group = row.pop() if len(row) == width + 1 else None
+            if group == "":
+                raise DetectorError(f"{where}: the group column is empty; name the clip's source or drop the column.")
             if row[-1] not in ("0", "1"):
                 raise DetectorError(f"{where}: the label must be 1 (the scene) or 0 (not), got {row[-1]!r}.")
             path = Path(row[0]).expanduser()
@@ -265,7 +271,9 @@ def read_items(csv_path: str | Path, *, spans: bool) -> list[LabelledItem]:
                     raise DetectorError(f"{where}: start_s and end_s must be numbers of seconds.") from None
                 if not 0 <= start_s < end_s:
                     raise DetectorError(f"{where}: a span needs 0 <= start_s < end_s, got {start_s}, {end_s}.")
-            items.append(LabelledItem(path=path, label=int(row[-1]), start_s=start_s, end_s=end_s, line=line))
+            items.append(
+                LabelledItem(path=path, label=int(row[-1]), start_s=start_s, end_s=end_s, line=line, group=group)
+            )
     if not items:
         raise DetectorError(f"{csv_path} has no rows ({form}).")
     return items
@@ -356,6 +364,34 @@ def train_from_csv(
     csv_path: str | Path,
     *,
     spans: bool = False,
+    **options: Any,
+) -> tuple[SceneModel, dict[str, Any]]:
+    """Embed (cached) the CSV's clips or spans and train the head; per-clip results name the files.
+
+    `options` are those of `train_from_items`.
+    """
+    items = read_items(csv_path, spans=spans)
+    summary = {"source": str(csv_path), "kind": "spans" if spans else "clips"}
+    return train_from_items(items, training_summary=summary, **options)
+
+
+def item_groups(items: Sequence[LabelledItem]) -> tuple[np.ndarray, list[str]]:
+    """A group id per item and each id's name: the CSV's `group` column where given, else the item itself."""
+    names: list[str] = []
+    index: dict[str, int] = {}
+    ids = []
+    for position, item in enumerate(items):
+        name = item.group if item.group is not None else f"row {item.line or position + 1}: {item.describe()}"
+        if name not in index:
+            index[name] = len(names)
+            names.append(name)
+        ids.append(index[name])
+    return np.array(ids, dtype=np.int64), names
+
+
+def train_from_items(
+    items: Sequence[LabelledItem],
+    *,
     backbones: str = "auto",
     scene_type: str = "kissing",
     epochs: int = 10,
@@ -367,26 +403,31 @@ def train_from_csv(
     device: str | None = None,
     embed_progress: Progress | None = None,
     train_progress: Progress | None = None,
+    training_summary: dict[str, Any] | None = None,
 ) -> tuple[SceneModel, dict[str, Any]]:
-    """Embed (cached) the CSV's clips or spans and train the head; per-clip results name the files."""
-    items = read_items(csv_path, spans=spans)
+    """Embed (cached) labelled clips/spans and train the head on them; splits never divide a `group`."""
     from detector.embed import resolve_backbone_set
 
+    if not items:
+        raise DetectorError("No clips or spans to train on.")
     backbone_set = resolve_backbone_set(backbones)
-    x, y, g, warnings = items_to_arrays(
+    x, y, item_index, warnings = items_to_arrays(
         items, backbones=backbone_set, cache_dir=cache_dir, random_init=random_init, device=device,
         progress=embed_progress,
     )
+    group_of_item, group_names = item_groups(items)
+    g = group_of_item[item_index]
     model, metrics = train_head(
         x, y, g, backbone_set=backbone_set, scene_type=scene_type, epochs=epochs, lr=lr, batch_size=batch_size,
         seed=seed, progress=train_progress,
         training_summary={
-            "source": str(csv_path), "kind": "spans" if spans else "clips", "n_items": len(items),
+            **(training_summary or {}), "n_items": len(items), "n_sources": len(group_names),
             "random_init_backbones": random_init,
         },
     )
     for row in metrics["per_group"]:
-        row["clip"] = items[row["group"]].describe()
+        members = [item.describe() for item, gid in zip(items, group_of_item) if gid == row["group"]]
+        row["clip"] = members[0] if len(members) == 1 else f"{group_names[row['group']]} ({len(members)} clips)"
     metrics["warnings"] = warnings + metrics["warnings"]
     model.card["metrics"] = metrics
     return model, metrics

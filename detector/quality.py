@@ -1,0 +1,248 @@
+"""Measuring a scene detector honestly: cross-validation over groups (movies, sources) and per-second curves.
+
+`cross_validate` trains the real head (`detector.train.train_head`, default recipe) k times, each time without one
+fold of groups, scores the held-out groups with `detector.head.score` and pools those out-of-fold probabilities.
+Seconds of one group (a movie, or the source of a clip) never sit on both sides of a split: neighbouring seconds
+and clips of one source are near copies, so a split by second would measure memory, not generalisation.
+
+numpy only at import; torch is imported by training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from detector.metrics import binary_metrics
+
+# Below these the cross-validated figure says little; `CrossValidation.enough` is False and a warning says why.
+MIN_GROUPS_PER_CLASS = 3
+MIN_SCENE_SECONDS = 20
+FALSE_ALARM_BUDGET_PER_10_MIN = 1.0
+
+
+@dataclass
+class CrossValidation:
+    """Out-of-fold quality of the default training recipe on given per-second features and labels.
+
+    f1/precision/recall/confusion: every held-out second labelled by its fold model's own cut (the cut stored in
+    that model's card, as `detect` would use it): the figure a user can expect on movies like these.
+    cut: the cut calibrated on all out-of-fold probabilities (best F1 among cuts >= 0.5, see `calibrated_cut`).
+    false_alarms_per_10_min: false-alarm seconds per 10 minutes of not-scene seconds, at the fold models' cuts.
+    probabilities: out-of-fold P(scene) per input second (NaN where its fold could not be trained).
+    """
+
+    f1: float
+    precision: float
+    recall: float
+    accuracy: float
+    confusion: list[list[int]]
+    cut: float
+    false_alarms_per_10_min: float
+    n_seconds: int
+    n_scene_seconds: int
+    n_groups: int
+    n_scene_groups: int
+    n_folds: int
+    enough: bool
+    warnings: list[str] = field(default_factory=list)
+    probabilities: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
+    folds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything but the per-second arrays, as plain JSON values."""
+        return {
+            "f1": self.f1, "precision": self.precision, "recall": self.recall, "accuracy": self.accuracy,
+            "confusion": self.confusion, "cut": self.cut, "false_alarms_per_10_min": self.false_alarms_per_10_min,
+            "n_seconds": self.n_seconds, "n_scene_seconds": self.n_scene_seconds, "n_groups": self.n_groups,
+            "n_scene_groups": self.n_scene_groups, "n_folds": self.n_folds, "enough": self.enough,
+            "warnings": list(self.warnings),
+        }
+
+
+def group_folds(labels: np.ndarray, groups: np.ndarray, *, k: int, seed: int = 0) -> dict[Any, int]:
+    """Fold number (0..k-1) of each group, stratified by the group's label (majority of its seconds).
+
+    The scene groups are dealt round-robin in a seeded order, then the other groups continue the deal, so every
+    fold gets scene groups where there are at least k of them and folds differ in size by at most one group.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    groups = np.asarray(groups).reshape(-1)
+    rng = np.random.default_rng(seed)
+    unique = np.unique(groups)
+    group_label = {_plain(gid): int(labels[groups == gid].mean() >= 0.5) for gid in unique}
+    folds: dict[Any, int] = {}
+    position = 0
+    for cls in (1, 0):
+        members = sorted(gid for gid, lab in group_label.items() if lab == cls)
+        for index in rng.permutation(len(members)):
+            folds[members[index]] = position % k
+            position += 1
+    return folds
+
+
+def cross_validate(
+    features: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    *,
+    backbone_set: str,
+    k: int = 5,
+    seed: int = 0,
+    image_dim: int | None = None,
+    runs: np.ndarray | None = None,
+    scene_type: str = "scene",
+    train_options: dict[str, Any] | None = None,
+) -> CrossValidation:
+    """k-fold cross-validation over groups of the default training recipe for `backbone_set`.
+
+    features (n, D) float, labels (n,) 0/1, groups (n,) any hashable ids (movies; every second of a group stays in
+    one fold), runs (n,) optional ids of contiguous stretches of one movie in time order (the recipe's temporal
+    smoothing never crosses a run; default: each group is one run, so pass runs when a group's seconds are not
+    one contiguous stretch). k is capped at the number of groups (k = number of groups is leave-one-group-out).
+    train_options go to `detector.train.train_head` (e.g. {"recipe": "paper"}). Deterministic for a seed.
+
+    Raises ValueError on malformed arrays and DetectorError when both labels are not present.
+    """
+    from detector.errors import DetectorError
+    from detector.head import score
+    from detector.train import train_head
+
+    x = np.asarray(features, dtype=np.float32)
+    y = np.asarray(labels).astype(np.int64).reshape(-1)
+    g = np.asarray(groups).reshape(-1)
+    r = g if runs is None else np.asarray(runs).reshape(-1)
+    if x.ndim != 2 or not (x.shape[0] == y.size == g.size == r.size):
+        raise ValueError(f"features (n, D), labels, groups and runs (n,) must agree: {x.shape}, {y.size}, {g.size}")
+    if y.size == 0 or y.min() == y.max():
+        raise DetectorError(
+            "Cross-validation needs seconds of both labels; "
+            f"got {int((y == 1).sum())} scene and {int((y == 0).sum())} other seconds."
+        )
+    if k < 2:
+        raise ValueError("k must be at least 2")
+    n_groups = int(np.unique(g).size)
+    k = min(k, n_groups)
+    fold_of = group_folds(y, g, k=k, seed=seed)
+    fold = np.array([fold_of[_plain(gid)] for gid in g], dtype=np.int64)
+    probs = np.full(y.size, np.nan, dtype=np.float32)
+    predicted = np.zeros(y.size, dtype=bool)
+    warnings: list[str] = []
+    for f in range(k):
+        test = fold == f
+        train = ~test
+        if not test.any():
+            continue
+        if np.unique(y[train]).size < 2:
+            warnings.append(f"fold {f + 1}: its training part holds one label only; its seconds are not scored.")
+            continue
+        model, _ = train_head(
+            x[train], y[train], g[train], backbone_set=backbone_set, scene_type=scene_type, seed=seed,
+            image_dim=image_dim, **(train_options or {}),
+        )
+        probs[test] = score(x[test], model, runs=r[test])
+        predicted[test] = probs[test] >= model_cut(model.card)
+    scored = ~np.isnan(probs)
+    metrics = binary_metrics(y[scored], predicted[scored])
+    group_label = {_plain(gid): int(y[g == gid].mean() >= 0.5) for gid in np.unique(g)}
+    n_scene_groups = sum(group_label.values())
+    enough = True
+    for count, name in ((n_scene_groups, "scene"), (n_groups - n_scene_groups, "other")):
+        if count < MIN_GROUPS_PER_CLASS:
+            enough = False
+            warnings.append(
+                f"only {count} {name} group(s) (movies): the figure rests on too few; label at least "
+                f"{MIN_GROUPS_PER_CLASS} of each."
+            )
+    if int(y.sum()) < MIN_SCENE_SECONDS:
+        enough = False
+        warnings.append(f"only {int(y.sum())} scene seconds: label at least {MIN_SCENE_SECONDS}.")
+    return CrossValidation(
+        f1=metrics["f1"], precision=metrics["precision"], recall=metrics["recall"], accuracy=metrics["accuracy"],
+        confusion=metrics["confusion"],
+        cut=calibrated_cut(y[scored], probs[scored]) if scored.any() else 0.5,
+        false_alarms_per_10_min=false_alarms_per_10_min(y[scored], predicted[scored]),
+        n_seconds=int(y.size), n_scene_seconds=int(y.sum()), n_groups=n_groups, n_scene_groups=n_scene_groups,
+        n_folds=k, enough=enough, warnings=warnings, probabilities=probs, folds=fold,
+    )
+
+
+def model_cut(card: dict[str, Any]) -> float:
+    """The cut a model's card asks for (a calibrated one where its recipe stored it), else 0.5."""
+    scoring = card.get("scoring") or {}
+    return float(scoring.get("cut", 0.5))
+
+
+def calibrated_cut(labels: np.ndarray, probabilities: np.ndarray, *, floor: float = 0.5, beta: float = 1.0) -> float:
+    """The cut >= floor with the best F-beta on these (out-of-fold) probabilities; ties take the higher cut.
+
+    The floor keeps the decision at or above the balanced-prior point: kisses are rare in films, so a cut chosen
+    on a handful of clips must not trade false alarms for recall below it. Where no cut >= floor finds a scene
+    second, the floor is returned.
+    """
+    y = np.asarray(labels).astype(bool).reshape(-1)
+    p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    candidates = np.unique(p[p >= floor])
+    best_cut, best_value = floor, -1.0
+    for cut in candidates:
+        value = fbeta(y, p >= cut, beta)
+        if value >= best_value:
+            best_cut, best_value = float(cut), value
+    if best_value <= 0.0:
+        return floor
+    # halfway to the next lower probability: the same labels here, less brittle on new footage
+    lower = p[p < best_cut]
+    lower = lower[lower >= floor]
+    return float((best_cut + lower.max()) / 2) if lower.size else best_cut
+
+
+def fbeta(labels: np.ndarray, predictions: np.ndarray, beta: float = 1.0) -> float:
+    y = np.asarray(labels).astype(bool)
+    p = np.asarray(predictions).astype(bool)
+    tp = float(np.sum(y & p))
+    fp = float(np.sum(~y & p))
+    fn = float(np.sum(y & ~p))
+    denominator = (1 + beta**2) * tp + beta**2 * fn + fp
+    return (1 + beta**2) * tp / denominator if denominator else 0.0
+
+
+def false_alarms_per_10_min(labels: np.ndarray, predictions: np.ndarray) -> float:
+    """False-alarm seconds per 600 not-scene seconds (0.0 where there are none)."""
+    y = np.asarray(labels).astype(bool)
+    p = np.asarray(predictions).astype(bool)
+    negatives = int((~y).sum())
+    return float(600.0 * np.sum(~y & p) / negatives) if negatives else 0.0
+
+
+def precision_recall_curve(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, list[float]]:
+    """Precision and recall at every distinct cut (descending), plus F1, for plots and best-cut search."""
+    y = np.asarray(labels).astype(bool).reshape(-1)
+    p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    order = np.argsort(-p, kind="stable")
+    p_sorted, y_sorted = p[order], y[order]
+    tp = np.cumsum(y_sorted)
+    fp = np.cumsum(~y_sorted)
+    last = np.r_[np.nonzero(np.diff(p_sorted))[0], p_sorted.size - 1] if p_sorted.size else np.zeros(0, int)
+    positives = max(int(y.sum()), 1)
+    precision = tp[last] / np.maximum(tp[last] + fp[last], 1)
+    recall = tp[last] / positives
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+    return {
+        "cut": p_sorted[last].tolist(), "precision": precision.tolist(), "recall": recall.tolist(),
+        "f1": f1.tolist(), "false_alarm_seconds": fp[last].astype(int).tolist(),
+    }
+
+
+def best_f1_cut(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """The cut with the best per-second F1 on these probabilities (hindsight: an upper bound, not a promise)."""
+    curve = precision_recall_curve(labels, probabilities)
+    if not curve["cut"]:
+        return {"cut": 0.5, "f1": 0.0, "precision": 0.0, "recall": 0.0}
+    i = int(np.argmax(curve["f1"]))
+    return {name: float(curve[name][i]) for name in ("cut", "f1", "precision", "recall")}
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
