@@ -40,6 +40,9 @@ SWEEP_TASK = "kissweb.analysis.tasks.analysis_sweep_task"
 SWEEPER_SCHEDULE_NAME = "kissweb: re-queue or fail stalled analyses"
 
 
+PUBLISHED_MODEL_NAME = "Published model (Ziai 2019)"
+
+
 class AnalysisAlreadyActive(Exception):
     """A queued or running analysis exists for this movie (the API answers 409)."""
 
@@ -102,22 +105,63 @@ def _spool(file, *, folder: Path) -> Path:
     return Path(name)
 
 
-def model_version_create(*, scene_type: SceneType, file, name: str = "", user=None) -> ModelVersion:
-    """Register a detector model file (safetensors + card) as an inactive ModelVersion of scene_type.
+PICKLE_MAGIC = (b"PK", b"\x80")  # torch.save's zip archive, or a plain pickle
 
-    `file` is an uploaded file or a path. A file the detector cannot load, or one made for another scene type,
-    is refused with a ValidationError saying why; nothing is stored then.
-    """
+
+def _published_pickle_import(spooled: Path, *, scene_type: SceneType, download: dict | None) -> Path:
+    """The published model.pkl converted by the detector's restricted unpickler (no code in it runs) into one
+    self-contained model file next to it; ValidationError saying why when it is not that model."""
+    import detector
+    from detector.reference import import_reference_file
+
+    converted = spooled.with_name(spooled.stem + "-converted.safetensors")
+    try:
+        extra = {"download": download} if download else {}
+        return import_reference_file(spooled, converted, scene_type=scene_type.slug, **extra)
+    except detector.ModelFileError as exc:
+        message = str(exc).replace(str(spooled), "The uploaded file")
+        raise ValidationError({"file": f"This is not a usable model file, nor the published model.pkl: {message}"}) from exc
+
+
+def _model_load(spooled: Path, *, filename: str, scene_type: SceneType, download: dict | None):
+    """(model file path, SceneModel) of an uploaded .safetensors model file or the published model.pkl."""
     import detector
 
-    models_dir = Path(settings.MEDIA_ROOT) / "models"
-    spooled = _spool(file, folder=models_dir)
     try:
-        try:
-            model = detector.load_model(spooled)
-        except detector.ModelFileError as exc:
+        return spooled, detector.load_model(spooled)
+    except detector.ModelFileError as exc:
+        with spooled.open("rb") as handle:
+            magic = handle.read(2)
+        if not (filename.lower().endswith(".pkl") or magic.startswith(PICKLE_MAGIC)):
             message = str(exc).replace(str(spooled), "The uploaded file")
             raise ValidationError({"file": f"This is not a usable model file: {message}"}) from exc
+    converted = _published_pickle_import(spooled, scene_type=scene_type, download=download)
+    try:
+        return converted, detector.load_model(converted)
+    except detector.ModelFileError as exc:  # the detector wrote it a moment ago: a broken install, not bad input
+        raise RuntimeError(f"The converted published model cannot be read back: {exc}") from exc
+
+
+def _file_name(file) -> str:
+    return Path(str(file) if isinstance(file, (str, Path)) else (getattr(file, "name", "") or "")).name
+
+
+def model_version_create(
+    *, scene_type: SceneType, file, name: str = "", user=None, download: dict | None = None
+) -> ModelVersion:
+    """Register a detector model file as an inactive ModelVersion of scene_type.
+
+    `file` is an uploaded file or a path: a .safetensors model file (head + card, and a published model's own
+    backbones), or the published project's model.pkl, which is converted safely first. A file the detector cannot
+    load, or one made for another scene type, is refused with a ValidationError saying why; nothing is stored then.
+    `download` (URL, checksum, date) goes into a converted model.pkl's card.
+    """
+    models_dir = Path(settings.MEDIA_ROOT) / "models"
+    spooled = _spool(file, folder=models_dir)
+    converted: Path | None = None
+    try:
+        source, model = _model_load(spooled, filename=_file_name(file), scene_type=scene_type, download=download)
+        converted = source if source != spooled else None
         card = model.card
         if card.get("scene_type") != scene_type.slug:
             raise ValidationError(
@@ -145,17 +189,23 @@ def model_version_create(*, scene_type: SceneType, file, name: str = "", user=No
                     status=ModelVersionStatus.READY,
                     created_by=user if getattr(user, "is_authenticated", False) else None,
                 )
-                os.replace(spooled, target)
+                os.replace(source, target)
         except BaseException:
             target.unlink(missing_ok=True)
             raise
         return version
     finally:
         spooled.unlink(missing_ok=True)
+        if converted is not None:
+            converted.unlink(missing_ok=True)
+            converted.with_name(converted.stem + ".card.json").unlink(missing_ok=True)
+            converted.with_name(converted.stem + ".backbones.safetensors").unlink(missing_ok=True)
 
 
 def _default_model_name(file, card: dict) -> str:
-    filename = Path(str(file) if isinstance(file, (str, Path)) else (getattr(file, "name", "") or "")).name
+    if (card.get("training") or {}).get("source", "").startswith("reference model.pkl"):
+        return PUBLISHED_MODEL_NAME
+    filename = _file_name(file)
     stem = filename.removesuffix(".safetensors") if filename else ""
     return (stem or f"{card.get('scene_type')} {card.get('created', '')}".strip())[:200]
 

@@ -57,6 +57,11 @@ function metricRow(label, value) {
   return el("div", { class: "st-metric" }, el("dt", {}, label), el("dd", {}, value));
 }
 
+function backbonesFacts(version) {
+  const backbones = version.fine_tuned_backbones ? "fine-tuned backbones" : "ImageNet backbones";
+  return `${version.backbone_set} · ${version.channel_order} · ${backbones}`;
+}
+
 function versionCard(version, { staff, onActivate }) {
   const h = version.heldout || {};
   const o = version.observed || {};
@@ -65,12 +70,14 @@ function versionCard(version, { staff, onActivate }) {
   if (version.is_active) actions.append(el("span", { class: "badge ok" }, "Active"));
   else if (staff && version.status === "ready") {
     actions.append(el("button", { type: "button", class: "small", dataset: { activate: version.id },
-      onclick: () => onActivate(version) }, version.wasNewer ? "Roll back to this" : "Activate"));
+      onclick: (event) => onActivate(version, event.currentTarget.closest(".st-version")) },
+    version.wasNewer ? "Roll back to this" : "Activate"));
   }
   if (version.download_url) actions.append(el("a", { class: "button small ghost", href: version.download_url, download: "" }, "Download"));
   return el("article", { class: `card st-version${version.is_active ? " active" : ""}`, dataset: { version: version.id, status: version.status } },
     el("header", {}, el("h3", {}, version.name),
-      el("p", { class: "muted small" }, `${version.origin} · ${version.backbone_set} · ${new Date(version.created_at).toLocaleString()}`)),
+      el("p", { class: "muted small" }, `${version.origin} · ${new Date(version.created_at).toLocaleString()}`),
+      el("p", { class: "small st-facts", dataset: { testid: "model-card" } }, backbonesFacts(version))),
     version.status !== "ready"
       ? el("p", { class: `badge ${version.status === "failed" ? "bad" : "warn"}` }, version.status === "failed" ? `Failed: ${version.error}` : version.status)
       : null,
@@ -121,7 +128,29 @@ async function detailPage(root) {
   const suggestionsBox = document.getElementById("suggestions");
   let polling = null;
 
-  async function activate(version) {
+  // Activation may decode films again: say what it costs, then activate only on a second, explicit click.
+  async function activate(version, card) {
+    let cost;
+    try {
+      cost = await api(`/api/models/${version.id}/activation-cost/`);
+    } catch (err) {
+      showError(err, "Could not work out what activating that model costs.");
+      return;
+    }
+    for (const open of document.querySelectorAll(".st-confirm")) open.remove();
+    const confirmBox = el("div", { class: "st-confirm", role: "group", "aria-label": `Activate ${version.name}?`,
+      dataset: { testid: "activation-confirm", decodeFilms: cost.decode_films } },
+    el("p", { class: "small" }, cost.message),
+    el("div", { class: "st-actions" },
+      el("button", { type: "button", class: "small primary", dataset: { confirmActivate: version.id },
+        onclick: () => { confirmBox.remove(); confirmed(version); } },
+      cost.decode_films ? `Decode ${cost.decode_films} film(s) and activate` : "Activate"),
+      el("button", { type: "button", class: "small ghost", onclick: () => confirmBox.remove() }, "Cancel")));
+    card.append(confirmBox);
+    confirmBox.querySelector("[data-confirm-activate]").focus();
+  }
+
+  async function confirmed(version) {
     try {
       const result = await api(`/api/models/${version.id}/activate/`, { method: "POST" });
       const plan = result && result.rescore && result.rescore.message ? ` ${result.rescore.message}` : "";

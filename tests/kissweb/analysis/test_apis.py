@@ -147,6 +147,19 @@ def test_a_bad_model_upload_is_a_400_with_a_sentence(staff_client, tmp_path, mod
     assert not ModelVersion.objects.exists()
 
 
+def test_the_published_model_pkl_uploads_through_the_same_form_as_a_model_file(staff_client, media_root):
+    from tests.kissweb.training.test_reference_import import published_pickle
+
+    module, content = published_pickle()
+    upload = SimpleUploadedFile("model.pkl", content, content_type="application/octet-stream")
+    response = staff_client.post("/api/scene-types/kissing/models/", {"file": upload}, format="multipart")
+    assert response.status_code == 201, response.json()
+    version = ModelVersion.objects.get(pk=response.json()["id"])
+    assert version.name == "Published model (Ziai 2019)" and version.card["channel_order"] == "BGR"
+    assert version.weights.name.endswith(".safetensors")
+    assert sorted(p.name for p in (media_root / "models").iterdir()) == [version.weights.name.split("/")[-1]]
+
+
 def test_models_are_listed_newest_first_and_filtered_by_scene_type(api_client, kissing, model_file, media_root):
     first = services.model_version_create(scene_type=kissing, file=model_file(), name="a")
     second = services.model_version_create(scene_type=kissing, file=model_file(), name="b")

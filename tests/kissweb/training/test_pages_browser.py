@@ -55,6 +55,12 @@ def test_train_watch_progress_compare_and_activate(page_as, staff_user):  # noqa
     assert card.locator("a[download]").get_attribute("href") == f"/api/models/{version.pk}/download/"
 
     card.locator("[data-activate]").click()
+    confirm = card.locator("[data-testid=activation-confirm]")
+    confirm.wait_for()
+    assert "re-scores 3 film(s) from stored embeddings; no video is decoded" in confirm.inner_text()
+    assert not ModelVersion.objects.filter(is_active=True).exists()  # nothing happens before the confirmation
+    assert card.locator("[data-testid=model-card]").inner_text() == "offline · RGB · ImageNet backbones"
+    confirm.locator("[data-confirm-activate]").click()
     page.wait_for_selector(f'[data-version="{version.pk}"].active')
     version.refresh_from_db()
     assert version.is_active
@@ -121,6 +127,7 @@ def test_import_the_published_model_then_activate_and_roll_back(
     # The published head expects BGR frames; the library's embeddings are RGB: refused, and said in words.
     browser_context[1].allow("status of 400")
     page.locator(f'[data-version="{imported.pk}"] [data-activate]').click()
+    page.locator(f'[data-version="{imported.pk}"] [data-confirm-activate]').click()
     page.wait_for_selector(".toast.error >> text=expects BGR frames")
     second.refresh_from_db()
     assert second.is_active
@@ -129,6 +136,7 @@ def test_import_the_published_model_then_activate_and_roll_back(
     assert roll_back.inner_text() == "Roll back to this"
     screenshot(page, "scene-type-roll-back")
     roll_back.click()
+    page.locator(f'[data-version="{first.pk}"] [data-confirm-activate]').click()
     page.wait_for_selector(f'[data-version="{first.pk}"].active')
     first.refresh_from_db()
     second.refresh_from_db()

@@ -1,4 +1,5 @@
-"""`manage.py activate_model FILE --scene-type kissing`: register a model file, activate it, re-score the library."""
+"""`manage.py activate_model FILE --scene-type kissing`: register a model file (or the published model.pkl), activate
+it, re-score the library."""
 
 from __future__ import annotations
 
@@ -7,15 +8,24 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from kissweb.analysis.selectors import model_version_activation_cost
 from kissweb.analysis.services import model_version_activate, model_version_create
 from kissweb.library.models import SceneType
 
 
+def _sentence(exc: ValidationError) -> str:
+    messages = exc.message_dict if hasattr(exc, "error_dict") else {"file": exc.messages}
+    return " ".join(m for values in messages.values() for m in values)
+
+
 class Command(BaseCommand):
-    help = "Register a detector model file (safetensors + card) as the active model of a scene type and re-score."
+    help = (
+        "Register a detector model file (.safetensors) or the published model.pkl (converted safely, no code in it "
+        "runs) as the active model of a scene type, and re-score the library."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("file", type=Path, help="a .safetensors model file written by the detector library")
+        parser.add_argument("file", type=Path, help="a .safetensors model file, or the published project's model.pkl")
         parser.add_argument("--scene-type", default="kissing", help="slug of the scene type (default: kissing)")
         parser.add_argument("--name", default="", help="a name for this model version (default: the file name)")
 
@@ -30,10 +40,15 @@ class Command(BaseCommand):
         try:
             version = model_version_create(scene_type=scene_type, file=path, name=options["name"])
         except ValidationError as exc:
-            messages = exc.message_dict if hasattr(exc, "error_dict") else {"file": exc.messages}
-            raise CommandError(" ".join(m for values in messages.values() for m in values)) from exc
-        plan = model_version_activate(model_version=version)
+            raise CommandError(_sentence(exc)) from exc
+        cost = model_version_activation_cost(model_version=version)
+        try:
+            plan = model_version_activate(model_version=version)
+        except ValidationError as exc:
+            raise CommandError(
+                f"Model version {version.pk} '{version.name}' was registered but not activated: {_sentence(exc)}"
+            ) from exc
         self.stdout.write(
             f"Model version {version.pk} '{version.name}' ({version.backbone_set} backbones) is now the active "
-            f"'{scene_type.slug}' model. {plan.as_dict()['message']}"
+            f"'{scene_type.slug}' model. {cost['message']} {plan.as_dict()['message']}"
         )
