@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from kissweb import permissions
 from kissweb.analysis.apis import ModelVersionOutputSerializer
 from kissweb.training import selectors, services
-from kissweb.training.dataset import NotEnoughAnnotations, annotation_span_counts, spans_needed
+from kissweb.training.dataset import NotEnoughAnnotations, annotation_span_counts, not_enough_message, spans_needed
 from kissweb.training.models import TrainingRun
 
 
@@ -192,3 +192,52 @@ class ReferenceImportApi(APIView):
         data.is_valid(raise_exception=True)
         version = services.reference_import(scene_type=scene_type, file=data.validated_data["file"], user=request.user)
         return Response(ModelVersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class QualityEstimateOutput(serializers.Serializer):
+    computed_at = serializers.DateTimeField()
+    backbone_set = serializers.CharField()
+    n_seconds = serializers.IntegerField(help_text="Labelled seconds the figure rests on.")
+    n_scene_seconds = serializers.IntegerField()
+    n_movies = serializers.IntegerField(help_text="Movies the figure rests on (the folds are made of whole movies).")
+    n_scene_movies = serializers.IntegerField()
+    n_folds = serializers.IntegerField()
+    enough = serializers.BooleanField(help_text="False: the figure rests on too few movies or scene seconds.")
+    metrics = serializers.DictField()
+    warnings = serializers.ListField(child=serializers.CharField())
+    duration_s = serializers.FloatField()
+
+
+class QualityOutput(serializers.Serializer):
+    current = serializers.BooleanField(help_text="The estimate rests on the labels as they are now.")
+    estimate = QualityEstimateOutput(allow_null=True)
+    spans_needed = serializers.DictField(child=serializers.IntegerField())
+
+
+class QualityApi(APIView):
+    permission_classes = [permissions.ReadOr(permissions.TRAIN, "scene_type")]
+
+    @extend_schema(
+        responses=QualityOutput,
+        summary="Cross-validated quality of the current labels (k-fold over movies) and what it rests on.",
+    )
+    def get(self, request, slug: str):
+        scene_type = selectors.scene_type_get(slug=slug)
+        latest = selectors.quality_estimate_latest(scene_type=scene_type)
+        needed = spans_needed(**annotation_span_counts(scene_type=scene_type, embedded_only=True))
+        return Response(QualityOutput({**latest, "spans_needed": needed}).data)
+
+    @extend_schema(
+        request=None,
+        responses={202: None, 422: RefusalOutput},
+        summary="Queue a new cross-validation of the scene type's current labels (staff only).",
+    )
+    def post(self, request, slug: str):
+        scene_type = selectors.scene_type_get(slug=slug)
+        usable = annotation_span_counts(scene_type=scene_type, embedded_only=True)
+        needed = spans_needed(**usable)
+        if any(needed.values()):
+            message = not_enough_message(scene_type=scene_type, what="usable", **usable)
+            return Response({"detail": message, "spans_needed": needed}, status=422)
+        services.quality_estimate_request(scene_type=scene_type)
+        return Response(status=status.HTTP_202_ACCEPTED)

@@ -68,3 +68,32 @@ class TrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"training {self.pk} of {self.scene_type_id} ({self.status})"
+
+
+class QualityEstimate(models.Model):
+    """The cross-validated quality of the default training recipe on a scene type's labels at one moment (k-fold
+    over movies, so no held-out set is needed). `labels_fingerprint` says which labels it rests on; when the labels
+    change, the page shows it as out of date until a new estimate is computed."""
+
+    scene_type = models.ForeignKey(SceneType, on_delete=models.CASCADE, related_name="quality_estimates")
+    computed_at = models.DateTimeField(auto_now_add=True)
+    labels_fingerprint = models.CharField(max_length=200)
+    backbone_set = models.CharField(max_length=16)
+    n_seconds = models.PositiveIntegerField()
+    n_scene_seconds = models.PositiveIntegerField()
+    n_movies = models.PositiveIntegerField()
+    n_scene_movies = models.PositiveIntegerField()
+    n_folds = models.PositiveSmallIntegerField()
+    enough = models.BooleanField(help_text="False when the figure rests on too few movies or scene seconds.")
+    metrics = models.JSONField(help_text="f1, precision, recall, accuracy, confusion, cut, false alarms per 10 min.")
+    warnings = models.JSONField(default=list, blank=True)
+    duration_s = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        indexes = [models.Index(fields=["scene_type", "-computed_at"], name="quality_latest_per_type")]
+        constraints = [
+            CheckConstraint(condition=Q(n_scene_seconds__lte=F("n_seconds")), name="quality_scene_seconds_within"),
+            CheckConstraint(condition=Q(n_scene_movies__lte=F("n_movies")), name="quality_scene_movies_within"),
+            CheckConstraint(condition=Q(n_folds__gte=2), name="quality_at_least_two_folds"),
+        ]

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 import numpy as np
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q, Sum
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -232,3 +232,44 @@ def suggestion_list(*, scene_type: SceneType, limit: int = 20) -> dict:
         c["movie_title"] = titles.get(c["movie_id"], "")
         c["link"] = _link(c["movie_id"], c["start_s"])
     return {"model_version": active.pk, "results": chosen}
+
+
+# --- cross-validated quality -------------------------------------------------------------------------------------
+
+
+def labels_fingerprint(*, scene_type: SceneType) -> str:
+    """Changes whenever a label of the scene type is added, changed or removed, or a labelled movie gains or loses
+    the stored embeddings training uses (one query)."""
+    from kissweb.training.dataset import trainable_embeddings
+
+    labels = Annotation.objects.filter(scene_type=scene_type)
+    facts = labels.aggregate(n=Count("id"), ids=Sum("id"), changed=Max("updated_at"))
+    usable = labels.filter(movie_id__in=trainable_embeddings().values("movie_id")).count()
+    changed = facts["changed"].isoformat() if facts["changed"] else "-"
+    return f"{facts['n']}:{facts['ids'] or 0}:{usable}:{changed}"
+
+
+def quality_estimate_latest(*, scene_type: SceneType) -> dict:
+    """The newest cross-validated figure of the scene type, and whether it rests on the labels as they are now."""
+    from kissweb.training.models import QualityEstimate
+
+    estimate = QualityEstimate.objects.filter(scene_type=scene_type).first()
+    fingerprint = labels_fingerprint(scene_type=scene_type)
+    if estimate is None:
+        return {"estimate": None, "current": False}
+    return {
+        "current": estimate.labels_fingerprint == fingerprint,
+        "estimate": {
+            "computed_at": estimate.computed_at,
+            "backbone_set": estimate.backbone_set,
+            "n_seconds": estimate.n_seconds,
+            "n_scene_seconds": estimate.n_scene_seconds,
+            "n_movies": estimate.n_movies,
+            "n_scene_movies": estimate.n_scene_movies,
+            "n_folds": estimate.n_folds,
+            "enough": estimate.enough,
+            "metrics": estimate.metrics,
+            "warnings": estimate.warnings,
+            "duration_s": estimate.duration_s,
+        },
+    }

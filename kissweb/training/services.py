@@ -28,7 +28,7 @@ from kissweb.training.dataset import (
     trainable_embeddings,
     training_set_gather,
 )
-from kissweb.training.models import ACTIVE_TRAINING_STATUSES, TrainingRun, TrainingRunStatus
+from kissweb.training.models import ACTIVE_TRAINING_STATUSES, QualityEstimate, TrainingRun, TrainingRunStatus
 
 log = logging.getLogger(__name__)
 
@@ -382,3 +382,60 @@ def reference_import(*, scene_type: SceneType, file, user=None) -> ModelVersion:
             message = str(exc).replace(str(source), "The uploaded file")
             raise ValidationError({"file": f"This is not the published model.pkl: {message}"}) from exc
         return model_version_create(scene_type=scene_type, file=converted, name=REFERENCE_MODEL_NAME, user=user)
+
+
+# --- cross-validated quality -------------------------------------------------------------------------------------
+
+QUALITY_TASK = "kissweb.training.tasks.quality_task"
+QUALITY_FOLDS = 5
+
+
+def quality_estimate_request(*, scene_type: SceneType) -> None:
+    """Queue a cross-validation of the scene type's current labels once the surrounding transaction commits."""
+    from django_q.tasks import async_task
+
+    scene_type_id = scene_type.pk
+    transaction.on_commit(
+        lambda: async_task(QUALITY_TASK, scene_type_id, task_name=f"quality-{scene_type_id}-{secrets.token_hex(3)}")
+    )
+
+
+def quality_estimate_compute(*, scene_type: SceneType) -> QualityEstimate:
+    """Cross-validate the default training recipe on every labelled second of the scene type, k-fold over movies
+    (a movie's seconds never sit on both sides), and store the figure with what it rests on.
+
+    Raises NotEnoughAnnotations (a sentence saying what to label) when there is nothing to measure yet.
+    """
+    import detector
+
+    from kissweb.training.selectors import labels_fingerprint
+
+    fingerprint = labels_fingerprint(scene_type=scene_type)
+    started = time.perf_counter()
+    data = training_set_gather(scene_type=scene_type)
+    movie_of_span = {span.annotation_id: span.movie_id for span in data.spans}
+    movies = np.array([movie_of_span[int(span_id)] for span_id in data.groups], dtype=np.int64)
+    try:
+        result = detector.cross_validate(
+            data.features, data.labels, movies, backbone_set=data.backbone_set, k=QUALITY_FOLDS,
+            runs=data.groups, scene_type=scene_type.slug, image_dim=detector.BACKBONE_DIMS[data.backbone_set][0],
+        )
+    except detector.DetectorError as exc:
+        raise NotEnoughAnnotations(str(exc)) from exc
+    summary = _plain(result.to_json())
+    return QualityEstimate.objects.create(
+        scene_type=scene_type,
+        labels_fingerprint=fingerprint,
+        backbone_set=data.backbone_set,
+        n_seconds=summary["n_seconds"],
+        n_scene_seconds=summary["n_scene_seconds"],
+        n_movies=summary["n_groups"],
+        n_scene_movies=summary["n_scene_groups"],
+        n_folds=summary["n_folds"],
+        enough=summary["enough"],
+        metrics={key: summary[key] for key in (
+            "f1", "precision", "recall", "accuracy", "confusion", "cut", "false_alarms_per_10_min"
+        )},
+        warnings=summary["warnings"] + data.skipped,
+        duration_s=round(time.perf_counter() - started, 3),
+    )

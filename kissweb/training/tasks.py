@@ -12,3 +12,18 @@ def training_task(run_id: int) -> str:
 
 def training_sweep_task() -> int:
     return training_runs_fail_stale()
+
+
+def quality_task(scene_type_id: int) -> str:
+    from kissweb.library.models import SceneType
+    from kissweb.training.services import NotEnoughAnnotations, quality_estimate_compute
+
+    scene_type = SceneType.objects.filter(pk=scene_type_id).first()
+    if scene_type is None:
+        return "gone"
+    try:
+        quality_estimate_compute(scene_type=scene_type)
+    except NotEnoughAnnotations as exc:
+        return f"not enough labels: {exc}"
+    return "succeeded"
+

@@ -118,6 +118,29 @@ function trainingBlock(run) {
       : null);
 }
 
+function qualityBlock(data) {
+  const e = data.estimate;
+  if (!e) {
+    const need = data.spans_needed || {};
+    const more = [need.positive ? `${need.positive} more positive` : "", need.negative ? `${need.negative} more negative` : ""].filter(Boolean);
+    return el("p", { class: "muted", dataset: { state: "none" } }, more.length
+      ? `No figure yet: label ${more.join(" and ")} span(s) on analysed movies first.`
+      : "No figure yet for these labels.");
+  }
+  const m = e.metrics;
+  return el("div", { class: "st-quality", dataset: { state: data.current ? "current" : "stale", enough: e.enough ? "1" : "0" } },
+    el("dl", { class: "st-metrics" },
+      metricRow("F1 (cross-validated)", pct(m.f1)),
+      metricRow("Precision", pct(m.precision)),
+      metricRow("Recall", pct(m.recall)),
+      metricRow("False alarms", `${Math.round(m.false_alarms_per_10_min * 10) / 10} s per 10 min of other footage`)),
+    el("p", { class: "small", dataset: { testid: "quality-basis" } },
+      `Rests on ${e.n_seconds} labelled seconds (${e.n_scene_seconds} of the scene) in ${e.n_movies} movies, ${e.n_folds} folds.`),
+    e.enough ? null : el("p", { class: "badge warn st-quality-warning", role: "note" },
+      `Too few labels for a trustworthy figure: ${e.warnings.join(" ")}`),
+    data.current ? null : el("p", { class: "muted small" }, "Your labels changed since this figure was measured."));
+}
+
 async function detailPage(root) {
   const slug = root.dataset.slug;
   const staff = root.dataset.staff === "1";
@@ -127,6 +150,9 @@ async function detailPage(root) {
   const progressBox = document.getElementById("training-progress");
   const suggestionsBox = document.getElementById("suggestions");
   let polling = null;
+  const qualityBox = document.getElementById("quality");
+  const qualityButton = document.getElementById("quality-button");
+  let qualityWaits = 0;
 
   // Activation may decode films again: say what it costs, then activate only on a second, explicit click.
   async function activate(version, card) {
@@ -186,6 +212,38 @@ async function detailPage(root) {
       versionsBox.removeAttribute("aria-busy");
     }
   }
+
+  // Staff measure the figure again when the labels changed (a queued task); everyone sees the newest one.
+  let measuring = false;
+  let askedOnce = false;
+  let polls = 0;
+  async function loadQuality({ measure = false } = {}) {
+    try {
+      const data = await api(`/api/scene-types/${slug}/quality/`);
+      const possible = !Object.values(data.spans_needed || {}).some(Boolean);
+      if (staff && possible && !data.current && !measuring && (measure || !askedOnce)) {
+        askedOnce = true;
+        await api(`/api/scene-types/${slug}/quality/`, { method: "POST" });
+        measuring = true;
+        polls = 0;
+      }
+      qualityBox.replaceChildren(qualityBlock(data));
+      if (measuring && !data.current && polls < 90) {
+        polls += 1;
+        qualityBox.append(el("p", { class: "muted small", dataset: { state: "measuring" } }, "Measuring on your current labels…"));
+        setTimeout(() => loadQuality(), 2000);
+      } else {
+        measuring = false;
+      }
+      if (qualityButton) qualityButton.hidden = !possible || data.current || measuring;
+    } catch (err) {
+      measuring = false;
+      showError(err, "Could not load the cross-validated quality.");
+    } finally {
+      qualityBox.removeAttribute("aria-busy");
+    }
+  }
+  if (qualityButton) qualityButton.addEventListener("click", () => loadQuality({ measure: true }));
 
   async function loadSuggestions() {
     try {
@@ -279,7 +337,7 @@ async function detailPage(root) {
     });
   }
 
-  await Promise.all([loadStats(), loadSuggestions()]);
+  await Promise.all([loadStats(), loadSuggestions(), loadQuality()]);
 }
 
 const detail = document.getElementById("scene-type-page");

@@ -141,3 +141,36 @@ def test_import_the_published_model_then_activate_and_roll_back(
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.is_active and not second.is_active
+
+
+def test_the_page_measures_cross_validated_quality_and_warns_when_it_rests_on_too_few(page_as, staff_user):  # noqa: F811
+    from kissweb.training import tasks
+
+    kissing = kissing_type()
+    for seed in range(3):
+        movie = movie_with_scenes(staff_user, kinds=[0] * 20 + [1] * 20 + [0] * 20, seed=seed)
+        annotate(movie, kissing, 0, 20, "negative", staff_user)
+        annotate(movie, kissing, 20, 40, "positive", staff_user)
+    page = page_as(staff_user)
+    page.goto("/scene-types/kissing/")
+    page.wait_for_selector("[data-testid=quality] [data-state=measuring]")  # staff: queued on its own
+    assert tasks.quality_task(kissing.pk) == "succeeded"  # the worker's part, here in the test
+    box = page.locator("[data-testid=quality] [data-state=current]")
+    box.wait_for()
+    assert box.get_attribute("data-enough") == "0"
+    assert "Rests on 120 labelled seconds (60 of the scene) in 3 movies" in box.inner_text()
+    assert "Too few labels for a trustworthy figure" in box.inner_text()
+    assert "F1 (cross-validated)" in box.inner_text()
+    screenshot(page, "scene-type-quality-too-few")
+
+    for seed in range(3, 6):
+        movie = movie_with_scenes(staff_user, kinds=[0] * 50 + [1] * 10, seed=seed)
+        annotate(movie, kissing, 0, 50, "negative", staff_user)
+        annotate(movie, kissing, 50, 60, "positive", staff_user)
+    page.reload()
+    page.wait_for_selector("[data-testid=quality] [data-state=measuring]")
+    assert tasks.quality_task(kissing.pk) == "succeeded"
+    box = page.locator("[data-testid=quality] [data-state=current]")
+    box.wait_for()
+    assert box.get_attribute("data-enough") == "1" and "Too few labels" not in box.inner_text()
+    assert "in 6 movies" in box.inner_text()
