@@ -144,7 +144,10 @@ def _embed(
         state.timings_s["decode"] = round(state.timings_s.get("decode", 0.0) + float(decode), 3)
 
     started = time.monotonic()
-    name = storage.embeddings_write(features=features, movie_id=claim.movie_id, backbone_set=key.backbone_set)
+    name = storage.embeddings_write(
+        features=features, movie_id=claim.movie_id, backbone_set=key.backbone_set,
+        exact=key.backbone_set == BackboneSet.PUBLISHED,
+    )
     state.written_files.append(name)
     replaced: list[str] = []
     with transaction.atomic():

@@ -3,7 +3,8 @@
 Rows are (n_windows, image_dim + audio_dim). They are stored as float16: half the bytes of float32 (a two-hour
 movie with the offline backbones is 20 MB instead of 40 MB), which is what re-scoring the library reads, and a
 linear head's probabilities move by less than 1e-3 (measured in bench/RESULTS-rescore.md). Values outside
-float16's range are stored as float32 instead, so nothing is ever clipped.
+float16's range are stored as float32 instead, so nothing is ever clipped. The published model's embeddings are
+stored as float32 (exact=True): its scores after a switch back must still equal its own forward pass (to 1e-4).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ def media_path(name: str) -> Path:
     return Path(settings.MEDIA_ROOT) / name
 
 
-def embeddings_write(*, features: np.ndarray, movie_id: int, backbone_set: str) -> str:
-    """Write features (n, D) and return the file's name relative to MEDIA_ROOT.
+def embeddings_write(*, features: np.ndarray, movie_id: int, backbone_set: str, exact: bool = False) -> str:
+    """Write features (n, D) and return the file's name relative to MEDIA_ROOT (exact: float32, never float16).
 
     The file appears whole or not at all (written beside, then renamed). An OSError such as ENOSPC propagates
     after the partial file is removed.
@@ -39,7 +40,7 @@ def embeddings_write(*, features: np.ndarray, movie_id: int, backbone_set: str) 
     features = np.asarray(features)
     if features.ndim != 2:
         raise ValueError(f"embeddings must be a 2-D array (windows x features), got shape {features.shape}")
-    fits_half = features.size == 0 or float(np.nanmax(np.abs(features))) <= _FLOAT16_MAX
+    fits_half = not exact and (features.size == 0 or float(np.nanmax(np.abs(features))) <= _FLOAT16_MAX)
     stored = features.astype(np.float16 if fits_half else np.float32, copy=False)
     name = embeddings_name(movie_id=movie_id, backbone_set=backbone_set)
     path = media_path(name)

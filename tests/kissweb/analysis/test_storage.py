@@ -40,3 +40,10 @@ def test_disk_full_leaves_no_partial_file(media_root, monkeypatch):
         storage.embeddings_write(features=np.ones((4, 4), np.float32), movie_id=3, backbone_set="offline")
     assert caught.value.errno == errno.ENOSPC
     assert list((media_root / "embeddings").iterdir()) == []
+
+
+def test_exact_embeddings_are_stored_as_float32_bit_for_bit(media_root):
+    features = np.random.default_rng(1).normal(0, 3, (20, 8)).astype(np.float32)
+    name = storage.embeddings_write(features=features, movie_id=2, backbone_set="published", exact=True)
+    assert np.load(media_root / name).dtype == np.float32
+    assert np.array_equal(storage.embeddings_read(name=name), features)
