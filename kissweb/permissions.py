@@ -75,13 +75,15 @@ RULES: dict[str, dict[Action, Who]] = {
     "model": {READ: SIGNED_IN, CREATE: STAFF, CHANGE: STAFF, DELETE: STAFF, ACTIVATE: STAFF, EXPORT: SIGNED_IN},
     "training_run": {READ: SIGNED_IN, CREATE: STAFF, CHANGE: STAFF},
     "export": {READ: OWNER, CREATE: SIGNED_IN, CHANGE: OWNER, DELETE: OWNER},
+    # Each person's own player settings (/api/me/...): there is no one else's to reach.
+    "preferences": {READ: SIGNED_IN, CHANGE: SIGNED_IN},
 }
 
 # How the refusals read: (noun, what the owner did).
 _NOUNS: dict[str, tuple[str, str]] = {
     "movie": ("movie", "uploaded"), "segment": ("movie", "uploaded"), "annotation": ("annotation", "made"),
     "analysis": ("movie", "uploaded"), "scene_type": ("scene type", ""), "model": ("model file", ""),
-    "training_run": ("training run", ""), "export": ("export", "requested"),
+    "training_run": ("training run", ""), "export": ("export", "requested"), "preferences": ("preference", ""),
 }
 _VERBS = {
     READ: "see", CREATE: "add", CHANGE: "change", DELETE: "delete", EXPORT: "export", TRAIN: "train",
