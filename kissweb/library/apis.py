@@ -87,6 +87,9 @@ class ListPagination:
                 self.page, self.valid = 1, False
             if self.page < 1:
                 self.page, self.valid = 1, False
+            elif self.page * self.page_size > s.PG_BIGINT_MAX:  # its OFFSET would not fit in the database
+                message = f"page {raw} is far past the last page; pages are numbered from 1."
+                raise errors.Invalid(message, code="invalid_page", fields={"page": message})
 
     def response(self, result: selectors.ListPage, results: list) -> Response:
         """The page's response, or 404 for a page number that is not a number or past the last page (checked

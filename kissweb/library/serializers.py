@@ -84,6 +84,10 @@ def segment_instance_output(segment, *, user) -> dict:
 
 # --- schema shapes (and input validation) ---------------------------------------------------------------
 
+# The largest values Postgres columns hold: a number past them is a 400 here, not a database error.
+PG_INT_MAX = 2**31 - 1
+PG_BIGINT_MAX = 2**63 - 1
+
 
 class SceneTypeTotalsSerializer(serializers.Serializer):
     slug = serializers.SlugField()
@@ -132,7 +136,7 @@ class MovieUpdateInputSerializer(serializers.Serializer):
 class MovieListFilterSerializer(serializers.Serializer):
     search = serializers.CharField(required=False, allow_blank=True, max_length=200)
     scene_type = serializers.SlugField(required=False, allow_blank=True)
-    min_segments = serializers.IntegerField(required=False, min_value=0)
+    min_segments = serializers.IntegerField(required=False, min_value=0, max_value=PG_BIGINT_MAX)
     status = serializers.ChoiceField(required=False, choices=MovieStatus.choices, allow_blank=True)
     ordering = serializers.CharField(required=False, allow_blank=True, default="-created_at")
 
@@ -170,7 +174,7 @@ class SegmentSearchFilterSerializer(serializers.Serializer):
     scene_type = serializers.SlugField(required=False, allow_blank=True)
     search = serializers.CharField(required=False, allow_blank=True, max_length=200)
     min_duration = serializers.FloatField(required=False, min_value=0)
-    movie = serializers.IntegerField(required=False, min_value=1)
+    movie = serializers.IntegerField(required=False, min_value=1, max_value=PG_BIGINT_MAX)
     source = serializers.ChoiceField(required=False, choices=SegmentSource.choices, allow_blank=True)
     ordering = serializers.CharField(required=False, allow_blank=True, default="movie")
 
@@ -205,7 +209,7 @@ class SceneTypeUpdateInputSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     # The same bounds as the database's CHECK constraints, here only for a friendlier message.
     cut = serializers.FloatField(required=False, min_value=0.001, max_value=0.999)
-    min_frames = serializers.IntegerField(required=False, min_value=1)
+    min_frames = serializers.IntegerField(required=False, min_value=1, max_value=PG_INT_MAX)
     threshold = serializers.FloatField(required=False, min_value=0.001, max_value=1)
 
 

@@ -17,6 +17,15 @@ class PreferencesInputSerializer(serializers.Serializer):
         help_text='Scene type slug -> "show", "ask" or "skip". Scene types left out keep their mode.',
     )
 
+    def validate_skip(self, modes: dict) -> dict:
+        slug = serializers.SlugField()
+        for key in modes:
+            try:
+                slug.run_validation(key)
+            except serializers.ValidationError as exc:
+                raise serializers.ValidationError(f"{key!r} is not a scene type slug: {exc.detail[0]}") from exc
+        return modes
+
 
 class PreferencesOutputSerializer(serializers.Serializer):
     skip = serializers.DictField(
