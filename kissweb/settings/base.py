@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_q",
+    "axes",
     "kissweb.library",
     "kissweb.analysis",
     "kissweb.web",
@@ -51,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lock-out found during the view into the 429
 ]
 
 ROOT_URLCONF = "kissweb.urls"
@@ -91,6 +94,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["kissweb.login_guard.LoginGuardBackend", "django.contrib.auth.backends.ModelBackend"]
+# Brute-force protection (kissweb/login_guard.py): failures counted in the database per account and per address.
+AXES_FAILURE_LIMIT = env_int("KISSWEB_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("KISSWEB_LOGIN_COOLOFF_S", 15 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: one account from anywhere, or one address
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_CALLABLE = "kissweb.login_guard.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "kissweb.login_guard.client_ip"
+AXES_VERBOSE = False
+# How many proxies that append to X-Forwarded-For stand in front of gunicorn (nginx in docker-compose: 1).
+KISSWEB_PROXY_COUNT = env_int("KISSWEB_PROXY_COUNT", 0)
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
