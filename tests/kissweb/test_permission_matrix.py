@@ -81,6 +81,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("get", "/api/models/{model_id}/"): Case(("model", READ)),
     ("get", "/api/models/{model_id}/download/"): Case(("model", EXPORT)),
     ("post", "/api/models/{model_id}/activate/"): Case(("model", ACTIVATE)),
+    ("get", "/api/models/{model_id}/activation-cost/"): Case(("model", ACTIVATE)),
 }
 
 ROLES = ("anonymous", "other", "owner", "staff")
