@@ -76,6 +76,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("get", "/api/scene-types/{slug}/training-runs/"): Case(("training_run", READ)),
     ("get", "/api/scene-types/{slug}/suggestions/"): Case(("scene_type", READ)),
     ("get", "/api/scene-types/{slug}/stats/"): Case(("scene_type", READ)),
+    ("get", "/api/scene-types/{slug}/quality/"): Case(("scene_type", READ)),
+    ("post", "/api/scene-types/{slug}/quality/"): Case(("scene_type", TRAIN)),
     ("get", "/api/training-runs/{run_id}/"): Case(("training_run", READ)),
     ("get", "/api/models/"): Case(("model", READ)),
     ("get", "/api/models/{model_id}/"): Case(("model", READ)),
