@@ -21,7 +21,9 @@ EXIT_NO_MODEL = 2
 NO_MODEL_HELP = (
     "detect needs a model file (--model FILE). Get one with\n"
     "  python -m detector train --clips CLIPS.csv -o kissing.safetensors   (CSV rows: path,label)\n"
-    "or convert the published model:\n"
+    "or get the published model (needs internet):\n"
+    "  python -m detector fetch-published-model -o models/\n"
+    "or convert a model.pkl you downloaded:\n"
     "  python -m detector import-reference-model model.pkl -o kissing.safetensors"
 )
 
@@ -43,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     embed = commands.add_parser("embed", help="per-second embeddings of a video to .npz")
     embed.add_argument("video", type=Path)
     embed.add_argument("-o", "--output", type=Path, required=True)
-    _backbones_option(embed, default="auto")
+    _backbones_option(embed, default=None)
+    embed.add_argument("--model", type=Path, help="embed as this model needs (its own backbones when it has them)")
     embed.add_argument("--random-init", action="store_true", help="random backbone weights (tests, benchmarks)")
     _device_option(embed)
 
@@ -79,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _backbones_option(parser: argparse.ArgumentParser, *, default: str | None) -> None:
     parser.add_argument(
-        "--backbones", choices=["paper", "offline", "auto"], default=default,
-        help="backbone set (auto = paper when its weights are present, else offline)",
+        "--backbones", choices=["paper", "offline", "published", "auto"], default=default,
+        help="backbone set (auto = paper when its weights are present, else offline; published needs --model)",
     )
 
 
@@ -141,15 +144,19 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     with progress_bar("embed", "s") as progress:
         emb = embed_video(
-            args.video, backbones=args.backbones, device=args.device, random_init=args.random_init, progress=progress
+            args.video, backbones=args.backbones, model=args.model, device=args.device,
+            random_init=True if args.random_init else None, progress=progress,
         )
     output = args.output if args.output.suffix == ".npz" else args.output.with_name(args.output.name + ".npz")
     output.parent.mkdir(parents=True, exist_ok=True)
     np.savez(output, image=emb.image, audio=emb.audio, times_s=emb.times_s)
+    if emb.audio_warning:
+        print(f"warning: {emb.audio_warning}", file=sys.stderr)
     emit({
         "output": str(output), "windows": int(emb.times_s.size), "image_dim": int(emb.image.shape[1]),
-        "audio_dim": int(emb.audio.shape[1]), "backbone_set": emb.backbone_set, "duration_s": emb.duration_s,
-        "timings_s": emb.timings_s,
+        "audio_dim": int(emb.audio.shape[1]), "backbone_set": emb.backbone_set,
+        "backbone_digest": emb.backbone_digest, "duration_s": emb.duration_s, "timings_s": emb.timings_s,
+        "audio_warning": emb.audio_warning,
     })
     return 0
 

@@ -61,32 +61,33 @@ def detect(
     """Find the model's scenes in a video: embed (one pass) -> score each second -> Algorithm 1.
 
     `model` is a SceneModel or a model file. The video is embedded with the model's backbone set (`backbones`
-    may only repeat it, or be "auto") and, where the model's card says BGR, with BGR frames. `random_init` None
-    follows the card (models trained on randomly initialised backbones, for tests). Raises DetectorError subclasses.
+    may only repeat it, or be "auto"), its own backbones where the file carries them (published), and, where the
+    model's card says BGR, with BGR frames. `random_init` None follows the card (models trained on randomly
+    initialised backbones, for tests). Raises DetectorError subclasses.
     """
     started = time.perf_counter()
     if not isinstance(model, SceneModel):
         model = load_model(model)
     card = model.card
-    backbone_set = str(card.get("backbone_set"))
+    backbone_set = model.backbone_set
     if backbones not in (None, "auto", backbone_set):
         raise ModelFileError(
             f"The model was trained on {backbone_set!r} features, so it cannot score {backbones!r} embeddings; "
             f"leave --backbones out or pass {backbone_set!r}."
         )
     if random_init is None:
-        random_init = bool((card.get("training") or {}).get("random_init_backbones", False))
+        random_init = model.random_init_backbones and not model.carries_backbones
     from detector.embed import embed_video
 
     notes: list[str] = []
     if random_init:
         notes.append("scored on randomly initialised backbones (a test model); the scores mean nothing for films.")
-    channel_order = card.get("channel_order", "RGB")
     loaded = time.perf_counter()
     embeddings = embed_video(
-        path, backbones=backbone_set, device=device, random_init=random_init, batch_size=batch_size,
-        progress=progress, channel_order=channel_order,
+        path, model=model, device=device, random_init=random_init, batch_size=batch_size, progress=progress,
     )
+    if embeddings.audio_warning:
+        notes.append(embeddings.audio_warning)
     embedded = time.perf_counter()
     scores = score(embeddings.features(), model)
     scored = time.perf_counter()

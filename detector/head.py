@@ -3,12 +3,16 @@
 concat(image, audio) -> Linear(D, 2); the score of a window is the softmax probability of class 1 (the scene).
 A model file is one `.safetensors` file: tensors `weight` (2, D) and `bias` (2,), with a JSON card in its metadata
 under "card". `save_model` also writes a `.card.json` copy for people; loading needs only the `.safetensors` file.
+A model whose backbone set is a model-file set (`published`) also carries its backbones' tensors, named
+`backbone.<name>`, and its card's `backbones.sha256` is their `detector.digest.tensors_digest`: the file is
+self-contained, and `detector.embed_video(..., model=...)` runs the head on its own backbones.
 Nothing here unpickles or imports torch.
 """
 
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from detector.constants import MODEL_FILE_SETS
+from detector.digest import builtin_digest, is_digest, tensors_digest
 from detector.errors import ModelFileError
 
 CARD_KEYS = (
@@ -23,19 +29,55 @@ CARD_KEYS = (
     "created", "library_version", "metrics", "training",
 )
 CHANNEL_ORDERS = ("RGB", "BGR")
+BACKBONE_PREFIX = "backbone."
+_SAFETENSORS_MAX_HEADER = 100_000_000  # the safetensors library refuses larger headers too
 
 
 @dataclass
 class SceneModel:
-    """A trained head: weight (2, D) float32, bias (2,) float32 and its card (what it detects, on what features)."""
+    """A trained head: weight (2, D) float32, bias (2,) float32 and its card (what it detects, on what features).
+
+    source: the file `load_model` read it from; a model-file backbone set's tensors are read from there when needed.
+    """
 
     weight: np.ndarray
     bias: np.ndarray
     card: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None
 
     @property
     def input_dim(self) -> int:
         return int(self.weight.shape[1])
+
+    @property
+    def backbone_set(self) -> str:
+        """The backbone set whose embeddings this head scores: paper, offline or published."""
+        return str(self.card.get("backbone_set"))
+
+    @property
+    def channel_order(self) -> str:
+        """The order of the frame's channels the backbones were trained on: RGB, or BGR for the published model."""
+        return str(self.card.get("channel_order", "RGB"))
+
+    @property
+    def random_init_backbones(self) -> bool:
+        """Whether the model was trained on randomly initialised built-in backbones (test models)."""
+        return bool((self.card.get("training") or {}).get("random_init_backbones", False))
+
+    @property
+    def backbone_digest(self) -> str:
+        """SHA-256 (hex) naming the exact backbone weights this head's features come from (see detector.digest).
+
+        Stored embeddings can be scored by this model when their (backbone set, digest) equal the model's.
+        """
+        if self.backbone_set in MODEL_FILE_SETS:
+            return str((self.card.get("backbones") or {}).get("sha256"))
+        return builtin_digest(self.backbone_set, random_init=self.random_init_backbones)
+
+    @property
+    def carries_backbones(self) -> bool:
+        """Whether the backbones are this model file's own tensors (load them with `load_backbone_tensors`)."""
+        return self.backbone_set in MODEL_FILE_SETS
 
 
 def make_card(
@@ -76,8 +118,12 @@ def make_card(
     }
 
 
-def save_model(model: SceneModel, path: str | Path) -> Path:
-    """Write `path` (`.safetensors` is added when missing) with the card inside, plus a `.card.json` copy."""
+def save_model(model: SceneModel, path: str | Path, *, backbone_tensors: dict[str, np.ndarray] | None = None) -> Path:
+    """Write `path` (`.safetensors` is added when missing) with the card inside, plus a `.card.json` copy.
+
+    A model-file backbone set (published) needs its backbones' tensors: `backbone_tensors`, or, when None, those
+    of the file the model was loaded from. Their digest must equal the card's `backbones.sha256`.
+    """
     from safetensors.numpy import save_file
 
     path = Path(path)
@@ -85,11 +131,28 @@ def save_model(model: SceneModel, path: str | Path) -> Path:
         path = path.with_name(path.name + ".safetensors")
     weight, bias = _checked_tensors(np.asarray(model.weight), np.asarray(model.bias), path)
     _check_card(model.card, weight.shape[1], path)
+    tensors = {"weight": weight, "bias": bias}
+    if model.carries_backbones:
+        if backbone_tensors is None:
+            if model.source is None:
+                raise ModelFileError(f"{path}: a {model.backbone_set!r} model needs its backbone tensors to be saved.")
+            backbone_tensors = load_backbone_tensors(model)
+        actual = tensors_digest(backbone_tensors)
+        if actual != model.backbone_digest:
+            raise ModelFileError(
+                f"{path}: the backbone tensors have digest {actual}, but the card says {model.backbone_digest}."
+            )
+        tensors.update({BACKBONE_PREFIX + name: np.ascontiguousarray(a) for name, a in backbone_tensors.items()})
+    elif backbone_tensors:
+        raise ModelFileError(f"{path}: a {model.backbone_set!r} model does not carry backbone tensors.")
     card_json = json.dumps(model.card, sort_keys=True, default=json_default)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    save_file({"weight": weight, "bias": bias}, str(partial), metadata={"card": card_json, "format": "kissweb-head"})
-    partial.replace(path)
+    try:
+        save_file(tensors, str(partial), metadata={"card": card_json, "format": "kissweb-head"})
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     card_path(path).write_text(json.dumps(json.loads(card_json), indent=2, sort_keys=True) + "\n")
     return path
 
@@ -100,29 +163,65 @@ def card_path(model_path: str | Path) -> Path:
     return model_path.with_name(model_path.stem + ".card.json")
 
 
-def load_model(path: str | Path) -> SceneModel:
-    """Read a model file written by `save_model`. Raises ModelFileError saying what is wrong with which file."""
+def looks_like_safetensors(path: str | Path) -> bool:
+    """Whether the file starts as safetensors does: a little-endian u64 header length that fits the file, then `{`.
+
+    (A header length such as 0x0E80 makes the first byte 0x80, the pickle protocol marker, so the first bytes alone
+    cannot tell a safetensors file from a pickle.)
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(9)
+    except OSError:
+        return False
+    if len(head) < 9:
+        return False
+    (length,) = struct.unpack("<Q", head[:8])
+    return 2 <= length <= min(size - 8, _SAFETENSORS_MAX_HEADER) and head[8:9] == b"{"
+
+
+def _looks_like_pickle(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(2)
+    return head == b"PK" or head[:1] == b"\x80"
+
+
+def load_model(path: str | Path, *, verify_backbones: bool = False) -> SceneModel:
+    """Read a model file written by `save_model`. Raises ModelFileError saying what is wrong with which file.
+
+    Only the head and the card are read; a published model's backbone tensors stay in the file until
+    `load_backbone_tensors` (or embedding) reads them. verify_backbones=True reads them now and checks their digest
+    against the card (about a second for the published model's 330 MB), e.g. before accepting an upload.
+    """
     from safetensors import safe_open
 
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(
-            f"Model file {path} does not exist. Train one with `python -m detector train --clips CSV -o FILE` "
-            "or convert the published model with `python -m detector import-reference-model model.pkl -o FILE`."
+            f"Model file {path} does not exist. Train one with `python -m detector train --clips CSV -o FILE`, "
+            "convert the published model with `python -m detector import-reference-model model.pkl -o FILE`, or "
+            "get it with `python -m detector fetch-published-model`."
         )
-    with path.open("rb") as handle:
-        head = handle.read(8)
-    if head[:2] == b"PK" or head[:1] == b"\x80":
+    if not looks_like_safetensors(path):
+        if _looks_like_pickle(path):
+            raise ModelFileError(
+                f"{path} is a pickle/PyTorch file, which is never loaded directly (unpickling can run code). "
+                f"Convert it with `python -m detector import-reference-model {path} -o model.safetensors`."
+            )
         raise ModelFileError(
-            f"{path} is a pickle/PyTorch file, which is never loaded directly (unpickling can run code). "
-            f"Convert it with `python -m detector import-reference-model {path} -o model.safetensors`."
+            f"{path} is not a readable safetensors model file (it does not start with a header length and a JSON "
+            "header)."
         )
     try:
         with safe_open(str(path), framework="np") as handle:
             metadata = handle.metadata() or {}
             names = set(handle.keys())
             if not {"weight", "bias"} <= names:
-                raise ModelFileError(f"{path} has tensors {sorted(names)}; a model file needs 'weight' and 'bias'.")
+                raise ModelFileError(
+                    f"{path} has tensors {sorted(names)[:8]}; a model file needs 'weight' and 'bias'."
+                )
             weight = handle.get_tensor("weight")
             bias = handle.get_tensor("bias")
     except ModelFileError:
@@ -137,7 +236,45 @@ def load_model(path: str | Path) -> SceneModel:
         raise ModelFileError(f"The model card inside {path} is not valid JSON ({exc}).") from exc
     weight, bias = _checked_tensors(weight, bias, path)
     _check_card(card, weight.shape[1], path)
-    return SceneModel(weight=weight, bias=bias, card=card)
+    model = SceneModel(weight=weight, bias=bias, card=card, source=path)
+    if model.carries_backbones:
+        if not any(name.startswith(BACKBONE_PREFIX) for name in names):
+            raise ModelFileError(
+                f"{path}: its card names the {model.backbone_set!r} backbones, which travel inside the model file, "
+                "but the file holds no backbone tensors; import the published model.pkl again."
+            )
+        if verify_backbones:
+            load_backbone_tensors(model)
+    return model
+
+
+def load_backbone_tensors(model: SceneModel) -> dict[str, np.ndarray]:
+    """The backbone tensors inside a published model's file (names without the `backbone.` prefix), checked
+    against the card's SHA-256 digest. Raises ModelFileError when they are missing or differ."""
+    from safetensors import safe_open
+
+    path = model.source
+    if not model.carries_backbones:
+        raise ModelFileError(f"A {model.backbone_set!r} model does not carry backbone tensors.")
+    if path is None or not Path(path).is_file():
+        raise ModelFileError(
+            f"The {model.backbone_set!r} backbones are read from the model's file, and {path} is not there."
+        )
+    try:
+        with safe_open(str(path), framework="np") as handle:
+            tensors = {
+                name[len(BACKBONE_PREFIX):]: handle.get_tensor(name)
+                for name in handle.keys() if name.startswith(BACKBONE_PREFIX)
+            }
+    except Exception as exc:
+        raise ModelFileError(f"{path}: the backbone tensors cannot be read ({exc}).") from exc
+    actual = tensors_digest(tensors)
+    if actual != model.backbone_digest:
+        raise ModelFileError(
+            f"{path}: the backbone tensors have SHA-256 digest {actual}, not {model.backbone_digest} as its card "
+            "says; the file is damaged. Import or download the published model again."
+        )
+    return tensors
 
 
 def score(features: np.ndarray, model: SceneModel, *, runs: np.ndarray | None = None) -> np.ndarray:
@@ -222,6 +359,11 @@ def _check_card(card: Any, input_dim: int, path: Path) -> None:
         raise ModelFileError(
             f"{path}: the card says {card['image_dim']} image + {card['audio_dim']} audio features but the weight "
             f"takes {input_dim}."
+        )
+    if card["backbone_set"] in MODEL_FILE_SETS and not is_digest((card.get("backbones") or {}).get("sha256")):
+        raise ModelFileError(
+            f"{path}: a {card['backbone_set']!r} model's card needs backbones.sha256, the digest of its backbone "
+            "tensors."
         )
 
 

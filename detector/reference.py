@@ -2,6 +2,7 @@
 
 The file is a torch.save'd module: ResNet-18 with fc = Identity (`conv`), VGGish (`vggish`) and
 `combined = Linear(640, 2)` over torch.cat((image 512, audio 128)). It was trained on OpenCV BGR frames taken as RGB.
+Its import is one self-contained model file of backbone set `published`: head, card and the fine-tuned trunks.
 
 Unpickling runs whatever callables a file names, so the unpickler here admits only: torch's tensor and parameter
 rebuild functions, OrderedDict/set, torch dtypes/devices/sizes, and module *classes* (torch.nn, torchvision models,
@@ -20,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from detector.digest import tensors_digest
 from detector.errors import ModelFileError
 from detector.head import SceneModel, make_card, save_model
+from detector.weights import sha256_of
 
 PROJECT_CLASSES = frozenset({"KissingDetector", "VGGish", "VGG", "VGGishParams", "Postprocessor"})
 MODULE_CLASS_PREFIXES = ("torch.nn.modules.", "torchvision.models.")
@@ -151,8 +154,33 @@ def reference_tensors(root: InertModule) -> dict[str, np.ndarray]:
     return found
 
 
-def import_reference_model(path: str | Path, *, scene_type: str = "kissing") -> tuple[SceneModel, dict[str, np.ndarray]]:
-    """The published head as our SceneModel (backbone set "paper", channel order BGR), and the backbones' tensors."""
+PUBLISHED_PREPROCESSING = {
+    "window_s": 1.0,
+    "frame": "last frame shown in each 1 s window",
+    "channel_order": "BGR",
+    "image": (
+        "shorter side 256, centre crop 224, ImageNet mean/std on BGR frames. This is the deterministic counterpart "
+        "of the published code's RandomResizedCrop(224) + RandomHorizontalFlip, which it applied even at inference; "
+        "the same frame always gets the same score here."
+    ),
+    "audio": (
+        "0.96 s ending at the window's end (the last VGGish example of each second), mono 16 kHz, 96x64 log-mel with "
+        "VGGish's parameters; VGGish's pooled map flattened channel-first, as the published VGGish did"
+    ),
+    "features": "concat(image 512, audio 128), as torch.cat((conv, vggish))",
+}
+
+
+def import_reference_model(
+    path: str | Path, *, scene_type: str = "kissing", source: dict[str, Any] | None = None
+) -> tuple[SceneModel, dict[str, np.ndarray]]:
+    """The published model as our SceneModel (backbone set "published", channel order BGR) and its backbones'
+    tensors (state-dict names `conv.*` ResNet-18, `vggish.*` VGGish), checked to fit those networks.
+
+    source: extra facts for the card's `training.download` (e.g. URL and date of a download).
+    """
+    from detector.backbones import published_networks
+
     path = Path(path)
     root = load_reference_pickle(path)
     tensors = reference_tensors(root)
@@ -169,38 +197,48 @@ def import_reference_model(path: str | Path, *, scene_type: str = "kissing") -> 
             "512 image (ResNet-18) + 128 audio (VGGish) features."
         )
     backbones = {name: array for name, array in tensors.items() if not name.startswith("combined.")}
+    try:
+        published_networks(backbones)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path}: {exc}; it is not the published KissingDetector.") from None
+    training = {
+        "source": "reference model.pkl of Ziai (2019), github.com/amirziai/kissing-detector",
+        "imported_from": path.name,
+        "source_sha256": sha256_of(path),
+        "class": getattr(root, "source_name", "?"),
+        "feature_order": "image (ResNet-18, 512) then audio (VGGish, 128), as torch.cat((conv, vggish))",
+        "note": "trained on BGR frames taken as RGB: fed BGR frames, as it was trained",
+    }
+    if source:
+        training["download"] = dict(source)
     card = make_card(
         scene_type=scene_type,
-        backbone_set="paper",
+        backbone_set="published",
         image_dim=IMAGE_DIM,
         audio_dim=AUDIO_DIM,
         channel_order="BGR",
-        training={
-            "source": "reference model.pkl of Ziai (2019), github.com/amirziai/kissing-detector",
-            "imported_from": path.name,
-            "class": getattr(root, "source_name", "?"),
-            "feature_order": "image (ResNet-18, 512) then audio (VGGish, 128), as torch.cat((conv, vggish))",
-            "note": "trained on BGR frames taken as RGB: feed BGR frames to match it",
-            "backbone_tensors": len(backbones),
-        },
+        training=training,
         metrics={"reported_by_paper": {"validation_f1": 0.95}},
+        backbones={
+            "set": "published",
+            "sha256": tensors_digest(backbones),
+            "digest_of": "the backbone tensors in this file (detector.digest.tensors_digest)",
+            "tensors": len(backbones),
+            "fine_tuned": True,
+            "image": "the published model's own fine-tuned ResNet-18 trunk (conv.*, fc = Identity, 512-d)",
+            "audio": "the published model's own VGGish (vggish.*, 128-d embedding before PCA)",
+            "stored_as": "backbone.conv.* and backbone.vggish.* tensors of this file",
+        },
     )
+    card["preprocessing"] = dict(PUBLISHED_PREPROCESSING)
     model = SceneModel(weight=weight.astype(np.float32), bias=bias.astype(np.float32), card=card)
     return model, backbones
 
 
-def import_reference_file(source: str | Path, output: str | Path, *, scene_type: str = "kissing") -> Path:
-    """Convert `source` (model.pkl) to our model file at `output`; the backbones' own (possibly fine-tuned) tensors
-    go next to it as OUTPUT.backbones.safetensors. Returns the model file's path."""
-    from safetensors.numpy import save_file
-
-    model, backbones = import_reference_model(source, scene_type=scene_type)
-    written = save_model(model, output)
-    if backbones:
-        sidecar = written.with_name(written.stem + ".backbones.safetensors")
-        save_file(
-            {name: np.ascontiguousarray(array) for name, array in backbones.items()},
-            str(sidecar),
-            metadata={"about": "ResNet-18 (conv.*) and VGGish (vggish.*) tensors of the reference model.pkl"},
-        )
-    return written
+def import_reference_file(
+    source: str | Path, output: str | Path, *, scene_type: str = "kissing", download: dict[str, Any] | None = None
+) -> Path:
+    """Convert `source` (model.pkl) to one self-contained model file at `output`: the head, the card and the
+    published backbones' own tensors (backbone set "published"). Returns the model file's path."""
+    model, backbones = import_reference_model(source, scene_type=scene_type, source=download)
+    return save_model(model, output, backbone_tensors=backbones)

@@ -4,6 +4,9 @@ Module names and the flatten order follow the PyTorch port harritaylor/torchvggi
 vggish-10086976.pth, converted from Google's TensorFlow checkpoint), so its state dict loads unchanged.
 The 128-d output is the embedding layer after its ReLU, without the PCA/quantisation postprocessing:
 the paper (and its published code) fed this raw embedding to the classifier.
+
+flatten="chw": the published project's VGGish (an earlier port, weights vggish-cbfe8f1c.pth) flattened the pooled
+map channel-first with a plain view; its fine-tuned copy inside model.pkl must be run the same way.
 """
 
 from __future__ import annotations
@@ -26,11 +29,17 @@ def _conv_blocks() -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+FLATTEN_ORDERS = ("hwc", "chw")
+
+
 class VGGish(nn.Module):
     EMBEDDING_DIM = 128
 
-    def __init__(self) -> None:
+    def __init__(self, flatten: str = "hwc") -> None:
         super().__init__()
+        if flatten not in FLATTEN_ORDERS:
+            raise ValueError(f"flatten must be one of {FLATTEN_ORDERS}, not {flatten!r}")
+        self.flatten = flatten
         self.features = _conv_blocks()
         pooled = 512 * (PATCH_FRAMES // 16) * (MEL_BANDS // 16)  # 512 x 6 x 4
         self.embeddings = nn.Sequential(
@@ -44,6 +53,7 @@ class VGGish(nn.Module):
         if patches.dim() == 3:
             patches = patches.unsqueeze(1)
         x = self.features(patches)  # (b, 512, 6, 4)
-        # TensorFlow flattened (height, width, channels); the converted weights expect that order
-        x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
-        return self.embeddings(x)
+        if self.flatten == "hwc":
+            # TensorFlow flattened (height, width, channels); the converted weights expect that order
+            x = x.permute(0, 2, 3, 1)
+        return self.embeddings(x.reshape(x.shape[0], -1))

@@ -82,8 +82,9 @@ def test_detect_embeds_with_the_cards_channel_order(small_video, monkeypatch, ch
     seen = []
 
     def spy(path, **kwargs):
-        seen.append(kwargs.get("channel_order", "RGB"))
-        return real(path, **kwargs)
+        embeddings = real(path, **kwargs)
+        seen.append(embeddings.channel_order)
+        return embeddings
 
     monkeypatch.setattr(detector.embed, "embed_video", spy)
     rng = np.random.default_rng(0)

@@ -63,17 +63,12 @@ def test_bad_training_csv_names_the_line(tmp_path, capsys):
 
 
 def test_import_reference_model_writes_our_format(tmp_path, capsys):
-    import torch
+    from tests.published_model import write_published_pickle
 
-    from tests.detector.test_reference import KissingDetector
-
-    torch.manual_seed(1)
-    module = KissingDetector()
-    pkl = tmp_path / "model.pkl"
-    torch.save(module, pkl)
+    module, pkl = write_published_pickle(tmp_path / "model.pkl", seed=1)
     assert main(["import-reference-model", str(pkl), "-o", str(tmp_path / "ref.safetensors")]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["card_contents"]["channel_order"] == "BGR"
+    assert (out["card_contents"]["channel_order"], out["card_contents"]["backbone_set"]) == ("BGR", "published")
     model = load_model(out["model"])
     np.testing.assert_array_equal(model.weight, module.combined.weight.detach().numpy())
 

@@ -28,7 +28,8 @@ def test_frames_are_rgb_with_imagenet_statistics():
 
 
 def test_backbone_dims_match_the_contract():
-    assert c.BACKBONE_DIMS == {"paper": (512, 128), "offline": (1280, 128)}
+    assert c.BACKBONE_DIMS == {"paper": (512, 128), "offline": (1280, 128), "published": (512, 128)}
+    assert c.MODEL_FILE_SETS == ("published",)
 
 
 def test_importing_the_constants_and_decoder_does_not_import_torch():
