@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import pickle
 
 import pytest
 import torch
-from torch import nn
 
 from kissweb.library.models import ModelVersion
+from tests.published_model import KissingDetector, build_published_module
 
 pytestmark = pytest.mark.django_db
-
-
-class VGGish(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.embeddings = nn.Sequential(nn.Linear(8, 128), nn.ReLU(inplace=True))
-
-
-class KissingDetector(nn.Module):
-    """The published class layout, with a tiny image part: the import reads `combined` = Linear(640, 2)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Sequential(nn.Conv2d(3, 4, 3))
-        self.vggish = VGGish()
-        self.combined = nn.Linear(512 + 128, 2)
 
 
 def upload(content: bytes, name: str = "model.pkl"):
@@ -37,9 +22,10 @@ def upload(content: bytes, name: str = "model.pkl"):
     return handle
 
 
+@functools.lru_cache(maxsize=1)
 def published_pickle() -> tuple[KissingDetector, bytes]:
-    torch.manual_seed(0)
-    module = KissingDetector()
+    """A published-layout model.pkl (random weights) as bytes, and its module."""
+    module = build_published_module(seed=0)
     buffer = io.BytesIO()
     torch.save(module, buffer)
     return module, buffer.getvalue()
@@ -50,13 +36,14 @@ class RunsCommand:
         return (os.system, ("echo pwned > /tmp/kissweb-training-pwned",))
 
 
-def test_staff_import_the_published_model_as_a_paper_bgr_version(staff_client):
+def test_staff_import_the_published_model_as_a_published_bgr_version(staff_client):
     module, content = published_pickle()
     response = staff_client.post("/api/scene-types/kissing/import-reference/", {"file": upload(content)},
                                  format="multipart")
     assert response.status_code == 201, response.json()
     version = ModelVersion.objects.get(pk=response.json()["id"])
-    assert version.backbone_set == "paper" and version.card["channel_order"] == "BGR" and not version.is_active
+    assert version.backbone_set == "published" and version.card["channel_order"] == "BGR" and not version.is_active
+    assert version.backbone_digest == version.card["backbones"]["sha256"]
     assert version.status == "ready" and version.name == "Published model (Ziai 2019)"
     import detector
 
