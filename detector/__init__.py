@@ -35,6 +35,9 @@ _EXPORTS: dict[str, str] = {
     "fetch_weights": "detector.weights",
     "SceneModel": "detector.head",
     "load_model": "detector.head",
+    "load_backbone_tensors": "detector.head",
+    "builtin_digest": "detector.digest",
+    "tensors_digest": "detector.digest",
     "save_model": "detector.head",
     "score": "detector.head",
     "Segment": "detector.aggregate",
@@ -55,7 +58,8 @@ if TYPE_CHECKING:
     from detector.constants import BACKBONE_DIMS
     from detector.embed import Embeddings, embed_video, resolve_backbone_set
     from detector.errors import DecodeError, DetectorError, MissingWeightsError, ModelFileError
-    from detector.head import SceneModel, load_model, save_model, score
+    from detector.digest import builtin_digest, tensors_digest
+    from detector.head import SceneModel, load_backbone_tensors, load_model, save_model, score
     from detector.quality import CrossValidation, cross_validate
     from detector.train import train_head
     from detector.weights import fetch_weights
