@@ -8,8 +8,6 @@ backbones need different embeddings.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 
@@ -33,18 +31,12 @@ class BackboneKey:
 
 
 def standard_digest(backbone_set: str) -> str:
-    """The digest of a set whose weights are fixed by the detector's checksums (paper, offline): SHA-256 over the
-    pinned SHA-256 of its weight files."""
-    from detector import weights
+    """The digest of a set whose weights are fixed by the detector's checksums (paper, offline)."""
+    import detector
 
-    files = {
-        BackboneSet.PAPER: [weights.RESNET18.sha256, weights.VGGISH.sha256],
-        BackboneSet.OFFLINE: [weights.EFFICIENTNET_LITE0_SHA256],
-    }.get(backbone_set)
-    if files is None:
+    if backbone_set not in STANDARD_SETS:
         raise BackbonesUnknown(f"The backbone set '{backbone_set}' has no fixed weights; its model names them.")
-    identity = {"set": str(backbone_set), "weights": files}
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode("ascii")).hexdigest()
+    return detector.builtin_digest(backbone_set)
 
 
 def key_of_card(card: dict) -> BackboneKey:
