@@ -31,7 +31,7 @@ def leftovers(folder: Path) -> list[Path]:
 
 
 def test_clip_is_cut_exactly_between_keyframes_and_is_h264_aac(films, tmp_path):
-    out = tmp_path / "clip.mp4"
+    out = tmp_path / "out" / "clip.mp4"
     seen = []
     render.render_clip(source=films["rgb"], start_s=3.2, end_s=7.2, size=(320, 240), fps=25, has_audio=True,
                        output=out, progress=seen.append)
@@ -43,7 +43,7 @@ def test_clip_is_cut_exactly_between_keyframes_and_is_h264_aac(films, tmp_path):
     assert colour_of(decoded[0][1]) == "green" and colour_of(decoded[-1][1]) == "green"
     assert all(colour_of(frame) == "green" for _, frame in decoded)
     assert seen and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
-    assert leftovers(tmp_path) == [out]
+    assert leftovers(tmp_path / "out") == [out]
 
 
 def test_clip_reaches_its_scene_by_seeking(films, tmp_path, monkeypatch):
@@ -173,10 +173,11 @@ def full_disk(monkeypatch):
 def test_disk_full_during_a_clip_or_a_sheet_leaves_nothing(films, tmp_path, full_disk):
     with pytest.raises(render.DiskFull, match="disk filled up"):
         render.render_clip(source=films["rgb"], start_s=0, end_s=3, size=(320, 240), fps=25, has_audio=True,
-                           output=tmp_path / "clip.mp4")
+                           output=tmp_path / "out" / "clip.mp4")
     with pytest.raises(render.DiskFull):
-        render.render_contact_sheet(rows=[render.SheetRow(films["rgb"], 0, 3, ("x",))], output=tmp_path / "s.png")
-    assert leftovers(tmp_path) == []
+        render.render_contact_sheet(rows=[render.SheetRow(films["rgb"], 0, 3, ("x",))],
+                                    output=tmp_path / "out" / "s.png")
+    assert leftovers(tmp_path / "out") == []
 
 
 def test_sizes_and_rates():
@@ -187,3 +188,19 @@ def test_sizes_and_rates():
     assert render.output_fps([23.976, 29.97, None], max_fps=30) == pytest.approx(29.97)
     assert render.output_fps([60, 50], max_fps=30) == 30
     assert render.sheet_times(10, 20, 4) == [11.25, 13.75, 16.25, 18.75]
+
+
+def test_a_cut_on_keyframes_is_copied_without_re_encoding(tmp_path, monkeypatch):
+    film = colour_film(tmp_path / "gop1s.mp4", [("red", 2.0), ("green", 3.0), ("blue", 2.0)], gop=25)
+    assert render.stream_copy_possible(film, 2.0, 5.0, duration_s=7.0)
+    assert render.stream_copy_possible(film, 5.0, 7.0, duration_s=7.0)  # up to the film's end
+    assert not render.stream_copy_possible(film, 2.2, 5.0, duration_s=7.0)
+    assert not render.stream_copy_possible(film, 2.0, 4.5, duration_s=7.0)
+    assert not render.stream_copy_possible(tmp_path / "missing.mp4", 0, 1, duration_s=1)
+    out = tmp_path / "out" / "copy.mp4"
+    render.copy_clip(source=film, start_s=2.0, end_s=5.0, output=out)
+    decoded = frames(out)
+    assert len(decoded) == 75 and {colour_of(f) for _, f in decoded} == {"green"}
+    facts = stream_facts(out)
+    assert facts["video_codec"] == "h264" and facts["audio_codec"] == "aac"
+    assert leftovers(tmp_path / "out") == [out]
