@@ -102,3 +102,49 @@ def test_card_must_match_weight_width(tmp_path):
     save_file({"weight": model.weight, "bias": model.bias}, str(path), metadata={"card": json.dumps(card)})
     with pytest.raises(ModelFileError, match="7 image"):
         load_model(path)
+
+
+def _model_file_with_header_length(tmp_path, target: int):
+    """A real model file whose safetensors header is exactly `target` bytes long (padding a card field)."""
+    model = random_model()
+    low, high = 0, target
+    while low <= high:  # the header grows by one byte per padding character, rounded up to a multiple of 8
+        padding = (low + high) // 2
+        model.card["training"]["padding"] = "x" * padding
+        path = save_model(model, tmp_path / f"h{target}.safetensors")
+        length = int.from_bytes(path.read_bytes()[:8], "little")
+        if length == target:
+            return path, model
+        low, high = (padding + 1, high) if length < target else (low, padding - 1)
+    raise AssertionError(f"no padding gives a {target}-byte header")
+
+
+@pytest.mark.parametrize("target, first_bytes", [
+    (0x0E80, b"\x80\x0e"),  # the held-back run's case: the first byte is the pickle protocol marker
+    (0x1080, b"\x80\x10"),
+    (0x0E50, b"\x50\x0e"),  # 'P'
+    (0x4B50, b"PK"),  # a zip archive's magic
+])
+def test_safetensors_is_recognised_by_its_header_not_its_first_bytes(tmp_path, target, first_bytes):
+    from detector.head import looks_like_safetensors
+
+    path, model = _model_file_with_header_length(tmp_path, target)
+    assert path.read_bytes()[:2] == first_bytes
+    assert looks_like_safetensors(path)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.weight, model.weight)
+    assert loaded.card == model.card
+
+
+def test_a_header_length_that_does_not_fit_the_file_is_not_safetensors(tmp_path):
+    from detector.head import looks_like_safetensors
+
+    too_long = tmp_path / "too-long.safetensors"
+    too_long.write_bytes((10_000).to_bytes(8, "little") + b'{"a": 1}')
+    assert not looks_like_safetensors(too_long)
+    with pytest.raises(ModelFileError, match="not a readable safetensors"):
+        load_model(too_long)
+    zipped = tmp_path / "model.pt"
+    zipped.write_bytes(b"PK\x03\x04" + b"\x00" * 64)  # torch.save's zip: the length would not fit the file
+    with pytest.raises(ModelFileError, match="pickle/PyTorch"):
+        load_model(zipped)
