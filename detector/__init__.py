@@ -25,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     "DecodeError": "detector.errors",
     "MissingWeightsError": "detector.errors",
     "ModelFileError": "detector.errors",
+    "DownloadError": "detector.errors",
+    "fetch_published_model": "detector.fetch",
     "MediaInfo": "detector.decode",
     "probe": "detector.decode",
     "extract_frame": "detector.decode",
@@ -57,7 +59,8 @@ if TYPE_CHECKING:
     from detector.decode import MediaInfo, extract_frame, probe
     from detector.constants import BACKBONE_DIMS
     from detector.embed import Embeddings, embed_video, resolve_backbone_set
-    from detector.errors import DecodeError, DetectorError, MissingWeightsError, ModelFileError
+    from detector.errors import DecodeError, DetectorError, DownloadError, MissingWeightsError, ModelFileError
+    from detector.fetch import fetch_published_model
     from detector.digest import builtin_digest, tensors_digest
     from detector.head import SceneModel, load_backbone_tensors, load_model, save_model, score
     from detector.quality import CrossValidation, cross_validate

@@ -1,6 +1,6 @@
 """The detector's command line: `python -m detector COMMAND ...` (results as JSON on stdout, progress on stderr).
 
-Commands: detect, embed, train, evaluate, fetch-weights, import-reference-model. Expected failures (DetectorError)
+Commands: detect, embed, train, evaluate, fetch-weights, fetch-published-model, import-reference-model. Expected failures (DetectorError)
 print one sentence on stderr and exit 1; a missing model for `detect` exits 2 and says how to get one.
 """
 
@@ -72,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     fetch = commands.add_parser("fetch-weights", help="download the paper backbones' pretrained weights")
     fetch.add_argument("--backbones", choices=["paper", "offline"], default="paper")
+
+    published = commands.add_parser(
+        "fetch-published-model", help="download the published model.pkl and import it (needs internet)"
+    )
+    published.add_argument("-o", "--output-dir", type=Path, default=None,
+                           help="folder for published.safetensors (default: KISSWEB_WEIGHTS_DIR)")
+    published.add_argument("--sha256", help="refuse the download unless it has this SHA-256")
+    published.add_argument("--url", help="download from here instead of the published project's link")
+    published.add_argument("--keep-pickle", action="store_true", help="keep model.pkl beside the converted file")
+    published.add_argument("--scene-type", default="kissing")
 
     reference = commands.add_parser("import-reference-model", help="convert the published model.pkl safely")
     reference.add_argument("pickle", type=Path)
@@ -202,6 +212,29 @@ def cmd_fetch_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fetch_published_model(args: argparse.Namespace) -> int:
+    from detector.fetch import PUBLISHED_MODEL_URL, fetch_published_model
+    from detector.head import card_path, load_model
+    from detector.weights import weights_dir
+
+    directory = args.output_dir if args.output_dir is not None else weights_dir()
+    with progress_bar("fetch-published-model", "B") as bar:
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage == "download":
+                bar(done, total)
+            elif done == 0:
+                print(f"{stage}...", file=sys.stderr)
+
+        written = fetch_published_model(
+            directory, url=args.url or PUBLISHED_MODEL_URL, expected_sha256=args.sha256, scene_type=args.scene_type,
+            keep_pickle=args.keep_pickle, progress=progress,
+        )
+    model = load_model(written)
+    emit({"model": str(written), "card": str(card_path(written)), "backbone_set": model.backbone_set,
+          "backbone_digest": model.backbone_digest, "download": model.card["training"].get("download")})
+    return 0
+
+
 def cmd_import_reference_model(args: argparse.Namespace) -> int:
     from detector.head import card_path, load_model
     from detector.reference import import_reference_file
@@ -217,6 +250,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "fetch-weights": cmd_fetch_weights,
+    "fetch-published-model": cmd_fetch_published_model,
     "import-reference-model": cmd_import_reference_model,
 }
 

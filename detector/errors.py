@@ -17,3 +17,8 @@ class MissingWeightsError(DetectorError):
 
 class ModelFileError(DetectorError):
     """A scene model file is missing, unreadable, unsafe (pickle) or does not fit the features."""
+
+
+class DownloadError(DetectorError):
+    """A download (the published model) failed: no internet, a refusing host, a wrong checksum. The message says how
+    to get the file by hand."""
