@@ -30,9 +30,13 @@ error statuses (kissweb.schema adds the ones every endpoint can give).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -110,6 +114,76 @@ class StorageFull(DomainError):
     """507: the server's disk is full; nothing was kept."""
 
     status_code, default_code = 507, "storage_full"
+
+
+# --- no server paths in what people read ------------------------------------------------------------------
+
+# Where the server's own files live; an absolute path under one of these never reaches a person.
+_SYSTEM_ROOTS = ("/tmp", "/var", "/home", "/root", "/data", "/srv", "/opt", "/usr", "/mnt", "/media", "/run", "/dev",
+                 "/proc", "/etc", "/private", "/Users")
+_PATH_CHARS = r"[^\s'\"()<>,;:]"
+
+
+def _path_pattern() -> re.Pattern:
+    roots = {*_SYSTEM_ROOTS, str(Path(settings.MEDIA_ROOT)), str(getattr(settings, "DATA_DIR", "")),
+             str(settings.BASE_DIR), tempfile.gettempdir()}
+    alternatives = "|".join(sorted((re.escape(r.rstrip("/")) for r in roots if r and r != "/"), key=len, reverse=True))
+    return re.compile(rf"(?<![\w./])(?:{alternatives})(?:/{_PATH_CHARS}*)*")
+
+
+def without_paths(text: str, *, movie_title: str | Callable[[], str] | None = None) -> str:
+    """`text` for people, with every absolute server path taken out: a movie's video file becomes the movie's
+    title (when given; a callable is asked only when there is a path), any other path "a file on the server".
+    The path itself belongs in the server log, written where the error is made (`exception_handler` logs what it
+    removes from API errors)."""
+    if not text or "/" not in text:
+        return text
+    movies = str(Path(settings.MEDIA_ROOT) / "movies") + "/"
+    titles: list[str] = []
+
+    def replace(match: re.Match) -> str:
+        path = match.group(0).rstrip(".")
+        tail = match.group(0)[len(path):]
+        if movie_title and path.startswith(movies):
+            if not titles:
+                titles.append(movie_title() if callable(movie_title) else movie_title)
+            return f"'{titles[0]}'{tail}"
+        return f"a file on the server{tail}"
+
+    return _path_pattern().sub(replace, text)
+
+
+class PublicTextField(serializers.CharField):
+    """A stored message (an `error` column) as people may read it: without server paths. `movie_title`: the dotted
+    attribute of the object that names its movie, shown instead of the movie's video path."""
+
+    def __init__(self, *, movie_title: str | None = None, **kwargs) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+        self.movie_title = movie_title
+
+    def to_representation(self, value) -> str:
+        return str(value)
+
+    def get_attribute(self, instance):
+        text = super().get_attribute(instance) or ""
+
+        def title() -> str:
+            obj = instance
+            for name in self.movie_title.split("."):
+                obj = getattr(obj, name)
+            return str(obj)
+
+        return without_paths(text, movie_title=title if self.movie_title else None)
+
+
+def _without_paths_in(body: dict) -> dict:
+    cleaned = dict(body)
+    cleaned["detail"] = without_paths(body["detail"])
+    cleaned["errors"] = {name: [without_paths(m) for m in messages] for name, messages in body["errors"].items()}
+    if cleaned["detail"] != body["detail"] or cleaned["errors"] != body["errors"]:
+        log.warning("server paths removed from an API error: %s %s", body["detail"], body["errors"])
+    return cleaned
 
 
 # --- the one JSON shape -------------------------------------------------------------------------------------
@@ -218,7 +292,7 @@ def exception_handler(exc: Exception, context: Mapping[str, Any] | None = None) 
     else:
         return None
     set_rollback()  # as DRF's own handler: a refused request leaves no half-done transaction behind
-    return Response(body, status=status, headers=headers)
+    return Response(_without_paths_in(body), status=status, headers=headers)
 
 
 def json_error(exc: DomainError | drf.APIException, *, headers: Mapping[str, str] | None = None) -> JsonResponse:

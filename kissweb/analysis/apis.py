@@ -11,13 +11,14 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kissweb import permissions
+from kissweb import errors, permissions
 from kissweb.analysis import selectors, services
 from kissweb.library.models import Analysis, ModelVersion, Movie, SceneType
 
 
 class AnalysisOutputSerializer(serializers.ModelSerializer):
     model_versions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    error = errors.PublicTextField(movie_title="movie.title")
 
     class Meta:
         model = Analysis
@@ -30,6 +31,7 @@ class AnalysisOutputSerializer(serializers.ModelSerializer):
 
 class ModelVersionOutputSerializer(serializers.ModelSerializer):
     scene_type = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    error = errors.PublicTextField()
     download_url = serializers.SerializerMethodField()
 
     class Meta:

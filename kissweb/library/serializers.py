@@ -30,7 +30,7 @@ def movie_output(row: dict, *, user, scene_types: list[dict]) -> dict:
         "status": row["status"],
         "progress": row["progress"],
         "eta_s": row["eta_s"],
-        "error": row["error"],
+        "error": errors.without_paths(row["error"], movie_title=row["title"]),
         "created_at": row["created_at"],
         "uploaded_by": row["uploaded_by_username"],
         "can_edit": permissions.allows(user=user, action=permissions.CHANGE,

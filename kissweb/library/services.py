@@ -288,7 +288,9 @@ def thumbnail_ensure(*, movie: Movie, at_s: float) -> Path:
     try:
         jpeg = detector.extract_frame(Path(movie.file.path), at_s=int(at_s * 10) / 10, width=THUMBNAIL_WIDTH)
     except detector.DecodeError as exc:
-        raise UnusableVideo(f"No still could be made at {at_s:g} s: {exc}") from exc
+        log.warning("no still of movie %s at %s s: %s", movie.pk, at_s, exc)
+        reason = errors.without_paths(str(exc), movie_title=movie.title)
+        raise UnusableVideo(f"No still of '{movie.title}' could be made at {at_s:g} s: {reason}") from exc
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
     partial.write_bytes(jpeg)

@@ -10,7 +10,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kissweb import permissions
+from kissweb import errors, permissions
 from kissweb.analysis.apis import ModelVersionOutputSerializer
 from kissweb.training import selectors, services
 from kissweb.training.dataset import NotEnoughAnnotations, annotation_span_counts, not_enough_message, spans_needed
@@ -21,6 +21,7 @@ class TrainingRunOutput(serializers.ModelSerializer):
     scene_type = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     model_version_status = serializers.CharField(source="model_version.status", default=None, read_only=True)
     metrics = serializers.JSONField(source="model_version.metrics", default=None, read_only=True)
+    error = errors.PublicTextField()
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -128,7 +129,7 @@ class VersionOutput(serializers.Serializer):
     reported = serializers.DictField(help_text="Figures the model's authors reported (not measured here).")
     observed = ObservedPrecisionOutput()
     download_url = serializers.CharField(allow_null=True)
-    error = serializers.CharField()
+    error = errors.PublicTextField()
 
 
 class StatsOutput(serializers.Serializer):
