@@ -23,3 +23,25 @@ class RejectNullBytesMiddleware:
                 return errors.json_error(errors.Invalid(message, code="null_character"))
             return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+class RejectChunkedBodyMiddleware:
+    """A body sent with Transfer-Encoding: chunked and no Content-Length is refused with 411: under WSGI Django
+    reads such a body as empty, so an upload would fail as "No file was submitted"."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not request.META.get(
+            "CONTENT_LENGTH"
+        ):
+            error = errors.DomainError(
+                "Chunked uploads are not supported: send the request with a Content-Length header (browsers and "
+                "`curl -F file=@movie.mp4` do; drop `-H 'Transfer-Encoding: chunked'`).",
+                code="length_required",
+            )
+            response = errors.json_error(error)
+            response.status_code = 411
+            return response
+        return self.get_response(request)

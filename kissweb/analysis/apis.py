@@ -7,13 +7,14 @@ from django.urls import NoReverseMatch, reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kissweb import errors, permissions
 from kissweb.analysis import selectors, services
 from kissweb.library.models import Analysis, ModelVersion, Movie, SceneType
+from kissweb.parsers import MultiPartParser
 
 
 class AnalysisOutputSerializer(serializers.ModelSerializer):

@@ -14,7 +14,7 @@ from rest_framework import serializers as drf_serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination, _positive_int
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -29,6 +29,7 @@ from kissweb.library.models import SceneType
 from kissweb.library import serializers as s
 from kissweb.library.streaming import ranged_file_response
 from kissweb.library.uploads import HashingLimitedUploadHandler
+from kissweb.parsers import MultiPartParser
 
 ERRORS = errors.error_responses(400, 401, 403, 404)
 
@@ -248,7 +249,11 @@ class MovieStreamApi(APIView):
     content_negotiation_class = JsonNegotiation
 
     @extend_schema(
-        parameters=[OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="e.g. bytes=0-1023")],
+        parameters=[
+            OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="e.g. bytes=0-1023"),
+            OpenApiParameter("If-Range", str, OpenApiParameter.HEADER,
+                             description="The ETag or Last-Modified of the copy the client has; another gets 200"),
+        ],
         responses={
             (200, "video/*"): OpenApiTypes.BINARY, (206, "video/*"): OpenApiTypes.BINARY,
             416: OpenApiResponse(description="Range outside the file; Content-Range: bytes */size"), **ERRORS,
@@ -258,7 +263,7 @@ class MovieStreamApi(APIView):
         movie = selectors.movie_get(movie_id=movie_id)
         return ranged_file_response(
             path=_media_path(movie.file.name, what="video file"), relative_name=movie.file.name,
-            range_header=request.META.get("HTTP_RANGE"),
+            range_header=request.META.get("HTTP_RANGE"), if_range=request.META.get("HTTP_IF_RANGE"),
         )
 
 

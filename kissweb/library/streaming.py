@@ -1,7 +1,9 @@
 """Serving media files with HTTP Range (RFC 9110 byte ranges), which browsers need to seek in a <video>.
 
 Only single ranges are honoured; a multi-range or malformed header is ignored and the whole file is sent
-(which the RFC allows). Behind nginx, the response is handed off with X-Accel-Redirect instead.
+(which the RFC allows). Responses carry a strong ETag and Last-Modified; a Range with an If-Range that matches
+neither is ignored too (the client's copy is stale: it gets the whole file, 200). Behind nginx, the response is
+handed off with X-Accel-Redirect instead (nginx does the same).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.utils.http import http_date
 
 CHUNK_BYTES = 256 * 1024
 RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
@@ -30,6 +33,23 @@ def content_type_for(path: Path | str) -> str:
 
 class Unsatisfiable(Exception):
     pass
+
+
+def validators(path: Path) -> tuple[str, str]:
+    """(strong ETag, Last-Modified) of a stored file. Stored media are written once under a new name and never
+    changed in place, so size and modification time identify the bytes."""
+    stat = path.stat()
+    return f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"', http_date(stat.st_mtime)
+
+
+def if_range_matches(if_range: str | None, *, etag: str, last_modified: str) -> bool:
+    """RFC 9110 13.1.5: an entity-tag compares strongly (a weak one never matches), a date must be exact."""
+    if if_range is None:
+        return True
+    value = if_range.strip()
+    if value.startswith(('"', "W/")):
+        return value == etag
+    return value == last_modified
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -93,7 +113,7 @@ def _common_headers(response: HttpResponse, *, content_type: str) -> HttpRespons
 
 def ranged_file_response(
     *, path: Path, relative_name: str, range_header: str | None, content_type: str | None = None,
-    cache_control: str = "private, max-age=3600",
+    cache_control: str = "private, max-age=3600", if_range: str | None = None,
 ) -> HttpResponse:
     """The file (or the requested byte range of it) as a streamed response.
 
@@ -109,6 +129,9 @@ def ranged_file_response(
         return _common_headers(response, content_type=content_type)
 
     size = path.stat().st_size
+    etag, last_modified = validators(path)
+    if not if_range_matches(if_range, etag=etag, last_modified=last_modified):
+        range_header = None
     try:
         byte_range = parse_range(range_header, size)
     except Unsatisfiable:
@@ -125,4 +148,6 @@ def ranged_file_response(
         response["Content-Range"] = f"bytes {first}-{last}/{size}"
         response["Content-Length"] = str(last - first + 1)
     response["Cache-Control"] = cache_control
+    response["ETag"] = etag
+    response["Last-Modified"] = last_modified
     return _common_headers(response, content_type=content_type)

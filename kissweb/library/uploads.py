@@ -56,14 +56,21 @@ class HashingLimitedUploadHandler(TemporaryFileUploadHandler):
         self.limit_bytes = int(settings.KISSWEB_MAX_UPLOAD_BYTES)
         self._hash = hashlib.sha256()
         self._received = 0
+        self._fields_seen: set[str] = set()
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         if content_length and content_length > self.limit_bytes + MULTIPART_OVERHEAD_BYTES:
             raise UploadTooLarge(limit_bytes=self.limit_bytes)
         return None
 
-    def new_file(self, *args, **kwargs):
-        super().new_file(*args, **kwargs)
+    def new_file(self, field_name, *args, **kwargs):
+        # Refuse a second file of one field before its bytes go to disk (kissweb.parsers refuses it for any upload).
+        if field_name in self._fields_seen:
+            from kissweb.parsers import second_file
+
+            raise second_file(field_name)
+        self._fields_seen.add(field_name)
+        super().new_file(field_name, *args, **kwargs)
         self._hash = hashlib.sha256()
         self._received = 0
 

@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "kissweb.middleware.RejectNullBytesMiddleware",
+    "kissweb.middleware.RejectChunkedBodyMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -136,6 +137,9 @@ REST_FRAMEWORK = {
         "kissweb.library.authentication.OneQueryTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["kissweb.permissions.SignedIn"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser", "rest_framework.parsers.FormParser", "kissweb.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

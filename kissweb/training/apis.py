@@ -6,12 +6,13 @@ from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kissweb import errors, permissions
 from kissweb.analysis.apis import ModelVersionOutputSerializer
+from kissweb.parsers import MultiPartParser
 from kissweb.training import selectors, services
 from kissweb.training.dataset import NotEnoughAnnotations, annotation_span_counts, not_enough_message, spans_needed
 from kissweb.training.models import TrainingRun
