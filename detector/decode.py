@@ -12,9 +12,11 @@ Every ffmpeg process has an overall timeout and a stall watchdog and is killed o
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 import queue
+import re
 import stat
 import subprocess
 import tempfile
@@ -69,11 +71,15 @@ class MediaInfo:
 
 @dataclass(frozen=True)
 class WindowBatch:
-    """Consecutive windows start, start + 1, ...: RGB frames (b, 224, 224, 3) uint8 and audio (b, 15600) float32."""
+    """Consecutive windows start, start + 1, ...: RGB frames (b, 224, 224, 3) uint8 and audio (b, 15600) float32.
+
+    audio_warning: non-empty once the audio reader has met a track it cannot decode (from then on it gives silence).
+    """
 
     start: int
     frames: np.ndarray
     audio: np.ndarray
+    audio_warning: str = ""
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -292,15 +298,15 @@ class FFmpegProcess:
         if code != 0:
             raise DecodeError(f"{self.path}: ffmpeg could not {self.what} (exit {code}): {self.stderr_tail()}")
 
-    def stderr_tail(self, limit: int = 600) -> str:
+    def stderr_tail(self, limit: int = 600, *, empty: str = "no message") -> str:
         try:
             self._stderr.seek(0, os.SEEK_END)
             size = self._stderr.tell()
             self._stderr.seek(max(0, size - limit))
             text = self._stderr.read().decode("utf-8", "replace").strip()
         except (OSError, ValueError):
-            return "no message"
-        return " / ".join(line.strip() for line in text.splitlines() if line.strip()) or "no message"
+            return empty
+        return " / ".join(line.strip() for line in text.splitlines() if line.strip()) or empty
 
     def close(self) -> None:
         self._closed.set()
@@ -394,6 +400,7 @@ class _Reader(threading.Thread):
         self.proc, self.n, self.batch_size, self.kind, self.min_windows = proc, n, batch_size, kind, min_windows
         self.queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         self.stop = threading.Event()
+        self.warning = ""  # set before the batch it concerns is queued
 
     def _put(self, item) -> bool:
         while not self.stop.is_set():
@@ -416,16 +423,18 @@ class _Reader(threading.Thread):
         while done < self.n and not self.stop.is_set():
             b = min(self.batch_size, self.n - done)
             raw = np.empty(b * unit, dtype=np.uint8)
-            got = 0 if ended else self.proc.read_into(memoryview(raw))
+            got = 0 if ended else self._read(raw, done)
             if got < len(raw) and not ended:
                 ended = True
-                self.proc.finish()
                 windows_read = done + got // unit
+                self._finish(windows_read)
                 if windows_read < self.min_windows:
                     raise DecodeError(
                         f"{self.proc.path}: the {self.kind} stopped after {windows_read} s of an expected "
                         f"{self.min_windows} s; the file looks truncated or corrupt."
                     )
+            elif self.kind == "audio" and done + b == self.n and not ended:
+                self._audio_end()
             if self.kind == "video":
                 frames = raw.reshape(b, FRAME_CROP, FRAME_CROP, 3)
                 whole = got // unit
@@ -438,11 +447,77 @@ class _Reader(threading.Thread):
                 item = frames
             else:
                 samples = raw.view(np.float32)
-                samples[got // 4:] = 0.0  # the audio ends before the movie: silence
+                samples[got // 4:] = 0.0  # the audio ends before the movie (or cannot be decoded): silence
                 item = np.ascontiguousarray(samples.reshape(b, SAMPLES_PER_WINDOW)[:, -PATCH_SAMPLES:])
             if not self._put(item):
                 return
             done += b
+
+    def _read(self, raw: np.ndarray, done: int) -> int:
+        try:
+            return self.proc.read_into(memoryview(raw))
+        except DecodeError as exc:
+            if self.kind == "video":
+                raise
+            self.warning = self._silence_note(done, str(exc))  # killed (stalled or too slow): silence from here
+            return 0
+
+    def _finish(self, windows_read: int) -> None:
+        """After end of stream. An audio track that exists but cannot be decoded does not stop the analysis (as for a
+        film without audio, its seconds are silence); `warning` says so, without the file's path."""
+        try:
+            self.proc.finish()
+        except DecodeError as exc:
+            if self.kind == "video":
+                raise
+            if not self.warning:
+                self.warning = self._silence_note(windows_read, self.proc.stderr_tail() or str(exc))
+            return
+        if self.kind == "audio" and not self.warning:
+            errors = self.proc.stderr_tail(empty="")  # ffmpeg succeeded but skipped packets it could not decode
+            if errors:
+                self.warning = (
+                    f"Parts of the audio track could not be decoded ({self._clean(errors)}); those parts were "
+                    "analysed as silence."
+                )
+
+    def _audio_end(self) -> None:
+        """Every window's audio arrived: note the packets ffmpeg skipped because it could not decode them. (ffmpeg
+        ends by itself after -t; one that does not within seconds is left to close().)"""
+        try:
+            code = self.proc.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return
+        errors = self.proc.stderr_tail(empty="")
+        if (code != 0 or errors) and not self.warning:
+            self.warning = (
+                f"Parts of the audio track could not be decoded ({self._clean(errors or f'exit {code}')}); those "
+                "parts were analysed as silence."
+            )
+
+    def _silence_note(self, from_window: int, message: str) -> str:
+        where = "" if from_window == 0 else f" after {from_window} s"
+        return (
+            f"The audio track could not be decoded{where} ({self._clean(message)}); the film was analysed with "
+            f"silence {'instead' if from_window == 0 else 'from there on'}."
+        )
+
+    def _clean(self, message: str) -> str:
+        """ffmpeg's most repeated complaint, without the file's path, decoder addresses or its closing noise."""
+        path = self.proc.path
+        message = message.replace(str(path), "the file").replace(path.name, "the file")
+        parts = [re.sub(r"\[[^\]]*\]\s*", "", part).strip() for part in message.split(" / ")]
+        parts = [part for part in parts if part and not _FFMPEG_NOISE.search(part)]
+        if not parts:
+            return "no message"
+        counts = collections.Counter(parts)
+        return max(reversed(parts), key=counts.__getitem__)[:200]
+
+
+_FFMPEG_NOISE = re.compile(
+    r"Last message repeated|Terminating thread|Task finished with error|Error number|Conversion failed|Nothing was "
+    r"written|^exit -?\d+"
+)
 
 
 def iter_window_batches(
@@ -458,6 +533,7 @@ def iter_window_batches(
     """Stream a movie once and yield its windows in batches; memory stays bounded whatever the length.
 
     fast=True skips H.264 work (FAST_H264_OPTIONS); fast=False picks exactly the last frame before k + 1.
+    An audio track that exists but cannot be decoded gives silence and a WindowBatch.audio_warning, not an error.
     Closing the generator (or an exception in the consumer) kills the ffmpeg processes.
     """
     path = Path(path)
@@ -486,8 +562,11 @@ def iter_window_batches(
         for start in range(0, n, batch_size):
             b = min(batch_size, n - start)
             frames = _take(readers[0])
-            audio = _take(readers[1]) if len(readers) > 1 else np.zeros((b, PATCH_SAMPLES), dtype=np.float32)
-            yield WindowBatch(start=start, frames=frames, audio=audio)
+            if len(readers) > 1:
+                audio, audio_warning = _take(readers[1]), readers[1].warning
+            else:
+                audio, audio_warning = np.zeros((b, PATCH_SAMPLES), dtype=np.float32), ""
+            yield WindowBatch(start=start, frames=frames, audio=audio, audio_warning=audio_warning)
     finally:
         for reader in readers:
             reader.stop.set()

@@ -206,8 +206,10 @@ def embed_video(
             hwaccel=os.environ.get("KISSWEB_FFMPEG_HWACCEL") if on_cuda else None,
         )))
         pinned: dict[str, torch.Tensor] = {}
+        audio_warning = ""
         waited = time.perf_counter()
         for batch in batches:
+            audio_warning = batch.audio_warning or audio_warning
             now = time.perf_counter()
             timings["decode_wait"] += now - waited
             b, k = len(batch), batch.start
@@ -234,7 +236,7 @@ def embed_video(
     return Embeddings(
         image=image_out, audio=audio_out, times_s=np.arange(n, dtype=np.float64), backbone_set=name,
         duration_s=float(info.duration_s), timings_s=timings, precision=precision, backbone_digest=nets.digest,
-        channel_order=channel_order,
+        channel_order=channel_order, audio_warning=audio_warning,
     )
 
 

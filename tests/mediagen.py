@@ -53,3 +53,35 @@ def make_colour_video(path: Path, *, colour: str, tone_hz: int, duration_s: floa
         video=f"color=c={colour}:size={size}:rate=25",
         audio=f"sine=frequency={tone_hz}:sample_rate=44100",
     )
+
+
+def make_corrupt_audio_video(path: Path, *, duration_s: float = 5.0, corrupt_from_s: float = 0.0,
+                             corrupt_to_s: float | None = None, seed: int = 0) -> Path:
+    """An H.264 + AAC movie whose audio packets between corrupt_from_s and corrupt_to_s (default: the end) hold
+    random bytes: the audio stream exists, with its timing intact, but the decoder cannot read those packets."""
+    import av
+    import numpy as np
+
+    source = make_video(path.with_name(path.stem + "-source.mp4"), duration_s=duration_s)
+    rng = np.random.default_rng(seed)
+    end_s = duration_s + 1 if corrupt_to_s is None else corrupt_to_s
+    with av.open(str(source)) as src, av.open(str(path), "w") as out:
+        video_in, audio_in = src.streams.video[0], src.streams.audio[0]
+        video_out, audio_out = out.add_stream_from_template(video_in), out.add_stream_from_template(audio_in)
+        for packet in src.demux():
+            if packet.dts is None:
+                continue  # the demuxer's end-of-stream marker
+            if packet.stream is audio_in:
+                data = bytes(packet)
+                if corrupt_from_s <= float(packet.pts * packet.time_base) < end_s:
+                    data = rng.integers(0, 256, size=len(data), dtype=np.uint8).tobytes()
+                copy = av.Packet(data)
+                copy.pts, copy.dts, copy.duration, copy.time_base = (
+                    packet.pts, packet.dts, packet.duration, packet.time_base)
+                copy.stream = audio_out
+                out.mux(copy)
+            else:
+                packet.stream = video_out
+                out.mux(packet)
+    source.unlink()
+    return path

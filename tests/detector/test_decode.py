@@ -25,7 +25,7 @@ from detector.decode import (
     window_count,
 )
 from detector.errors import DecodeError
-from tests.mediagen import ffmpeg, make_video
+from tests.mediagen import ffmpeg, make_corrupt_audio_video, make_video
 
 # --- a video whose frames carry their own index -------------------------------------------------------------
 # 16 bits in a 4x4 grid of 48-pixel blocks inside the central 192x192 of a 256x256 frame (survives the crop).
@@ -458,3 +458,25 @@ def test_mpegts_timestamps_start_at_the_container_start(media):
     frames, _ = decoded(path)
     times = frame_times(path)
     assert [read_index(f) for f in frames] == expected_indices([t - min(times) for t in times], 5)
+
+
+def test_audio_that_cannot_be_decoded_becomes_silence_with_a_warning(tmp_path):
+    path = make_corrupt_audio_video(tmp_path / "broken-audio.mp4", duration_s=4.0)
+    info = probe(path)
+    assert info.has_audio and info.audio_codec == "aac"
+    batches = list(iter_window_batches(path, batch_size=2))
+    assert sum(len(b) for b in batches) == 4
+    assert all(not b.audio.any() for b in batches)
+    warning = batches[-1].audio_warning
+    assert warning.startswith("The audio track could not be decoded") and "silence instead" in warning
+    assert str(tmp_path) not in warning and "broken-audio" not in warning and "0x" not in warning
+
+
+def test_audio_with_an_undecodable_stretch_keeps_the_rest_and_says_so(tmp_path):
+    path = make_corrupt_audio_video(tmp_path / "patchy.mp4", duration_s=5.0, corrupt_from_s=2.0, corrupt_to_s=3.0)
+    batches = list(iter_window_batches(path, batch_size=5))
+    loudness = np.abs(batches[0].audio).max(axis=1)
+    assert loudness[2] == 0.0 and (loudness[[0, 1, 3, 4]] > 0.05).all()
+    assert batches[-1].audio_warning.startswith("Parts of the audio track could not be decoded")
+    clean = list(iter_window_batches(make_video(tmp_path / "clean.mp4", duration_s=3.0), batch_size=2))
+    assert all(b.audio_warning == "" for b in clean)

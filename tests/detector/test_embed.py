@@ -202,3 +202,15 @@ def test_a_movie_shorter_than_one_second_gives_empty_embeddings(tmp_path):
     emb = embed_video(path, backbones="offline", progress=lambda d, t: calls.append((d, t)))
     assert emb.image.shape == (0, 1280) and emb.audio.shape == (0, 128) and emb.features().shape == (0, 1408)
     assert emb.times_s.shape == (0,) and calls == [(0, 0)]
+
+
+def test_a_film_whose_audio_cannot_be_decoded_is_embedded_with_silence_and_a_warning(tmp_path):
+    from tests.mediagen import make_corrupt_audio_video
+
+    path = make_corrupt_audio_video(tmp_path / "broken.mp4", duration_s=3.0)
+    emb = embed_video(path, backbones="offline", random_init=True, device="cpu")
+    assert emb.image.shape[0] == 3 and "could not be decoded" in emb.audio_warning
+    silence = np.concatenate([np.full(64, np.log(LOG_OFFSET)), np.zeros(64)]).astype(np.float32)
+    np.testing.assert_allclose(emb.audio, np.tile(silence, (3, 1)), atol=1e-5)
+    assert embed_video(make_video(tmp_path / "fine.mp4", duration_s=2.0), backbones="offline", random_init=True,
+                       device="cpu").audio_warning == ""
