@@ -292,15 +292,19 @@ def cached_embeddings(
     random_init: bool = False,
     device: str | None = None,
     channel_order: str = "RGB",
+    model: SceneModel | None = None,
 ) -> dict[str, np.ndarray]:
     """image, audio, times_s of one video, embedded once per (file, size, mtime, backbone set, channel order) and
-    kept as .npz."""
+    kept as .npz. model: a model that carries its own backbones (published) embeds with them (keyed by their digest).
+    """
     from detector import __version__
     from detector.embed import embed_video
 
+    own = model is not None and model.carries_backbones
     stat = path.stat()
     key_text = (
         f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{backbones}|{random_init}|{channel_order}|{__version__}"
+        + (f"|{model.backbone_digest}" if own else "")
     )
     key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
     cache_dir = cache_dir or default_cache_dir()
@@ -311,9 +315,12 @@ def cached_embeddings(
                 return {name: data[name] for name in ("image", "audio", "times_s")}
         except (OSError, ValueError, KeyError):
             cache_file.unlink(missing_ok=True)  # a damaged cache entry is re-made
-    emb = embed_video(
-        path, backbones=backbones, random_init=random_init, device=device, channel_order=channel_order
-    )
+    if own:
+        emb = embed_video(path, model=model, device=device)
+    else:
+        emb = embed_video(
+            path, backbones=backbones, random_init=random_init, device=device, channel_order=channel_order
+        )
     arrays = {"image": emb.image, "audio": emb.audio, "times_s": emb.times_s}
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = cache_file.with_name(cache_file.name + ".partial.npz")
@@ -331,15 +338,17 @@ def items_to_arrays(
     device: str | None = None,
     progress: Progress | None = None,
     channel_order: str = "RGB",
+    model: SceneModel | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """features (n, D), labels, groups (the item's index) and warnings; each distinct file is embedded once."""
+    """features (n, D), labels, groups (the item's index) and warnings; each distinct file is embedded once.
+    model: see cached_embeddings (a published model's own backbones)."""
     per_file: dict[Path, dict[str, np.ndarray]] = {}
     feats, labels, groups, warnings = [], [], [], []
     for index, item in enumerate(items):
         if item.path not in per_file:
             per_file[item.path] = cached_embeddings(
                 item.path, backbones=backbones, cache_dir=cache_dir, random_init=random_init, device=device,
-                channel_order=channel_order,
+                channel_order=channel_order, model=model,
             )
         arrays = per_file[item.path]
         times = arrays["times_s"]
@@ -454,6 +463,7 @@ def evaluate_from_csv(
     x, y, g, warnings = items_to_arrays(
         items, backbones=model.card["backbone_set"], cache_dir=cache_dir, random_init=random_init, device=device,
         progress=progress, channel_order=model.card.get("channel_order", "RGB"),
+        model=model if model.carries_backbones else None,
     )
     probs = score(x, model)
     per_clip = group_results(g, y, probs, cut=cut)

@@ -130,3 +130,16 @@ def _flip_a_byte_in(path, tensor_name):
     start = 8 + length + header[tensor_name]["data_offsets"][0]
     raw[start + 3] ^= 0x40
     path.write_bytes(bytes(raw))
+
+
+def test_evaluate_scores_clips_on_the_models_own_backbones(published, film, tmp_path):
+    from detector.train import evaluate_from_csv
+
+    _, _, model_path = published
+    clips = tmp_path / "clips.csv"
+    clips.write_text(f"path,label\n{film},1\n")
+    model = load_model(model_path)
+    metrics = evaluate_from_csv(clips, model, cache_dir=tmp_path / "cache", device="cpu", cut=0.5)
+    expected = detect(film, model=model, device="cpu").scores
+    assert metrics["per_clip"][0]["n_seconds"] == 6
+    assert metrics["per_clip"][0]["mean_score"] == pytest.approx(float(expected.mean()), abs=1e-4)
