@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser
@@ -88,6 +88,7 @@ class AnalysisDetailApi(APIView):
 
 class MovieScoresApi(APIView):
     @extend_schema(
+        parameters=[OpenApiParameter("scene_type", str, description="Default: kissing")],
         responses={
             200: inline_serializer(
                 "MovieScores",
@@ -105,17 +106,13 @@ class MovieScoresApi(APIView):
         slug = request.query_params.get("scene_type") or "kissing"
         scene_type = SceneType.objects.filter(slug=slug).first()
         if scene_type is None:
-            return Response(
-                {"detail": f"There is no scene type '{slug}'; see /api/scene-types/ for the ones that exist."},
-                status=status.HTTP_404_NOT_FOUND,
-            )
+            raise errors.NotFound(f"There is no scene type '{slug}'; see /api/scene-types/ for the ones that exist.",
+                                  code="unknown_scene_type")
         try:
             result = selectors.movie_scores(movie=movie, scene_type=scene_type)
         except selectors.ScoresUnavailable as exc:
             has_model = selectors.scene_type_has_model(scene_type=scene_type)
-            return Response(
-                {"detail": str(exc), "scene_type": slug, "has_model": has_model}, status=status.HTTP_404_NOT_FOUND
-            )
+            raise errors.NotFound(str(exc), code="no_scores", extra={"scene_type": slug, "has_model": has_model}) from exc
         return Response(
             {
                 "window_s": result.window_s,

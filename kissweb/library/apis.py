@@ -30,6 +30,7 @@ from kissweb.library import serializers as s
 from kissweb.library.streaming import ranged_file_response
 from kissweb.library.uploads import HashingLimitedUploadHandler
 from kissweb.parsers import MultiPartParser
+from kissweb.schema import paginated
 
 ERRORS = errors.error_responses(400, 401, 403, 404)
 
@@ -144,7 +145,8 @@ class TokenApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=s.TokenInputSerializer, responses={200: s.TokenOutputSerializer, 400: s.ErrorSerializer})
+    @extend_schema(request=s.TokenInputSerializer,
+                   responses={200: s.TokenOutputSerializer, **errors.error_responses(400, 413, 429)})
     def post(self, request):
         data = s.TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -178,7 +180,7 @@ class MovieListCreateApi(APIView):
                 description="-segment_count / -scene_seconds count the chosen scene_type (all types without one).",
             ),
         ],
-        responses={200: s.MovieOutputSerializer(many=True), **ERRORS},
+        responses={200: paginated("PaginatedMovieList", s.MovieOutputSerializer()), **ERRORS},
     )
     def get(self, request):
         filters = _validated(MOVIE_LIST_FILTERS, request.query_params)
@@ -348,7 +350,7 @@ class SegmentSearchApi(APIView):
             s.SegmentSearchFilterSerializer, OpenApiParameter("page", int), OpenApiParameter("page_size", int),
             OpenApiParameter("ordering", str, enum=list(selectors.SEGMENT_ORDERINGS)),
         ],
-        responses={200: s.SegmentOutputSerializer(many=True), **ERRORS},
+        responses={200: paginated("PaginatedSegmentList", s.SegmentOutputSerializer()), **ERRORS},
     )
     def get(self, request):
         params = dict(_validated(SEGMENT_SEARCH_FILTERS, request.query_params))
@@ -419,7 +421,8 @@ class SceneTypeListCreateApi(APIView):
     def get(self, request):
         return Response([_scene_type_output(st) for st in selectors.scene_type_list()])
 
-    @extend_schema(request=s.SceneTypeCreateInputSerializer, responses={201: s.SceneTypeOutputSerializer, **ERRORS})
+    @extend_schema(request=s.SceneTypeCreateInputSerializer,
+                   responses={201: s.SceneTypeOutputSerializer, **ERRORS, **errors.error_responses(409)})
     def post(self, request):
         data = s.SceneTypeCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -20,7 +20,8 @@ from kissweb.training.models import TrainingRun
 
 class TrainingRunOutput(serializers.ModelSerializer):
     scene_type = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    model_version_status = serializers.CharField(source="model_version.status", default=None, read_only=True)
+    model_version_status = serializers.CharField(source="model_version.status", default=None, read_only=True,
+                                                 allow_null=True)
     metrics = serializers.JSONField(source="model_version.metrics", default=None, read_only=True)
     error = errors.PublicTextField()
     url = serializers.SerializerMethodField()

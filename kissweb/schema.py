@@ -1,0 +1,77 @@
+"""The OpenAPI schema's view of the API: drf-spectacular, plus what every endpoint can answer.
+
+`AutoSchema` documents the error responses each operation can give, in the one error shape (kissweb.errors):
+401/403 unless the view is open to all, 404 for a path with an id or a paginated list (a page past the last),
+400 for anything that takes input (a body or query parameters), 413 for a body (past 10 MB of JSON or the upload
+limit). A view documents what is particular to it (409, 415, 422, 429, ...) with `extend_schema`.
+tests/kissweb/test_openapi_responses.py checks real responses against the schema.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular import openapi
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+
+from kissweb.errors import ErrorSerializer
+
+
+class AutoSchema(openapi.AutoSchema):
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
+        responses = operation["responses"]
+        for code in self._implied_error_statuses(operation):
+            responses.setdefault(str(code), self._get_response_for_code(ErrorSerializer, str(code)))
+        return operation
+
+    def _implied_error_statuses(self, operation: dict) -> list[int]:
+        codes = []
+        if not all(isinstance(permission, AllowAny) for permission in self.view.get_permissions()):
+            codes += [401, 403]
+        query = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+        if operation.get("requestBody") or query:
+            codes.append(400)
+        if "{" in self.path or "page" in query:
+            codes.append(404)
+        if operation.get("requestBody"):
+            codes.append(413)
+        return codes
+
+
+def paginated(name: str, item: serializers.Serializer) -> serializers.Serializer:
+    """The schema of a page of a list as the list endpoints answer it."""
+    return inline_serializer(name, {
+        "count": serializers.IntegerField(help_text="Items on all pages."),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": item.__class__(many=True),
+    })
+
+
+def postprocess_nullable(result: dict, generator, request, public) -> dict:  # noqa: ARG001 - the hook's signature
+    """OpenAPI 3.1 has no `nullable`; schemas written by hand for 3.0 (DRF's pagination) still say it. Turn each
+    into the 3.1 form, so that validators (and clients) read `null` as allowed."""
+
+    def fix(node):
+        if isinstance(node, dict):
+            if node.pop("nullable", False):
+                kind = node.get("type")
+                if isinstance(kind, str):
+                    node["type"] = [kind, "null"]
+                elif isinstance(kind, list) and "null" not in kind:
+                    node["type"] = [*kind, "null"]
+                elif kind is None:
+                    inner = dict(node)
+                    node.clear()
+                    node["oneOf"] = [inner, {"type": "null"}]
+            for value in node.values():
+                fix(value)
+        elif isinstance(node, list):
+            for value in node:
+                fix(value)
+
+    fix(result)
+    return result
