@@ -45,3 +45,25 @@ class RejectChunkedBodyMiddleware:
             response.status_code = 411
             return response
         return self.get_response(request)
+
+
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy and Permissions-Policy on every response (settings.KISSWEB_CONTENT_SECURITY_POLICY,
+    KISSWEB_PERMISSIONS_POLICY). The frontend keeps every script and style in static files, so the policy needs no
+    'unsafe-inline' (tests/e2e/test_csp.py counts violations in Chromium as failures)."""
+
+    def __init__(self, get_response):
+        from django.conf import settings
+
+        self.get_response = get_response
+        self.headers = {
+            "Content-Security-Policy": settings.KISSWEB_CONTENT_SECURITY_POLICY,
+            "Permissions-Policy": settings.KISSWEB_PERMISSIONS_POLICY,
+        }
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        for name, value in self.headers.items():
+            if value and name not in response:
+                response[name] = value
+        return response

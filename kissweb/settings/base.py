@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_q",
     "axes",
     "kissweb.library",
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kissweb.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -56,6 +58,19 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a lock-out found during the view into the 429
 ]
+
+# Only this origin's scripts, styles, media and connections; no inline script or style, no plugins, no framing.
+KISSWEB_CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data: blob:",
+    "media-src 'self' blob:", "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'self'",
+    "form-action 'self'", "frame-ancestors 'none'",
+])
+# The player needs fullscreen and picture-in-picture for itself; nothing here needs sensors, camera or payments.
+KISSWEB_PERMISSIONS_POLICY = ", ".join([
+    "accelerometer=()", "camera=()", "display-capture=()", "geolocation=()", "gyroscope=()", "magnetometer=()",
+    "microphone=()", "midi=()", "payment=()", "usb=()", "fullscreen=(self)", "picture-in-picture=(self)",
+    "autoplay=(self)",
+])
 
 ROOT_URLCONF = "kissweb.urls"
 WSGI_APPLICATION = "kissweb.wsgi.application"
@@ -151,6 +166,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Find scenes (kissing first) in a movie library, second by second.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from this server's static files (the CSP allows no other origin).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # 3.1: its schemas are JSON Schema 2020-12, so tests validate real responses with jsonschema itself.
     "OAS_VERSION": "3.1.0",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "kissweb.schema.postprocess_nullable"],
