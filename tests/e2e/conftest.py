@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -108,13 +109,24 @@ def page_as(browser_context, live_server):
     return open_page
 
 
+def wait_until(page, expression: str, *, timeout: float = 15_000) -> None:
+    """Wait until a JavaScript expression is true in the page. Playwright's wait_for_function evaluates its
+    predicate with eval() inside the page, which the Content-Security-Policy refuses; this asks through DevTools,
+    which the policy does not govern."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout:g} ms: {expression}")
+        page.wait_for_timeout(50)
+
+
 def screenshot(page, name: str, *, full_page: bool = True) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     if full_page:
         page.evaluate("window.scrollTo(0, 0)")
     try:  # thumbnails are made on demand; give the visible ones a moment
-        page.wait_for_function("[...document.images].every((img) => img.complete)", timeout=8000)
+        wait_until(page, "[...document.images].every((img) => img.complete)", timeout=8000)
     except Exception:  # noqa: BLE001 - a screenshot with a placeholder is still a screenshot
         pass
     page.screenshot(path=str(path), full_page=full_page)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, wait_until
 from tests.e2e.test_player import current_time, listed_scenes, open_movie
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -48,7 +48,7 @@ def test_mark_label_edit_and_delete_spans(page_as, staff_user, analysed_movie):
     page.locator('input[name="ann-label"][value="positive"]').check()
     page.get_by_test_id("timeline").focus()
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelectorAll('#annotation-list li[data-annotation-id]').length === 2")
+    wait_until(page, "document.querySelectorAll('#annotation-list li[data-annotation-id]').length === 2")
     keyed = Annotation.objects.exclude(pk=dragged.pk).get()
     assert (keyed.start_s, keyed.end_s, keyed.label) == (40.0, 44.5, "positive")
 
@@ -63,7 +63,7 @@ def test_mark_label_edit_and_delete_spans(page_as, staff_user, analysed_movie):
 
     # Delete the keyed one.
     page.locator(f'#annotation-list li[data-annotation-id="{keyed.pk}"] [data-action=delete]').click()
-    page.wait_for_function("document.querySelectorAll('#annotation-list li[data-annotation-id]').length === 1")
+    wait_until(page, "document.querySelectorAll('#annotation-list li[data-annotation-id]').length === 1")
     assert list(Annotation.objects.values_list("pk", flat=True)) == [dragged.pk]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import kissing_type, screenshot, sign_in
+from tests.e2e.conftest import kissing_type, screenshot, sign_in, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -40,7 +40,7 @@ def test_no_page_breaks_the_content_security_policy(browser_context, live_server
     violations = visit(page, "/login/")
     # The check can fail: an inline style set the way the frontend no longer does is reported.
     page.evaluate("document.body.setAttribute('style', 'color: red')")
-    page.wait_for_function("window.__cspViolations.length > 0")
+    wait_until(page, "window.__cspViolations.length > 0")
     page.evaluate("window.__cspViolations = []")
 
     sign_in(context, live_server, admin)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import kissing_type, screenshot
+from tests.e2e.conftest import kissing_type, screenshot, wait_until
 from tests.e2e.test_player import current_time
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -149,8 +149,8 @@ def test_library_lists_progress_and_filters_by_scene_type(page_as, staff_user, a
     assert "42%" in busy_card.inner_text() and "left" in busy_card.inner_text()
     assert busy_card.locator("[role=progressbar]").get_attribute("aria-valuenow") == "42"
     # Movies without a stored poster show a frame of the film instead.
-    page.wait_for_function(
-        "[...document.querySelectorAll('.movie-card[data-status=ready] img')].filter((i) => i.naturalWidth > 0).length >= 2"
+    wait_until(
+        page, "[...document.querySelectorAll('.movie-card[data-status=ready] img')].filter((i) => i.naturalWidth > 0).length >= 2"
     )
     screenshot(page, "library")
 
@@ -159,7 +159,7 @@ def test_library_lists_progress_and_filters_by_scene_type(page_as, staff_user, a
     page.wait_for_selector(f'.movie-card[data-movie-id="{busy.pk}"][data-status=ready]', timeout=10_000)
 
     page.locator("#f-scene-type").select_option("kissing")
-    page.wait_for_function("document.querySelectorAll('.movie-card').length === 1")
+    wait_until(page, "document.querySelectorAll('.movie-card').length === 1")
     assert page.locator(".movie-card").get_attribute("data-movie-id") == str(with_scenes.pk)
     assert "scene_type=kissing" in page.url
     screenshot(page, "library-filtered")
@@ -167,10 +167,10 @@ def test_library_lists_progress_and_filters_by_scene_type(page_as, staff_user, a
     page.wait_for_selector(".empty")
     assert "No movies match" in page.locator(".empty").inner_text()
     page.locator(".empty button").click()
-    page.wait_for_function("document.querySelectorAll('.movie-card').length === 3")
+    wait_until(page, "document.querySelectorAll('.movie-card').length === 3")
 
     page.locator("#f-search").fill("straw")
-    page.wait_for_function("document.querySelectorAll('.movie-card').length === 1")
+    wait_until(page, "document.querySelectorAll('.movie-card').length === 1")
     assert page.locator(".movie-card").get_attribute("data-movie-id") == str(without.pk)
 
 
@@ -182,12 +182,12 @@ def test_scene_search_opens_the_player_at_the_scene(page_as, staff_user, analyse
     page.wait_for_selector(".scene-card")
     assert page.locator(".scene-card").count() == 4
     page.locator("#f-search").fill("casa")
-    page.wait_for_function("document.querySelectorAll('.scene-card').length === 2")
+    wait_until(page, "document.querySelectorAll('.scene-card').length === 2")
     screenshot(page, "scenes")
     card = page.locator(".scene-card").nth(1)
     start = float(card.get_attribute("data-segment-start"))
     card.click()
     page.wait_for_url(f"**/movies/{movie.pk}/?t=*")
-    page.wait_for_function("document.querySelector('video').readyState >= 1")
-    page.wait_for_function(f"Math.abs(document.querySelector('video').currentTime - {start}) < 0.6")
+    wait_until(page, "document.querySelector('video').readyState >= 1")
+    wait_until(page, f"Math.abs(document.querySelector('video').currentTime - {start}) < 0.6")
     assert abs(current_time(page) - start) < 0.6

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -15,7 +15,7 @@ def open_movie(page, movie, query: str = ""):
     page.goto(f"/movies/{movie.pk}/{query}")
     page.wait_for_selector("#scene-list li[data-segment-start]")
     page.evaluate("document.querySelector('video').muted = true")
-    page.wait_for_function("document.querySelector('video').readyState >= 1")
+    wait_until(page, "document.querySelector('video').readyState >= 1")
     return page
 
 
@@ -44,7 +44,7 @@ def test_scene_list_click_timeline_and_next_previous(page_as, staff_user, analys
 
     # Clicking a scene plays from its start.
     page.locator("#scene-list li").nth(1).locator("button.when").click()
-    page.wait_for_function(f"Math.abs(document.querySelector('video').currentTime - {scenes[1][0]}) < 1.5")
+    wait_until(page, f"Math.abs(document.querySelector('video').currentTime - {scenes[1][0]}) < 1.5")
     page.evaluate("document.querySelector('video').pause()")
 
     # Clicking the timeline seeks to that fraction of the film.
@@ -72,7 +72,7 @@ def test_scene_list_click_timeline_and_next_previous(page_as, staff_user, analys
 def test_deep_link_starts_at_t(page_as, staff_user, analysed_movie):
     movie = analysed_movie()
     page = open_movie(page_as(staff_user), movie, "?t=31.5")
-    page.wait_for_function("Math.abs(document.querySelector('video').currentTime - 31.5) < 0.6")
+    wait_until(page, "Math.abs(document.querySelector('video').currentTime - 31.5) < 0.6")
 
 
 def test_copied_scene_link_opens_the_player_at_the_scene(browser_context, page_as, staff_user, analysed_movie):
@@ -86,14 +86,14 @@ def test_copied_scene_link_opens_the_player_at_the_scene(browser_context, page_a
     link = page.evaluate("navigator.clipboard.readText()")
     assert link.endswith(f"/movies/{movie.pk}/?t={start:g}")
     page.goto(link)
-    page.wait_for_function(f"Math.abs(document.querySelector('video').currentTime - {start}) < 0.6")
+    wait_until(page, f"Math.abs(document.querySelector('video').currentTime - {start}) < 0.6")
 
 
 def test_chapters_track_has_a_cue_per_scene(page_as, staff_user, analysed_movie):
     movie = analysed_movie()
     page = open_movie(page_as(staff_user), movie)
     page.evaluate("document.querySelector('video').textTracks[0].mode = 'hidden'")
-    page.wait_for_function("(document.querySelector('video').textTracks[0].cues || []).length === 2")
+    wait_until(page, "(document.querySelector('video').textTracks[0].cues || []).length === 2")
     cues = page.evaluate("[...document.querySelector('video').textTracks[0].cues].map((c) => [c.startTime, c.endTime])")
     assert [tuple(c) for c in cues] == stored_scenes(movie)
 
@@ -107,21 +107,21 @@ def test_sensitivity_slider_rederives_scenes_and_saves(page_as, staff_user, anal
     assert len(before) == 2
     # Sensitivity 70 = cut 0.3: the unsure stretch at 47..58 s becomes a scene.
     page.locator("#sensitivity-range").fill("70")
-    page.wait_for_function("document.querySelectorAll('#scene-list li').length === 3")
+    wait_until(page, "document.querySelectorAll('#scene-list li').length === 3")
     after = listed_scenes(page)
     assert after[:2] == before and after[2][0] == 47.0
     assert page.locator("#scene-list li[data-source=preview]").count() == 1
     screenshot(page, "movie-sensitivity-preview")
     # Sensitivity 5 = cut 0.95: nothing is that sure.
     page.locator("#sensitivity-range").fill("5")
-    page.wait_for_function("document.querySelectorAll('#scene-list li').length === 0")
+    wait_until(page, "document.querySelectorAll('#scene-list li').length === 0")
     assert "No kissing scenes found at this sensitivity" in page.locator("#scene-summary").inner_text()
     page.locator("#sensitivity-range").fill("70")
     page.locator("#sensitivity-save").click()
     page.wait_for_selector(".toast.ok")
     assert SceneType.objects.get(slug="kissing").cut == pytest.approx(0.3)
     # The server re-derived the stored scenes with the same algorithm: the preview is now simply the list.
-    page.wait_for_function("document.querySelectorAll('#scene-list li[data-source=preview]').length === 0")
+    wait_until(page, "document.querySelectorAll('#scene-list li[data-source=preview]').length === 0")
     assert listed_scenes(page) == stored_scenes(movie) == after
     assert page.locator("#sensitivity-save").is_hidden()
 
@@ -134,7 +134,7 @@ def test_skip_mode_jumps_past_a_scene_and_ask_mode_offers_a_button(page_as, staf
     first_start, first_end = listed_scenes(page)[0]
 
     page.locator("#skip-kissing").select_option("ask")
-    page.wait_for_function("document.querySelector('.toast.ok')")
+    wait_until(page, "document.querySelector('.toast.ok')")
     page.evaluate(f"document.querySelector('video').currentTime = {first_start + 1}")
     page.evaluate("document.querySelector('video').play()")
     page.wait_for_selector("#skip-button:not([hidden])")
@@ -143,12 +143,12 @@ def test_skip_mode_jumps_past_a_scene_and_ask_mode_offers_a_button(page_as, staf
     assert current_time(page) >= first_end - 0.1
 
     page.locator("#skip-kissing").select_option("skip")
-    page.wait_for_function("document.querySelectorAll('.toast.ok').length >= 2")
+    wait_until(page, "document.querySelectorAll('.toast.ok').length >= 2")
     assert SkipPreference.objects.get(user=staff_user).mode == "skip"
     page.evaluate(f"document.querySelector('video').currentTime = {first_start - 1.0}")
     page.evaluate("document.querySelector('video').play()")
     started = time.monotonic()
-    page.wait_for_function(f"document.querySelector('video').currentTime >= {first_end}", timeout=8000)
+    wait_until(page, f"document.querySelector('video').currentTime >= {first_end}", timeout=8000)
     # Playing through the scene would take its whole length; the jump takes a moment.
     assert time.monotonic() - started < (first_end - first_start) - 3
     page.evaluate("document.querySelector('video').pause()")
@@ -188,14 +188,14 @@ def test_a_movie_still_analysing_shows_progress_and_its_scenes_arrive_without_re
     page.goto(f"/movies/{movie.pk}/")
     page.wait_for_selector("#movie-status [role=progressbar]")
     assert "60%" in page.locator("#movie-status").inner_text()
-    page.wait_for_function("document.querySelector('#scene-summary').textContent.includes('when the analysis is done')")
+    wait_until(page, "document.querySelector('#scene-summary').textContent.includes('when the analysis is done')")
     assert page.locator("#scene-list li").count() == 0
     screenshot(page, "movie-analysing")
 
     ScoreTrack.objects.bulk_create([ScoreTrack(**row) for row in tracks])
     Segment.objects.bulk_create([Segment(**row) for row in segments])
     Movie.objects.filter(pk=movie.pk).update(status="ready", progress=1.0, eta_s=None)
-    page.wait_for_function("document.querySelectorAll('#scene-list li').length === 2", timeout=10_000)
+    wait_until(page, "document.querySelectorAll('#scene-list li').length === 2", timeout=10_000)
     assert page.locator("#movie-status").inner_text().strip() == ""
     assert listed_scenes(page) == stored_scenes(movie)
 
@@ -207,7 +207,7 @@ def test_edit_details(page_as, staff_user, analysed_movie):
     page.locator("#edit-title-input").fill("Brief Encounter (restored)")
     page.locator("#edit-year-input").fill("1946")
     page.locator("#edit-form button[type=submit]").click()
-    page.wait_for_function("document.querySelector('#movie-title').textContent === 'Brief Encounter (restored)'")
+    wait_until(page, "document.querySelector('#movie-title').textContent === 'Brief Encounter (restored)'")
     movie.refresh_from_db()
     assert (movie.title, movie.year) == ("Brief Encounter (restored)", 1946)
     assert page.locator("#movie-meta").inner_text().startswith("1946")
