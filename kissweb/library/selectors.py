@@ -11,8 +11,8 @@ from django.db import connection
 from django.db.models import F, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
+from kissweb import errors
 from kissweb.library.models import (
     Annotation, ModelVersion, Movie, MovieSceneStats, SceneCountBucket, SceneType, Segment,
 )
@@ -81,7 +81,8 @@ def scene_type_by_slug(slug: str, *, scene_types: list[dict], param: str = "scen
         if scene_type["slug"] == slug:
             return scene_type
     known = ", ".join(sorted(s["slug"] for s in scene_types)) or "none yet"
-    raise ValidationError({param: f"There is no scene type '{slug}'; known scene types: {known}."})
+    message = f"There is no scene type '{slug}'; known scene types: {known}."
+    raise errors.Invalid(message, code="unknown_scene_type", fields={param: message})
 
 
 # --- movies ---------------------------------------------------------------------------------------------
@@ -178,9 +179,9 @@ def _list_page(
     return meta_values, ListPage(rows=rows, count=count, page=page)
 
 
-def _unknown_scene_type(slug: str, *, param: str = "scene_type") -> ValidationError:
-    return ValidationError({param: f"There is no scene type '{slug}'; known scene types: "
-                                   f"{_known_slugs()}."})
+def _unknown_scene_type(slug: str, *, param: str = "scene_type") -> errors.Invalid:
+    message = f"There is no scene type '{slug}'; known scene types: {_known_slugs()}."
+    return errors.Invalid(message, code="unknown_scene_type", fields={param: message})
 
 
 def _known_slugs() -> str:
@@ -210,9 +211,8 @@ def movie_page(
     """
     ordering = ordering or "-created_at"
     if ordering not in MOVIE_ORDERINGS:
-        raise ValidationError(
-            {"ordering": f"Unknown ordering '{ordering}'; choose one of: {', '.join(MOVIE_ORDERINGS)}."}
-        )
+        message = f"Unknown ordering '{ordering}'; choose one of: {', '.join(MOVIE_ORDERINGS)}."
+        raise errors.Invalid(message, fields={"ordering": message})
     if scene_type and min_segments is None:
         min_segments = 1
     stats_table = MovieSceneStats._meta.db_table
@@ -351,9 +351,8 @@ def segment_page(
     one statement, as `movie_page`."""
     ordering = ordering or "movie"
     if ordering not in SEGMENT_ORDERINGS:
-        raise ValidationError(
-            {"ordering": f"Unknown ordering '{ordering}'; choose one of: {', '.join(SEGMENT_ORDERINGS)}."}
-        )
+        message = f"Unknown ordering '{ordering}'; choose one of: {', '.join(SEGMENT_ORDERINGS)}."
+        raise errors.Invalid(message, fields={"ordering": message})
     where, params = [], {"scene_type": scene_type or None}
     if scene_type:
         where.append(f"seg.scene_type_id = {CHOSEN_SCENE_TYPE_SQL}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from kissweb import errors
 from kissweb.library.models import SceneType
 from kissweb.web.models import SkipMode, SkipPreference
 
@@ -16,14 +16,15 @@ def skip_preferences_update(*, user, modes: dict[str, str]) -> None:
     All or nothing: an unknown scene type or mode changes nothing and says which one is wrong.
     """
     if not isinstance(modes, dict):
-        raise ValidationError("Send the skip modes as an object, e.g. {\"skip\": {\"kissing\": \"ask\"}}.")
+        raise errors.Invalid("Send the skip modes as an object, e.g. {\"skip\": {\"kissing\": \"ask\"}}.",
+                             fields={"skip": "must be an object"})
     known = {st.slug: st for st in SceneType.objects.filter(slug__in=list(modes))}
     for slug, mode in modes.items():
         if slug not in known:
-            raise ValidationError(f"There is no scene type \"{slug}\"; see /api/scene-types/ for the ones that exist.")
+            message = f"There is no scene type \"{slug}\"; see /api/scene-types/ for the ones that exist."
+            raise errors.Invalid(message, code="unknown_scene_type", fields={f"skip.{slug}": message})
         if mode not in SkipMode.values:
-            raise ValidationError(
-                f"\"{mode}\" is not a skip mode for \"{slug}\"; use one of: {', '.join(SkipMode.values)}."
-            )
+            message = f"\"{mode}\" is not a skip mode for \"{slug}\"; use one of: {', '.join(SkipMode.values)}."
+            raise errors.Invalid(message, code="unknown_skip_mode", fields={f"skip.{slug}": message})
     for slug, mode in modes.items():
         SkipPreference.objects.update_or_create(user=user, scene_type=known[slug], defaults={"mode": mode})

@@ -2,7 +2,7 @@
 import { api, apiAll, el, toast, showError, formatTime, formatDuration, progressBlock, isBusy, icon, sceneTypeSlug } from "./api.js";
 import { Timeline } from "./timeline.js";
 import {
-  $, video, movieId, isStaff, state, ui, duration, typeBySlug, colourFor, savedSettings, isDirty, displayed,
+  $, video, movieId, canTune, state, ui, duration, typeBySlug, colourFor, savedSettings, isDirty, displayed,
   reviewOf, currentSceneOf, loadMovie, loadSegments, loadScores, loadAnnotations, loadPreferences,
 } from "./movie_state.js";
 import { seek, playScene, jumpScene, skipScene, checkSkip, renderSkipSettings, toggleFullscreen } from "./movie_playback.js";
@@ -95,11 +95,11 @@ function renderSensitivity() {
   $("threshold").value = String(s.threshold);
   const dirty = isDirty(slug);
   $("sensitivity-reset").hidden = !dirty;
-  $("sensitivity-save").hidden = !(dirty && isStaff);
+  $("sensitivity-save").hidden = !(dirty && canTune);
   $("sensitivity-note").textContent = state.staleScores[slug]
     ? "These scores come from an earlier model; the library is being re-scored with the active one."
     : dirty
-    ? (isStaff ? "Preview: not saved yet." : "Preview only: an administrator can save it for everyone.")
+    ? (canTune ? "Preview: not saved yet." : "Preview only: an administrator can save it for everyone.")
     : "Same setting as the library.";
 }
 

@@ -14,7 +14,8 @@ export const video = document.getElementById("player");
 
 export const $ = (id) => document.getElementById(id);
 
-export const isStaff = document.body.dataset.staff === "1";
+// Whether this person may save a scene type's settings (the server's permission policy, via the page).
+export const canTune = document.body.dataset.canTune === "1";
 
 export const state = {
   movie: null,

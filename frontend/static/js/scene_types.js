@@ -62,13 +62,13 @@ function backbonesFacts(version) {
   return `${version.backbone_set} · ${version.channel_order} · ${backbones}`;
 }
 
-function versionCard(version, { staff, onActivate }) {
+function versionCard(version, { canActivate, onActivate }) {
   const h = version.heldout || {};
   const o = version.observed || {};
   const confusion = h.confusion ? `tn ${h.confusion[0][0]} · fp ${h.confusion[0][1]} · fn ${h.confusion[1][0]} · tp ${h.confusion[1][1]}` : "–";
   const actions = el("div", { class: "st-actions" });
   if (version.is_active) actions.append(el("span", { class: "badge ok" }, "Active"));
-  else if (staff && version.status === "ready") {
+  else if (canActivate && version.status === "ready") {
     actions.append(el("button", { type: "button", class: "small", dataset: { activate: version.id },
       onclick: (event) => onActivate(version, event.currentTarget.closest(".st-version")) },
     version.wasNewer ? "Roll back to this" : "Activate"));
@@ -143,7 +143,9 @@ function qualityBlock(data) {
 
 async function detailPage(root) {
   const slug = root.dataset.slug;
-  const staff = root.dataset.staff === "1";
+  // What this person may do here, as the server's permission policy says (the page carries it).
+  const can = { activate: root.dataset.canActivate === "1", train: root.dataset.canTrain === "1",
+                change: root.dataset.canChange === "1" };
   const versionsBox = document.getElementById("versions");
   const summary = document.getElementById("annotation-summary");
   const trainButton = document.getElementById("train-button");
@@ -201,7 +203,7 @@ async function detailPage(root) {
       if (trainButton) trainButton.disabled = !stats.can_train || stats.active_training_run !== null;
       const activeIndex = stats.versions.findIndex((v) => v.is_active);
       stats.versions.forEach((v, i) => { v.wasNewer = activeIndex >= 0 && i > activeIndex; });
-      versionsBox.replaceChildren(...stats.versions.map((v) => versionCard(v, { staff, onActivate: activate })));
+      versionsBox.replaceChildren(...stats.versions.map((v) => versionCard(v, { canActivate: can.activate, onActivate: activate })));
       if (!stats.versions.length) {
         versionsBox.append(el("p", { class: "muted" }, "No models yet. Train one from your labelled spans, or upload or import one."));
       }
@@ -221,7 +223,7 @@ async function detailPage(root) {
     try {
       const data = await api(`/api/scene-types/${slug}/quality/`);
       const possible = !Object.values(data.spans_needed || {}).some(Boolean);
-      if (staff && possible && !data.current && !measuring && (measure || !askedOnce)) {
+      if (can.train && possible && !data.current && !measuring && (measure || !askedOnce)) {
         askedOnce = true;
         await api(`/api/scene-types/${slug}/quality/`, { method: "POST" });
         measuring = true;
@@ -320,7 +322,7 @@ async function detailPage(root) {
   fileForm("import-form", `/api/scene-types/${slug}/import-reference/`, (v) => `Imported the published model as “${v.name}”.`);
 
   const settingsForm = document.getElementById("settings-form");
-  if (settingsForm && staff) {
+  if (settingsForm && can.change) {
     settingsForm.addEventListener("submit", async (event) => {
       event.preventDefault();
       const f = settingsForm.elements;

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.exceptions import ValidationError
 
+from kissweb import errors
 from kissweb.library import selectors
 from kissweb.library.models import ModelVersion, SceneType
 from tests.kissweb.library.conftest import detected_segment, manual_segment
@@ -69,7 +69,7 @@ def test_movie_page_rows_count_and_totals(user, make_movie, kissing):
     with_scenes = selectors.movie_page(page=1, page_size=10, scene_type="kissing", ordering="title")
     assert with_scenes.count == 3 and [r["segment_count"] for r in with_scenes.rows] == [1, 1, 1]
     assert selectors.movie_page(page=1, page_size=10, scene_type="kissing", min_segments=2).count == 0
-    with pytest.raises(ValidationError, match="known scene types: fight, kissing"):
+    with pytest.raises(errors.Invalid, match="known scene types: fight, kissing"):
         selectors.movie_page(page=1, page_size=10, scene_type="dancing")
 
 
@@ -82,5 +82,5 @@ def test_segment_page_rows_and_count(user, make_movie, kissing):
     assert (result.count, [(r["movie_title"], r["start_s"]) for r in result.rows]) == (3, [("A river", 0), ("A river", 10)])
     assert selectors.segment_page(page=None, page_size=2).page == 2
     assert selectors.segment_page(page=1, page_size=2, scene_type="kissing", min_duration=6).count == 0
-    with pytest.raises(ValidationError, match="no scene type 'dancing'"):
+    with pytest.raises(errors.Invalid, match="no scene type 'dancing'"):
         selectors.segment_page(page=1, page_size=2, scene_type="dancing")
