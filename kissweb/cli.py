@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import time
 from pathlib import Path
 
 from kissweb.dbresolve import resolve_database_url
+from kissweb.settings.secret import secret_key
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,14 +40,9 @@ def _redact(url: str) -> str:
 
 
 def export_secret_key() -> None:
-    """Outside production, keep a generated secret key in the data dir so sessions survive restarts."""
-    if os.environ.get("DJANGO_SECRET_KEY"):
-        return
-    key_file = data_dir() / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    os.environ["DJANGO_SECRET_KEY"] = key_file.read_text().strip()
+    """The installation's key (DJANGO_SECRET_KEY, else KISSWEB_DATA_DIR/secret_key) for every process started here;
+    settings resolve it the same way, so `python manage.py ...` run by hand signs tasks the worker can read."""
+    os.environ["DJANGO_SECRET_KEY"] = secret_key(data_dir=data_dir())
 
 
 def setup_django(settings_module: str = "kissweb.settings.local") -> None:
@@ -91,21 +86,45 @@ def _stop_all(procs: list[subprocess.Popen], timeout_s: float = 20) -> None:
             proc.wait()
 
 
+WORKER_RESTART_DELAYS_S = (1, 5, 15, 60)  # waits before restarting a worker that keeps dying right after its start
+WORKER_HEALTHY_AFTER_S = 60  # a worker that ran this long before dying is restarted at once
+
+
+def _worker_start(python: str) -> subprocess.Popen:
+    return _start([python, "manage.py", "qcluster"])
+
+
+def _worker_restart(worker: subprocess.Popen, *, python: str, started_at: float, quick_deaths: int) -> tuple:
+    """Start a new qcluster after the old one died (its pool workers, orphaned in its process group, go too)."""
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    quick_deaths = quick_deaths + 1 if time.monotonic() - started_at < WORKER_HEALTHY_AFTER_S else 0
+    delay = WORKER_RESTART_DELAYS_S[min(quick_deaths, len(WORKER_RESTART_DELAYS_S)) - 1] if quick_deaths else 0
+    print(
+        f"kiss: the task worker (qcluster, pid {worker.pid}) exited with code {worker.returncode}; the web server "
+        f"stays up, and a new worker starts{f' in {delay} s' if delay else ' now'}. Runs it was working on are "
+        "queued again once their heartbeat is stale.",
+        file=sys.stderr, flush=True,
+    )
+    time.sleep(delay)
+    return _worker_start(python), time.monotonic(), quick_deaths
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     export_database_url()
     export_secret_key()
     setup_django()
     new_password = prepare_app()
     python = sys.executable
-    procs = [
-        _start([
-            python, "-m", "gunicorn", "kissweb.wsgi:application",
-            "--bind", f"{args.host}:{args.port}",
-            "--worker-class", "gthread", "--workers", str(args.web_workers), "--threads", "8",
-            "--timeout", "3600", "--graceful-timeout", "10", "--access-logfile", "-",
-        ]),
-        _start([python, "manage.py", "qcluster"]),
-    ]
+    web = _start([
+        python, "-m", "gunicorn", "kissweb.wsgi:application",
+        "--bind", f"{args.host}:{args.port}",
+        "--worker-class", "gthread", "--workers", str(args.web_workers), "--threads", "8",
+        "--timeout", "3600", "--graceful-timeout", "10", "--access-logfile", "-",
+    ])
+    worker, worker_started, quick_deaths = _worker_start(python), time.monotonic(), 0
     url = f"http://{'localhost' if args.host in ('127.0.0.1', '0.0.0.0') else args.host}:{args.port}/"
     print(f"\nKissweb is running at {url}  (Ctrl-C stops the web server and the worker)", flush=True)
     if new_password:
@@ -121,13 +140,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     try:
-        while not stopping and all(p.poll() is None for p in procs):
+        while not stopping and web.poll() is None:
+            if worker.poll() is not None and not stopping:
+                # A dead worker must not take the site down: restart it, and say so.
+                worker, worker_started, quick_deaths = _worker_restart(
+                    worker, python=python, started_at=worker_started, quick_deaths=quick_deaths
+                )
             time.sleep(0.5)
     finally:
-        dead = [p for p in procs if p.poll() is not None]
-        _stop_all(procs)
-    if dead and not stopping:
-        print(f"kiss: a process exited with code {dead[0].returncode}; stopped the others.", file=sys.stderr)
+        web_died = web.poll() is not None
+        _stop_all([web, worker])
+    if web_died and not stopping:
+        print(f"kiss: the web server exited with code {web.returncode}; stopped the worker.", file=sys.stderr)
         return 1
     print("kiss: stopped.", file=sys.stderr)
     return 0

@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/", include("kissweb.library.urls")),
     path("api/", include("kissweb.analysis.urls")),
     path("api/", include("kissweb.training.urls")),
+    path("api/", include("kissweb.jobs.urls")),
     path("", include("kissweb.web.urls")),
     path("", include("kissweb.training.page_urls")),
 ]

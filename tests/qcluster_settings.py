@@ -10,6 +10,7 @@ from pathlib import Path
 from kissweb.settings.base import *  # noqa: F403
 
 MEDIA_ROOT = Path(os.environ["KISSWEB_TEST_MEDIA_ROOT"])
+SECRET_KEY = "test-only-key-never-used-outside-tests-0123456789"  # the same as kissweb.settings.test: tasks it signs
 FILE_UPLOAD_TEMP_DIR = None
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

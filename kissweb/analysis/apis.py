@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser
@@ -13,21 +13,42 @@ from rest_framework.views import APIView
 
 from kissweb import errors, permissions
 from kissweb.analysis import selectors, services
-from kissweb.library.models import Analysis, ModelVersion, Movie, SceneType
+from kissweb.jobs.apis import RunProgressSerializer
+from kissweb.jobs.models import RunStatus
+from kissweb.jobs.selectors import run_progress
+from kissweb.library.models import Analysis, AnalysisKind, ModelVersion, Movie, SceneType
 from kissweb.parsers import MultiPartParser
 
 
 class AnalysisOutputSerializer(serializers.ModelSerializer):
+    """What the analysis produced, with its run's lifecycle under the names it always had, and `run`: the one
+    progress shape every kind of run has."""
+
     model_versions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    error = errors.PublicTextField(movie_title="movie.title")
+    kind = serializers.ChoiceField(source="run.kind", choices=AnalysisKind.choices, read_only=True)
+    status = serializers.ChoiceField(source="run.status", choices=RunStatus.choices, read_only=True)
+    attempts = serializers.IntegerField(source="run.attempts", read_only=True)
+    progress = serializers.FloatField(source="run.progress", read_only=True)
+    eta_s = serializers.FloatField(source="run.eta_s", read_only=True, allow_null=True)
+    stage = serializers.CharField(source="run.stage", read_only=True)
+    heartbeat_at = serializers.DateTimeField(source="run.heartbeat_at", read_only=True, allow_null=True)
+    queued_at = serializers.DateTimeField(source="run.queued_at", read_only=True)
+    started_at = serializers.DateTimeField(source="run.started_at", read_only=True, allow_null=True)
+    finished_at = serializers.DateTimeField(source="run.finished_at", read_only=True, allow_null=True)
+    error = errors.PublicTextField(source="run.error", movie_title="movie.title")
+    run = serializers.SerializerMethodField()
 
     class Meta:
         model = Analysis
         fields = [
             "id", "movie", "kind", "status", "attempts", "progress", "eta_s", "stage", "heartbeat_at",
             "queued_at", "started_at", "finished_at", "timings_s", "backbone_set", "model_versions", "changes",
-            "error",
+            "error", "run",
         ]
+
+    @extend_schema_field(RunProgressSerializer)
+    def get_run(self, analysis: Analysis) -> dict:
+        return run_progress(analysis.run)
 
 
 class ModelVersionOutputSerializer(serializers.ModelSerializer):
@@ -60,9 +81,11 @@ class MovieAnalyzeApi(APIView):
         try:
             analysis = services.analysis_request(movie=movie)
         except services.AnalysisAlreadyActive as exc:
-            active = Analysis.objects.filter(movie=movie, status__in=("queued", "running")).first()
+            active = Analysis.objects.filter(run=exc.run).first() if exc.run else None
             return Response(
-                {"detail": str(exc), "analysis": active.pk if active else None}, status=status.HTTP_409_CONFLICT
+                {"detail": str(exc), "code": exc.code, "analysis": active.pk if active else None,
+                 "run": run_progress(exc.run) if exc.run else None},
+                status=status.HTTP_409_CONFLICT,
             )
         return Response(AnalysisOutputSerializer(analysis).data, status=status.HTTP_202_ACCEPTED)
 
@@ -82,7 +105,9 @@ class MovieAnalysisListApi(ListAPIView):
 class AnalysisDetailApi(APIView):
     @extend_schema(responses={200: AnalysisOutputSerializer})
     def get(self, request, analysis_id: int):
-        analysis = get_object_or_404(Analysis.objects.prefetch_related("model_versions"), pk=analysis_id)
+        analysis = get_object_or_404(
+            Analysis.objects.select_related("run").prefetch_related("model_versions"), pk=analysis_id
+        )
         return Response(AnalysisOutputSerializer(analysis).data)
 
 

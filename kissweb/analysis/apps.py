@@ -1,7 +1,6 @@
 import logging
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 log = logging.getLogger(__name__)
 
@@ -16,24 +15,13 @@ def _worker_warm_up(sender, proc_name, **kwargs):  # noqa: ARG001
         log.warning("task worker %s could not preload the detector: %s", proc_name, exc)
 
 
-def _sweeper_schedule_ensure(sender, **kwargs):  # noqa: ARG001
-    if sender.label != "django_q":
-        return
-    from kissweb.analysis.services import sweeper_schedule_ensure
-
-    sweeper_schedule_ensure()
-
-
 class AnalysisConfig(AppConfig):
     name = "kissweb.analysis"
     label = "analysis"
     verbose_name = "Analysis pipeline"
 
     def ready(self):
-        from kissweb.analysis import checks  # noqa: F401 - registers the Q_CLUSTER retry > timeout check
-
-        # The sweeper is a django-q2 schedule, created (or updated) after every migrate, so `./kiss serve` has it.
-        post_migrate.connect(_sweeper_schedule_ensure, dispatch_uid="kissweb.analysis.sweeper_schedule")
+        from kissweb.analysis import pipeline, rederive  # noqa: F401 - registers the analysis Runners with kissweb.jobs
         from django_q.signals import post_spawn
 
         post_spawn.connect(_worker_warm_up, dispatch_uid="kissweb.analysis.worker_warm_up")

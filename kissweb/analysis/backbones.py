@@ -11,14 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kissweb.library.digests import BackbonesUnknown, standard_digest  # noqa: F401 - part of this module's face
 from kissweb.library.models import BackboneSet
 
 DIGEST_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 STANDARD_SETS = (BackboneSet.PAPER, BackboneSet.OFFLINE)
-
-
-class BackbonesUnknown(ValueError):
-    """A model names a backbone set (or digest) this install cannot embed with; str() says which and why."""
 
 
 @dataclass(frozen=True)
@@ -28,15 +25,6 @@ class BackboneKey:
 
     def __str__(self) -> str:
         return f"{self.backbone_set} ({self.digest[:8]})"
-
-
-def standard_digest(backbone_set: str) -> str:
-    """The digest of a set whose weights are fixed by the detector's checksums (paper, offline)."""
-    import detector
-
-    if backbone_set not in STANDARD_SETS:
-        raise BackbonesUnknown(f"The backbone set '{backbone_set}' has no fixed weights; its model names them.")
-    return detector.builtin_digest(backbone_set)
 
 
 def key_of_card(card: dict) -> BackboneKey:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-
-from kissweb.settings.env import env_int
+from kissweb.jobs import conf as jobs_conf
 
 # Attempts of one analysis before the movie is marked failed. django-q2's ORM broker redelivers a task whose
-# worker died but does not count that, so the Analysis row counts.
+# worker died but does not count that, so the Run row counts.
 MAX_ATTEMPTS = 3
 # Seconds of work allowed per second of movie, plus a fixed allowance for start-up (model loading, probing).
 TIMEOUT_PER_MOVIE_SECOND = 2.0
@@ -15,20 +13,12 @@ TIMEOUT_BASE_S = 900
 
 
 def task_timeout_cap_s() -> int:
-    return int(settings.Q_CLUSTER["timeout"])
-
-
-def task_retry_s() -> int:
-    return int(settings.Q_CLUSTER["retry"])
+    return jobs_conf.task_timeout_cap_s()
 
 
 def stale_after_s() -> int:
-    """A running analysis whose heartbeat is older than this is presumed dead (the sweeper re-queues it)."""
-    return int(getattr(settings, "KISSWEB_ANALYSIS_STALE_S", env_int("KISSWEB_ANALYSIS_STALE_S", 300)))
-
-
-def sweep_every_minutes() -> int:
-    return int(getattr(settings, "KISSWEB_ANALYSIS_SWEEP_MINUTES", env_int("KISSWEB_ANALYSIS_SWEEP_MINUTES", 1)))
+    """A running analysis whose heartbeat is older than this is presumed dead (the one job runner's limit)."""
+    return jobs_conf.stale_after_s()
 
 
 def analysis_timeout_s(*, duration_s: float) -> int:

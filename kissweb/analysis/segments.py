@@ -1,13 +1,15 @@
 """Detected segments: replace a movie's detected segments of one scene type and say what changed.
 
-Manual segments (source=manual) are never selected here, so nothing in the pipeline can touch them.
+Manual segments (source=manual) are never selected here, so nothing in the pipeline can touch them. People's reviews
+(a confirmed or rejected detected segment) follow the scene to its new row: to the segment with the same bounds, else
+to the one it moved to; a scene that disappeared leaves its review as a plain annotation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kissweb.library.models import Analysis, ModelVersion, Movie, SceneType, Segment, SegmentSource
+from kissweb.library.models import Analysis, Annotation, ModelVersion, Movie, SceneType, Segment, SegmentSource
 
 _SAME_S = 1e-6
 
@@ -64,7 +66,11 @@ def detected_segments_replace(
     window may run past a movie that is not a whole number of seconds long).
     """
     current = Segment.objects.filter(movie=movie, scene_type=scene_type, source=SegmentSource.DETECTED)
-    old = [(float(s), float(e)) for s, e in current.values_list("start_s", "end_s")]
+    old_rows = list(current.values_list("pk", "start_s", "end_s"))
+    old = [(float(s), float(e)) for _, s, e in old_rows]
+    reviews: dict[int, list[int]] = {}
+    for annotation_id, segment_id in Annotation.objects.filter(segment__in=current).values_list("pk", "segment_id"):
+        reviews.setdefault(segment_id, []).append(annotation_id)
     current.delete()
     rows = []
     for segment in found:
@@ -85,4 +91,19 @@ def detected_segments_replace(
             )
         )
     Segment.objects.bulk_create(rows)
+    _reviews_follow(reviews, old_rows=old_rows, new_rows=rows)
     return segment_changes(old=old, new=[(r.start_s, r.end_s) for r in rows])
+
+
+def _reviews_follow(reviews: dict[int, list[int]], *, old_rows: list[tuple], new_rows: list[Segment]) -> None:
+    """Point the reviews of replaced segments at the new segment of the same scene (same bounds, else overlapping)."""
+    for segment_id, start_s, end_s in old_rows:
+        if segment_id not in reviews:
+            continue
+        bounds = (float(start_s), float(end_s))
+        match = next((r for r in new_rows if _same(bounds, (r.start_s, r.end_s))), None)
+        match = match or next((r for r in new_rows if _overlaps(bounds, (r.start_s, r.end_s))), None)
+        if match is not None:
+            Annotation.objects.filter(pk__in=reviews[segment_id]).update(
+                segment=match, model_version=match.model_version
+            )

@@ -32,7 +32,7 @@ class MovieScores:
 
 
 def analysis_list(*, movie: Movie) -> QuerySet[Analysis]:
-    return Analysis.objects.filter(movie=movie).prefetch_related("model_versions").order_by("-queued_at", "-id")
+    return Analysis.objects.filter(movie=movie).select_related("run").prefetch_related("model_versions").order_by("-id")
 
 
 def analysis_latest(*, movie: Movie) -> Analysis | None:
@@ -96,7 +96,7 @@ def model_version_activation_cost(*, model_version: ModelVersion) -> dict:
             movie=OuterRef("pk"), backbone_set=key.backbone_set, backbone_digest=key.digest
         )
     )
-    busy = Exists(Analysis.objects.filter(movie=OuterRef("pk"), status__in=ACTIVE_ANALYSIS_STATUSES))
+    busy = Exists(Analysis.objects.filter(movie=OuterRef("pk"), run__status__in=ACTIVE_ANALYSIS_STATUSES))
     decode = analysed.filter(~has_key).aggregate(films=Count("pk"), seconds=Sum("duration_s"))
     stored = analysed.filter(has_key).count()
     films = analysed.count()

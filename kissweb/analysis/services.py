@@ -1,4 +1,5 @@
-"""Writes of the analysis pipeline: queueing, running and re-scoring analyses, registering and activating models."""
+"""Writes of the analysis pipeline: queueing and re-scoring analyses, registering and activating models, re-deriving
+scenes after a settings change. The work itself runs as Runners (pipeline.py, rederive.py) on kissweb.jobs."""
 
 from __future__ import annotations
 
@@ -7,84 +8,54 @@ import os
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Q
-from django.utils import timezone
+from django.db import transaction
 
-from kissweb.analysis import conf
 from kissweb.analysis.backbones import BackboneKey, BackbonesUnknown, key_of_card, key_of_version
-from kissweb.analysis.segments import detected_segments_replace
+from kissweb.analysis.pipeline import AnalysisAlreadyActive, AnalysisRunner
+from kissweb.analysis.pipeline import analysis_run as pipeline_analysis_run
+from kissweb.analysis.rederive import RederiveRunner, scene_type_rederive
+from kissweb.jobs.runner import AlreadyActive
+from kissweb.jobs.sweeper import run_sweep
 from kissweb.library.models import (
     Analysis,
     AnalysisKind,
-    AnalysisStatus,
     BackboneSet,
     ModelVersion,
     ModelVersionStatus,
     Movie,
     MovieEmbedding,
-    MovieStatus,
     SceneType,
-    ScoreTrack,
 )
 
 log = logging.getLogger(__name__)
 
-ANALYZE_TASK = "kissweb.analysis.tasks.analysis_task"
-SWEEP_TASK = "kissweb.analysis.tasks.analysis_sweep_task"
-SWEEPER_SCHEDULE_NAME = "kissweb: re-queue or fail stalled analyses"
-
-
 PUBLISHED_MODEL_NAME = "Published model (Ziai 2019)"
 
-
-class AnalysisAlreadyActive(Exception):
-    """A queued or running analysis exists for this movie (the API answers 409)."""
-
-
-def analysis_enqueue(*, analysis_id: int, duration_s: float) -> str:
-    """Put the analysis on the task queue with a time limit that fits the movie's length."""
-    from django_q.tasks import async_task
-
-    task_id = async_task(
-        ANALYZE_TASK,
-        analysis_id,
-        task_name=f"analysis-{analysis_id}",
-        timeout=conf.analysis_timeout_s(duration_s=duration_s),
-    )
-    Analysis.objects.filter(pk=analysis_id).update(task_id=task_id or "")
-    return task_id
+__all__ = ["AnalysisAlreadyActive", "analysis_request", "analysis_run", "analysis_sweep", "model_version_activate",
+           "model_version_create", "scene_type_settings_changed"]
 
 
 def analysis_request(*, movie: Movie, kind: str = AnalysisKind.ANALYZE, stage: str = "") -> Analysis:
-    """Create a queued Analysis and enqueue it once the surrounding transaction commits.
+    """Create a queued Analysis and hand its run to the broker once the surrounding transaction commits.
 
-    A rolled-back transaction queues nothing. The database's one-active-analysis rule makes a second
+    A rolled-back transaction queues nothing. The database's one-active-run-per-movie rule makes a second
     concurrent request fail with AnalysisAlreadyActive.
     """
-    try:
-        with transaction.atomic():
-            analysis = Analysis.objects.create(movie=movie, kind=kind, stage=stage)
-    except IntegrityError as exc:
-        raise AnalysisAlreadyActive(
-            f"'{movie.title}' is already being analysed; wait for that run to finish before starting another."
-        ) from exc
-    Movie.objects.filter(pk=movie.pk).update(status=MovieStatus.QUEUED, progress=0.0, eta_s=None, error="")
-    duration_s = movie.duration_s
-    transaction.on_commit(lambda: analysis_enqueue(analysis_id=analysis.pk, duration_s=duration_s))
-    return analysis
+    return AnalysisRunner.analysis_request(movie=movie, kind=kind, stage=stage)
 
 
 def analysis_run(*, analysis_id: int) -> str:
-    """One attempt of the pipeline on the analysis's movie (the worker's task)."""
-    from kissweb.analysis.pipeline import analysis_run as run
+    """One attempt of the pipeline on the analysis's movie, in this process (what the worker's task does)."""
+    return pipeline_analysis_run(analysis_id=analysis_id)
 
-    return run(analysis_id=analysis_id)
+
+def analysis_sweep() -> dict:
+    """The job runner's sweeper (kissweb.jobs.sweeper.run_sweep), which covers analyses with every other run."""
+    return run_sweep()
 
 
 # --- models --------------------------------------------------------------------------------------------------
@@ -297,127 +268,20 @@ def model_version_activate(*, model_version: ModelVersion) -> RescorePlan:
     return plan
 
 
-# --- aggregation settings ------------------------------------------------------------------------------------
+# --- aggregation settings ---------------------------------------------------------------------------------
 
 
-def scene_type_settings_changed(*, scene_type: SceneType) -> dict[int, dict]:
+def scene_type_settings_changed(*, scene_type: SceneType, requested_by=None, queue: bool = True) -> dict:
     """Re-derive every movie's detected segments of scene_type from its stored scores with the new settings.
 
-    No scoring, no decoding: the active model's ScoreTracks are aggregated again. Returns the changes per movie id.
+    Queued as a run (its progress shows on the scene type page) once the surrounding transaction commits; a run
+    already queued or running picks the newest settings up (it checks again before it ends). queue=False re-derives
+    in this process and returns the changes per movie id.
     """
-    import detector
-
-    scene_type = SceneType.objects.get(pk=scene_type.pk)
-    active = ModelVersion.objects.filter(scene_type=scene_type, is_active=True).first()
-    if active is None:
-        return {}
-    changes: dict[int, dict] = {}
-    tracks = ScoreTrack.objects.filter(scene_type=scene_type, model_version=active).select_related("analysis")
-    for track in tracks.iterator(chunk_size=200):
-        with transaction.atomic():
-            movie = Movie.objects.select_for_update().filter(pk=track.movie_id).first()
-            analysis = track.analysis
-            if movie is None or analysis is None:
-                continue
-            probabilities = ScoreTrack.decode(track.scores)
-            found = detector.aggregate_probabilities(
-                probabilities, cut=scene_type.cut, min_frames=scene_type.min_frames, threshold=scene_type.threshold
-            )
-            changes[movie.pk] = detected_segments_replace(
-                movie=movie, scene_type=scene_type, analysis=analysis, model_version=active, found=found
-            )
-    return changes
-
-
-# --- the sweeper ---------------------------------------------------------------------------------------------
-
-
-def analysis_sweep() -> dict:
-    """Re-queue (or, after the last attempt, fail) analyses whose worker stopped reporting; requeue lost tasks.
-
-    Runs as a django-q2 schedule every minute. A running analysis whose heartbeat is older than
-    KISSWEB_ANALYSIS_STALE_S is presumed dead. With the ORM broker, a queued analysis that has no task left in
-    the queue (lost between commit and enqueue) is queued again.
-    """
-    now = timezone.now()
-    stale_before = now - timedelta(seconds=conf.stale_after_s())
-    requeued, failed, lost = [], [], []
-    stale = Analysis.objects.filter(status=AnalysisStatus.RUNNING, heartbeat_at__lt=stale_before)
-    for analysis_id in stale.values_list("pk", flat=True):
-        with transaction.atomic():
-            analysis = (
-                Analysis.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(pk=analysis_id, status=AnalysisStatus.RUNNING, heartbeat_at__lt=stale_before)
-                .select_related("movie")
-                .first()
-            )
-            if analysis is None:
-                continue
-            age = int((now - analysis.heartbeat_at).total_seconds())
-            if analysis.attempts >= conf.MAX_ATTEMPTS:
-                reason = (
-                    f"Analysis gave up after {analysis.attempts} attempts: the worker stopped reporting progress "
-                    f"{age} s ago (killed, out of memory, or the machine restarted). Check the worker's log, then "
-                    "press Analyse to try again."
-                )
-                Analysis.objects.filter(pk=analysis.pk).update(
-                    status=AnalysisStatus.FAILED, error=reason, finished_at=now, stage="failed", eta_s=None
-                )
-                Movie.objects.filter(pk=analysis.movie_id).update(status=MovieStatus.FAILED, error=reason, eta_s=None)
-                failed.append(analysis.pk)
-                continue
-            Analysis.objects.filter(pk=analysis.pk).update(
-                status=AnalysisStatus.QUEUED,
-                stage="re-queued: the worker stopped responding",
-                error=f"Attempt {analysis.attempts} of {conf.MAX_ATTEMPTS} stopped reporting progress {age} s ago; "
-                "queued again.",
-                heartbeat_at=now,
-                eta_s=None,
-            )
-            Movie.objects.filter(pk=analysis.movie_id).update(status=MovieStatus.QUEUED, eta_s=None)
-            duration_s = analysis.movie.duration_s
-            transaction.on_commit(
-                lambda pk=analysis.pk, d=duration_s: analysis_enqueue(analysis_id=pk, duration_s=d)
-            )
-            requeued.append(analysis.pk)
-    if "orm" in settings.Q_CLUSTER:
-        lost = _requeue_lost(stale_before=stale_before)
-    if requeued or failed or lost:
-        log.warning("sweeper: re-queued %s, failed %s, lost tasks queued again %s", requeued, failed, lost)
-    return {"requeued": requeued, "failed": failed, "lost": lost}
-
-
-def _requeue_lost(*, stale_before) -> list[int]:
-    from django_q.models import OrmQ
-
-    untouched = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale_before)
-    waiting = list(
-        Analysis.objects.filter(untouched, status=AnalysisStatus.QUEUED, queued_at__lt=stale_before).values_list(
-            "pk", "movie__duration_s"
-        )
-    )
-    if not waiting:
-        return []
-    in_queue = {task.name() for task in OrmQ.objects.all()}
-    lost = []
-    for pk, duration_s in waiting:
-        if f"analysis-{pk}" not in in_queue:
-            Analysis.objects.filter(pk=pk).update(heartbeat_at=timezone.now())
-            analysis_enqueue(analysis_id=pk, duration_s=duration_s)
-            lost.append(pk)
-    return lost
-
-
-def sweeper_schedule_ensure() -> None:
-    """Create or update the sweeper's django-q2 schedule (idempotent; called after every migrate)."""
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name=SWEEPER_SCHEDULE_NAME,
-        defaults={
-            "func": SWEEP_TASK,
-            "schedule_type": Schedule.MINUTES,
-            "minutes": conf.sweep_every_minutes(),
-            "repeats": -1,
-        },
-    )
+    if not queue:
+        return scene_type_rederive(scene_type=scene_type)
+    try:
+        run = RederiveRunner.request(subject_id=scene_type.pk, requested_by=requested_by, stage="waiting for a worker")
+    except AlreadyActive as exc:
+        run = exc.run
+    return {"run": run.pk if run else None}

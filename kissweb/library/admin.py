@@ -33,9 +33,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
 @admin.register(Analysis)
 class AnalysisAdmin(admin.ModelAdmin):
     list_display = ("id", "movie", "kind", "status", "attempts", "progress", "stage", "heartbeat_at", "finished_at")
-    list_filter = ("status", "kind")
-    raw_id_fields = ("movie",)
-    list_select_related = ("movie",)
+    list_filter = ("run__status", "run__kind")
+    raw_id_fields = ("movie", "run")
+    list_select_related = ("movie", "run")
 
 
 @admin.register(Segment)

@@ -25,7 +25,8 @@ from rest_framework.views import APIView
 
 from kissweb import errors, permissions
 from kissweb.library import selectors, services
-from kissweb.library.models import SceneType
+from kissweb.jobs.selectors import runs_active_by_lock
+from kissweb.library.models import MovieStatus, SceneType
 from kissweb.library import serializers as s
 from kissweb.library.streaming import ranged_file_response
 from kissweb.library.uploads import HashingLimitedUploadHandler
@@ -187,8 +188,10 @@ class MovieListCreateApi(APIView):
         pagination = ListPagination(request)
         result = selectors.movie_page(page=pagination.page, page_size=pagination.page_size, **filters)
         user = request.user
+        runs = _active_runs(result.rows)
         return pagination.response(
-            result, [s.movie_output(row, user=user, scene_types=row["scene_types"]) for row in result.rows]
+            result,
+            [s.movie_output(row, user=user, scene_types=row["scene_types"], run=runs.get(row["id"])) for row in result.rows],
         )
 
     @extend_schema(
@@ -208,11 +211,18 @@ class MovieListCreateApi(APIView):
         return Response(_movie_detail(movie.pk, request), status=201)
 
 
+def _active_runs(rows: list[dict]) -> dict[int, dict]:
+    """Movie id -> progress of its queued or running analysis run, for the busy movies only (no query otherwise)."""
+    busy = [row["id"] for row in rows if row["status"] in (MovieStatus.QUEUED, MovieStatus.ANALYZING)]
+    runs = runs_active_by_lock(lock_keys=[f"movie:{movie_id}" for movie_id in busy])
+    return {movie_id: runs[f"movie:{movie_id}"] for movie_id in busy if f"movie:{movie_id}" in runs}
+
+
 def _movie_detail(movie_id: int, request) -> dict:
     row = selectors.movie_row(movie_id=movie_id)
     scene_types = selectors.scene_types_with_model_flag()
     totals = selectors.movie_scene_type_totals(movie_ids=[movie_id], scene_types=scene_types)
-    return s.movie_output(row, user=request.user, scene_types=totals[movie_id])
+    return s.movie_output(row, user=request.user, scene_types=totals[movie_id], run=_active_runs([row]).get(movie_id))
 
 
 class MovieDetailApi(APIView):

@@ -7,6 +7,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import CheckConstraint, F, Q, UniqueConstraint
 
+from kissweb.jobs.models import ACTIVE_RUN_STATUSES, Run, RunStatus
+from kissweb.library.digests import standard_digest
+
 
 class MovieStatus(models.TextChoices):
     UPLOADED = "uploaded"
@@ -139,20 +142,12 @@ def _standard_digest_fill(row) -> None:
     """A paper or offline row has exactly one possible digest (the detector's checksums fix those weights): fill it
     when left blank. A published row must name its own; the constraint refuses it otherwise."""
     if not row.backbone_digest and row.backbone_set in (BackboneSet.PAPER, BackboneSet.OFFLINE):
-        from kissweb.analysis.backbones import standard_digest
-
         row.backbone_digest = standard_digest(row.backbone_set)
 
 
-class AnalysisStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-ACTIVE_ANALYSIS_STATUSES = (AnalysisStatus.QUEUED, AnalysisStatus.RUNNING)
+# An analysis's lifecycle is its Run's (kissweb.jobs): these names stay for the code that reads them.
+AnalysisStatus = RunStatus
+ACTIVE_ANALYSIS_STATUSES = ACTIVE_RUN_STATUSES
 
 
 class AnalysisKind(models.TextChoices):
@@ -161,36 +156,32 @@ class AnalysisKind(models.TextChoices):
 
 
 class Analysis(models.Model):
+    """What one analysis run of a movie produced; its lifecycle (status, attempts, progress, ...) is `run`."""
+
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="analysis")
     movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="analyses")
-    kind = models.CharField(max_length=16, choices=AnalysisKind.choices, default=AnalysisKind.ANALYZE)
-    status = models.CharField(max_length=16, choices=AnalysisStatus.choices, default=AnalysisStatus.QUEUED)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    progress = models.FloatField(default=0.0)
-    eta_s = models.FloatField(null=True, blank=True)
-    stage = models.CharField(max_length=120, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    queued_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     timings_s = models.JSONField(default=dict, blank=True)
     backbone_set = models.CharField(max_length=16, choices=BackboneSet.choices, blank=True)
     model_versions = models.ManyToManyField(ModelVersion, blank=True, related_name="analyses")
     changes = models.JSONField(default=dict, blank=True, help_text="Segments added, removed, moved vs. the last run.")
-    task_id = models.CharField(max_length=64, blank=True)
-    error = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["-queued_at", "-id"]
+        ordering = ["-id"]
         verbose_name_plural = "analyses"
-        constraints = [
-            # At most one queued or running analysis per movie: the second request gets 409.
-            UniqueConstraint(
-                fields=["movie"], condition=Q(status__in=ACTIVE_ANALYSIS_STATUSES), name="one_active_analysis_per_movie"
-            ),
-            CheckConstraint(condition=Q(status__in=AnalysisStatus.values), name="analysis_status_valid"),
-            CheckConstraint(condition=Q(kind__in=AnalysisKind.values), name="analysis_kind_valid"),
-            CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="analysis_progress_0_1"),
-        ]
+
+    # The run's lifecycle, read through the analysis (the API shows both as one object).
+    kind = property(lambda self: self.run.kind)
+    status = property(lambda self: self.run.status)
+    attempts = property(lambda self: self.run.attempts)
+    progress = property(lambda self: self.run.progress)
+    eta_s = property(lambda self: self.run.eta_s)
+    stage = property(lambda self: self.run.stage)
+    heartbeat_at = property(lambda self: self.run.heartbeat_at)
+    queued_at = property(lambda self: self.run.queued_at)
+    started_at = property(lambda self: self.run.started_at)
+    finished_at = property(lambda self: self.run.finished_at)
+    task_id = property(lambda self: self.run.task_id)
+    error = property(lambda self: self.run.error)
 
 
 class MovieEmbedding(models.Model):

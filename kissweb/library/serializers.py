@@ -9,11 +9,13 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from kissweb import errors, permissions
+from kissweb.jobs.apis import RunProgressSerializer
 from kissweb.library.models import AnnotationLabel, MovieStatus, SegmentSource
 
 
-def movie_output(row: dict, *, user, scene_types: list[dict]) -> dict:
-    """One movie as the API shows it, from a `selectors.movie_page` row and its per-scene-type totals."""
+def movie_output(row: dict, *, user, scene_types: list[dict], run: dict | None = None) -> dict:
+    """One movie as the API shows it, from a `selectors.movie_page` row, its per-scene-type totals and the progress
+    of its queued or running analysis run (kissweb.jobs.selectors.run_progress), if any."""
     movie_id = row["id"]
     base = f"/api/movies/{movie_id}/"
     return {
@@ -40,6 +42,7 @@ def movie_output(row: dict, *, user, scene_types: list[dict]) -> dict:
         "chapters_url": f"{base}chapters.vtt",
         "page_url": f"/movies/{movie_id}/",
         "scene_types": scene_types,
+        "run": run,
     }
 
 
@@ -120,6 +123,7 @@ class MovieOutputSerializer(serializers.Serializer):
     chapters_url = serializers.CharField()
     page_url = serializers.CharField()
     scene_types = SceneTypeTotalsSerializer(many=True)
+    run = RunProgressSerializer(allow_null=True, help_text="The queued or running analysis, as every run's progress.")
 
 
 class MovieCreateInputSerializer(serializers.Serializer):

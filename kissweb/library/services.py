@@ -258,9 +258,13 @@ def movie_delete(*, movie: Movie) -> None:
     The row lock makes a concurrent analysis write (which locks the movie too) wait, then find the movie gone,
     instead of adding segments between the cascade's collection and the delete.
     """
+    from kissweb.jobs.models import Run
+
     with transaction.atomic():
         Movie.objects.select_for_update().filter(pk=movie.pk).first()
         paths = movie_files(movie=movie)
+        # The movie's runs (their analyses cascade): a worker on one notices at its next report and stops.
+        Run.objects.filter(subject_type="movie", subject_id=movie.pk).delete()
         movie.delete()
     transaction.on_commit(lambda: _remove_paths(paths))
 
@@ -399,7 +403,8 @@ def scene_type_create(*, slug: str, name: str, description: str = "", user) -> S
 
 
 def scene_type_update(*, scene_type: SceneType, user, **changes) -> SceneType:
-    """Rename or retune a scene type. New aggregation settings re-derive segments from the stored scores."""
+    """Rename or retune a scene type. New aggregation settings queue a re-derivation of the segments from the stored
+    scores (a run whose progress the scene type page shows)."""
     permissions.require(user=user, action=permissions.CHANGE, subject=scene_type)
     allowed = {"name", "description", *SCENE_TYPE_SETTINGS}
     unknown = set(changes) - allowed
@@ -416,7 +421,7 @@ def scene_type_update(*, scene_type: SceneType, user, **changes) -> SceneType:
             if settings_changed:
                 from kissweb.analysis.services import scene_type_settings_changed
 
-                scene_type_settings_changed(scene_type=scene_type)
+                scene_type_settings_changed(scene_type=scene_type, requested_by=user)
     except IntegrityError as exc:
         scene_type.refresh_from_db()
         raise _scene_type_error(exc, slug=scene_type.slug) from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import re
 
 from django.conf import settings
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
@@ -31,16 +32,30 @@ class UploadTooLarge(errors.TooLarge):
         )
 
 
+def disk_full_message(*, lost: str, then: str) -> str:
+    """The one sentence for a full disk, wherever it is met (an upload, an analysis)."""
+    return (
+        f"The server's disk is full, so {lost} (nothing was kept). Free space in the media folder (KISSWEB_DATA_DIR) "
+        f"or ask the administrator to, then {then}."
+    )
+
+
 class StorageFull(errors.StorageFull):
     def __init__(self) -> None:
-        super().__init__(
-            "The server's disk is full, so the upload was not stored (nothing was kept). Free space in the media "
-            "folder (KISSWEB_DATA_DIR) or ask the administrator to, then upload again."
-        )
+        super().__init__(disk_full_message(lost="the upload was not stored", then="upload again"))
+
+
+# NumPy's ndarray.tofile (what np.save uses on a real file) reports a short write as "N requested and M written",
+# an OSError without errno: on a regular file that only happens when the disk (or quota) is full.
+_SHORT_WRITE = re.compile(r"^\d+ requested and \d+ written$")
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not isinstance(exc, OSError):
+        return False
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return exc.errno is None and bool(_SHORT_WRITE.match(str(exc).strip()))
 
 
 class HashingLimitedUploadHandler(TemporaryFileUploadHandler):

@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 
 from kissweb.settings.env import env_bool, env_int, env_list, env_str
+from kissweb.settings.secret import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = Path(env_str("KISSWEB_DATA_DIR", str(BASE_DIR / "data"))).resolve()
@@ -17,7 +18,7 @@ STATIC_ROOT = Path(env_str("KISSWEB_STATIC_ROOT", str(BASE_DIR / "staticfiles"))
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "frontend" / "static"]
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-dev-key-only-for-local-use")
+SECRET_KEY = secret_key(data_dir=DATA_DIR)
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "axes",
+    "kissweb.jobs",
     "kissweb.library",
     "kissweb.analysis",
     "kissweb.web",
@@ -177,7 +179,8 @@ SPECTACULAR_SETTINGS = {
 # django-q2: the ORM broker on one machine, Redis when REDIS_URL is set.
 REDIS_URL = env_str("REDIS_URL", "") or None
 Q_CLUSTER: dict = {
-    "name": "kissweb",
+    # The queue's name (Redis keys, ORM queue rows): workers on one broker with the same name share the work.
+    "name": env_str("KISSWEB_QUEUE_NAME", "kissweb"),
     "workers": env_int("KISSWEB_WORKERS", 1),
     "recycle": 50,
     "timeout": env_int("KISSWEB_TASK_TIMEOUT_S", 6 * 3600),
@@ -188,10 +191,13 @@ Q_CLUSTER: dict = {
     "catch_up": False,
     "poll": 1,
 }
+# The brokers are django-q2's, saying in the log what becomes of a task a worker cannot read (kissweb/jobs/brokers.py).
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    Q_CLUSTER["broker_class"] = "kissweb.jobs.brokers.RedisBroker"
 else:
     Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["broker_class"] = "kissweb.jobs.brokers.OrmBroker"
 # A cache every process shares: django-q2 keeps its worker statistics there (the health endpoint reads them).
 CACHES = {
     "default": (

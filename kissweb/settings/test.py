@@ -9,6 +9,7 @@ from kissweb.settings.base import DATABASES
 # Several checkouts may test against one server at once; KISSWEB_TEST_DB keeps their databases apart.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("KISSWEB_TEST_DB", "test_kissweb")}
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+SECRET_KEY = "test-only-key-never-used-outside-tests-0123456789"  # tests/qcluster_settings.py signs with it too
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import FileResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser
@@ -12,6 +12,9 @@ from rest_framework.views import APIView
 
 from kissweb import errors, permissions
 from kissweb.analysis.apis import ModelVersionOutputSerializer
+from kissweb.jobs.apis import RunProgressSerializer
+from kissweb.jobs.models import RunStatus
+from kissweb.jobs.selectors import run_progress
 from kissweb.parsers import MultiPartParser
 from kissweb.training import selectors, services
 from kissweb.training.dataset import NotEnoughAnnotations, annotation_span_counts, not_enough_message, spans_needed
@@ -19,23 +22,39 @@ from kissweb.training.models import TrainingRun
 
 
 class TrainingRunOutput(serializers.ModelSerializer):
+    """What the training produced, with its run's lifecycle under the names it always had, and `run`: the one
+    progress shape every kind of run has."""
+
     scene_type = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     model_version_status = serializers.CharField(source="model_version.status", default=None, read_only=True,
                                                  allow_null=True)
     metrics = serializers.JSONField(source="model_version.metrics", default=None, read_only=True)
-    error = errors.PublicTextField()
     url = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(source="run.status", choices=RunStatus.choices, read_only=True)
+    stage = serializers.CharField(source="run.stage", read_only=True)
+    progress = serializers.FloatField(source="run.progress", read_only=True)
+    eta_s = serializers.FloatField(source="run.eta_s", read_only=True, allow_null=True)
+    heartbeat_at = serializers.DateTimeField(source="run.heartbeat_at", read_only=True, allow_null=True)
+    queued_at = serializers.DateTimeField(source="run.queued_at", read_only=True)
+    started_at = serializers.DateTimeField(source="run.started_at", read_only=True, allow_null=True)
+    finished_at = serializers.DateTimeField(source="run.finished_at", read_only=True, allow_null=True)
+    error = errors.PublicTextField(source="run.error")
+    run = serializers.SerializerMethodField()
 
     class Meta:
         model = TrainingRun
         fields = [
             "id", "url", "scene_type", "status", "stage", "progress", "eta_s", "heartbeat_at", "queued_at",
             "started_at", "finished_at", "n_spans", "n_movies", "n_seconds", "timings_s", "model_version",
-            "model_version_status", "metrics", "error",
+            "model_version_status", "metrics", "error", "run",
         ]
 
     def get_url(self, run) -> str:
         return f"/api/training-runs/{run.pk}/"
+
+    @extend_schema_field(RunProgressSerializer)
+    def get_run(self, training: TrainingRun) -> dict:
+        return run_progress(training.run)
 
 
 class RefusalOutput(serializers.Serializer):
@@ -142,6 +161,9 @@ class StatsOutput(serializers.Serializer):
     can_train = serializers.BooleanField()
     spans_needed = serializers.DictField(child=serializers.IntegerField())
     active_training_run = serializers.IntegerField(allow_null=True)
+    rederive_run = RunProgressSerializer(
+        allow_null=True, help_text="Re-deriving the scenes after a settings save: while it runs, or when it failed."
+    )
     versions = VersionOutput(many=True)
 
 

@@ -1,34 +1,25 @@
-"""Training runs: one attempt to teach a scene type's head from the library's annotations."""
+"""Training runs: one attempt to teach a scene type's head from the library's annotations.
+
+What a training produced lives here; its lifecycle (status, attempts, progress, heartbeat, ...) is its `run`
+(kissweb.jobs), like every other kind of background work.
+"""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
-from django.db.models import CheckConstraint, F, Q, UniqueConstraint
+from django.db.models import CheckConstraint, F, Q
 
+from kissweb.jobs.models import ACTIVE_RUN_STATUSES, Run, RunStatus
 from kissweb.library.models import ModelVersion, SceneType
 
-
-class TrainingRunStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-ACTIVE_TRAINING_STATUSES = (TrainingRunStatus.QUEUED, TrainingRunStatus.RUNNING)
+# The run's statuses, under the names training code and tests always used.
+TrainingRunStatus = RunStatus
+ACTIVE_TRAINING_STATUSES = ACTIVE_RUN_STATUSES
 
 
 class TrainingRun(models.Model):
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="training")
     scene_type = models.ForeignKey(SceneType, on_delete=models.CASCADE, related_name="training_runs")
-    status = models.CharField(max_length=16, choices=TrainingRunStatus.choices, default=TrainingRunStatus.QUEUED)
-    stage = models.CharField(max_length=32, blank=True)
-    progress = models.FloatField(default=0.0)
-    eta_s = models.FloatField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    queued_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     n_spans = models.PositiveIntegerField(default=0)
     n_movies = models.PositiveIntegerField(default=0)
     n_seconds = models.PositiveIntegerField(default=0)
@@ -36,38 +27,25 @@ class TrainingRun(models.Model):
     model_version = models.OneToOneField(
         ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="training_run"
     )
-    error = models.TextField(blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
 
     class Meta:
-        ordering = ["-queued_at", "-id"]
-        constraints = [
-            # One queued or running training per scene type: a second request gets 409.
-            UniqueConstraint(
-                fields=["scene_type"],
-                condition=Q(status__in=ACTIVE_TRAINING_STATUSES),
-                name="one_active_training_per_scene_type",
-            ),
-            CheckConstraint(condition=Q(status__in=TrainingRunStatus.values), name="trainingrun_status_valid"),
-            CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="trainingrun_progress_0_1"),
-            CheckConstraint(
-                condition=Q(finished_at__isnull=True) | Q(started_at__isnull=True) | Q(finished_at__gte=F("started_at")),
-                name="trainingrun_finished_after_started",
-            ),
-            CheckConstraint(
-                condition=~Q(status=TrainingRunStatus.SUCCEEDED) | Q(model_version__isnull=False),
-                name="trainingrun_succeeded_has_model",
-            ),
-            CheckConstraint(
-                condition=~Q(status=TrainingRunStatus.FAILED) | ~Q(error=""),
-                name="trainingrun_failed_has_reason",
-            ),
-        ]
+        ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"training {self.pk} of {self.scene_type_id} ({self.status})"
+        return f"training {self.pk} of {self.scene_type_id} ({self.run.status})"
+
+    # The run's lifecycle, read through the training run (the API shows both as one object).
+    status = property(lambda self: self.run.status)
+    stage = property(lambda self: self.run.stage)
+    progress = property(lambda self: self.run.progress)
+    eta_s = property(lambda self: self.run.eta_s)
+    heartbeat_at = property(lambda self: self.run.heartbeat_at)
+    queued_at = property(lambda self: self.run.queued_at)
+    started_at = property(lambda self: self.run.started_at)
+    finished_at = property(lambda self: self.run.finished_at)
+    error = property(lambda self: self.run.error)
+    requested_by = property(lambda self: self.run.requested_by)
+    requested_by_id = property(lambda self: self.run.requested_by_id)
 
 
 class QualityEstimate(models.Model):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
 
 import numpy as np
 from django.db.models import Count, Max, Q, Sum
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils import timezone
 
 from kissweb.library.models import (
     Annotation,
@@ -22,7 +20,9 @@ from kissweb.library.models import (
     SegmentSource,
 )
 from kissweb.training.dataset import annotation_span_counts, spans_needed
-from kissweb.training.models import TrainingRun, TrainingRunStatus
+from kissweb.jobs.models import ACTIVE_RUN_STATUSES, RunStatus
+from kissweb.jobs.selectors import run_latest, run_progress
+from kissweb.training.models import TrainingRun
 
 UNSURE_MARGIN = 0.15  # a second is "unsure" when its score is within this of the cut
 UNSURE_MIN_S = 2  # shorter unsure runs are noise
@@ -39,22 +39,16 @@ def scene_type_get(*, slug: str) -> SceneType:
 
 
 def training_run_get(*, run_id: int) -> TrainingRun:
-    return get_object_or_404(TrainingRun.objects.select_related("scene_type", "model_version"), pk=run_id)
+    return get_object_or_404(TrainingRun.objects.select_related("scene_type", "model_version", "run"), pk=run_id)
 
 
 def training_run_list(*, scene_type: SceneType, limit: int = 20) -> list[TrainingRun]:
-    return list(TrainingRun.objects.filter(scene_type=scene_type).select_related("model_version")[:limit])
+    return list(TrainingRun.objects.filter(scene_type=scene_type).select_related("model_version", "run")[:limit])
 
 
 def training_run_active(*, scene_type: SceneType) -> TrainingRun | None:
-    """The queued or running training of the scene type, unless its worker is gone (the next request fails it)."""
-    from kissweb.training.services import STALE_QUEUED_S, STALE_RUNNING_S
-
-    now = timezone.now()
-    alive = Q(status=TrainingRunStatus.QUEUED, queued_at__gte=now - timedelta(seconds=STALE_QUEUED_S)) | Q(
-        status=TrainingRunStatus.RUNNING, heartbeat_at__gte=now - timedelta(seconds=STALE_RUNNING_S)
-    )
-    return TrainingRun.objects.filter(alive, scene_type=scene_type).first()
+    """The queued or running training of the scene type (a dead worker's run is queued again by the sweeper)."""
+    return TrainingRun.objects.filter(scene_type=scene_type, run__status__in=ACTIVE_RUN_STATUSES).first()
 
 
 def model_version_get(*, model_id: int) -> ModelVersion:
@@ -137,8 +131,17 @@ def scene_type_stats(*, scene_type: SceneType) -> dict:
         "can_train": not any(needed.values()),
         "spans_needed": needed,
         "active_training_run": run.pk if run else None,
+        "rederive_run": _rederive_shown(scene_type=scene_type),
         "versions": model_version_comparison(scene_type=scene_type),
     }
+
+
+def _rederive_shown(*, scene_type: SceneType) -> dict | None:
+    """The re-derivation after a settings save while it is queued or running, or when it failed (so people see it)."""
+    latest = run_latest(kind="rederive", subject_id=scene_type.pk)
+    if latest is None or latest.status in (RunStatus.SUCCEEDED, RunStatus.CANCELLED):
+        return None
+    return run_progress(latest)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

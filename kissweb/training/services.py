@@ -6,14 +6,12 @@ import logging
 import secrets
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import transaction
 
 from kissweb.analysis.backbones import standard_digest
 from kissweb.library.models import ModelVersion, ModelVersionStatus, SceneType
@@ -28,65 +26,101 @@ from kissweb.training.dataset import (
     trainable_embeddings,
     training_set_gather,
 )
-from kissweb.training.models import ACTIVE_TRAINING_STATUSES, QualityEstimate, TrainingRun, TrainingRunStatus
+from kissweb.jobs.models import RunStatus
+from kissweb.jobs.runner import AlreadyActive, Failure, Runner
+from kissweb.training.models import QualityEstimate, TrainingRun
 
 log = logging.getLogger(__name__)
 
-TRAIN_TASK = "kissweb.training.tasks.training_task"
-SWEEP_TASK = "kissweb.training.tasks.training_sweep_task"
-SWEEPER_SCHEDULE_NAME = "kissweb-training-sweeper"
-SWEEP_EVERY_MINUTES = 5
 HEARTBEAT_EVERY_S = 1.0
 # The paper's 10 epochs of batch 64 are few steps on a small library: train at least this many optimiser steps.
 MIN_OPTIMISER_STEPS = 300
 MAX_EPOCHS = 300
 BATCH_SIZE = 64
-# A running training whose heartbeat is older than this has lost its worker; a queued one this old lost its task.
-STALE_RUNNING_S = 10 * 60
-STALE_QUEUED_S = 24 * 3600
 
 __all__ = ["NotEnoughAnnotations", "TrainingAlreadyActive", "training_request", "training_run"]
 
 
-class TrainingAlreadyActive(Exception):
+class TrainingAlreadyActive(AlreadyActive):
     """A queued or running training exists for this scene type (the API answers 409)."""
 
 
-def training_runs_fail_stale(*, scene_type: SceneType | None = None) -> int:
-    """Fail runs whose worker died (old heartbeat) or whose task never started; returns how many."""
-    now = timezone.now()
-    runs = TrainingRun.objects.filter(status__in=ACTIVE_TRAINING_STATUSES)
-    if scene_type is not None:
-        runs = runs.filter(scene_type=scene_type)
-    stale = runs.filter(
-        status=TrainingRunStatus.RUNNING, heartbeat_at__lt=now - timedelta(seconds=STALE_RUNNING_S)
-    ) | runs.filter(status=TrainingRunStatus.QUEUED, queued_at__lt=now - timedelta(seconds=STALE_QUEUED_S))
-    n = 0
-    for run in stale.select_related("model_version"):
-        _run_fail(run, "The training stopped answering (its worker died or was never started); start it again.")
-        n += 1
-    return n
+class ModelNotReadable(Exception):
+    """The model file training just saved cannot be loaded back (the version is not offered as ready)."""
 
 
-def training_sweeper_schedule_ensure() -> None:
-    """Create or update the django-q2 schedule that fails stale training runs (idempotent; after every migrate)."""
-    from django_q.models import Schedule
+class TrainingRunner(Runner):
+    """Gather the annotated seconds, train the head, measure it on held-out spans, save a ready ModelVersion."""
 
-    Schedule.objects.update_or_create(
-        name=SWEEPER_SCHEDULE_NAME,
-        defaults={"func": SWEEP_TASK, "schedule_type": Schedule.MINUTES, "minutes": SWEEP_EVERY_MINUTES, "repeats": -1},
-    )
+    kind = "training"
+    subject_type = "scene_type"
+    title = "Training"
+    give_up_hint = "The worker's log has the details; press Train to try again."
+
+    @classmethod
+    def lock_key(cls, subject_id: int) -> str:
+        return f"training:scene_type:{subject_id}"
+
+    @classmethod
+    def mirror(cls, *, run_id: int, subject_id: int, status: str, fields: dict) -> None:  # noqa: ARG003
+        if status in (RunStatus.FAILED, RunStatus.CANCELLED):
+            version_id = TrainingRun.objects.filter(run_id=run_id).values_list("model_version_id", flat=True).first()
+            if version_id:
+                ModelVersion.objects.filter(pk=version_id).exclude(status=ModelVersionStatus.READY).update(
+                    status=ModelVersionStatus.FAILED, error=fields.get("error") or f"The training was {status}."
+                )
+
+    def subject_exists(self) -> bool:
+        return SceneType.objects.filter(pk=self.run.subject_id).exists()
+
+    def first_stage(self) -> str:
+        return "gathering"
+
+    def work(self) -> None:
+        training = TrainingRun.objects.select_related("scene_type", "model_version").get(run_id=self.run.pk)
+        _train(self, training, epochs=self.options.get("epochs"), seed=self.options.get("seed", 0))
+
+    def failure(self, exc: Exception) -> Failure | None:
+        import detector
+
+        if isinstance(exc, (NotEnoughAnnotations, detector.DetectorError, ModelNotReadable)):
+            return Failure(str(exc))
+        if isinstance(exc, (ValueError, ArithmeticError)):
+            # Training on the same data computes the same again: another attempt cannot help.
+            log.exception("training run %s failed", self.run.pk)
+            return Failure(
+                f"Training failed unexpectedly ({type(exc).__name__}: {exc}); the worker log has the details."
+            )
+        return None
+
+    def training_callback(self, low: float, high: float):
+        def callback(*args, **kwargs) -> None:
+            numbers = [a for a in args if isinstance(a, (int, float))]
+            if len(numbers) >= 2 and numbers[1]:
+                self.report_with_eta("training", low + (high - low) * numbers[0] / numbers[1])
+            else:
+                self.report_with_eta("training", low)
+
+        return callback
+
+    def report_with_eta(self, stage: str, progress: float, *, force: bool = False) -> None:
+        elapsed = time.monotonic() - self.started
+        eta = elapsed * (1 - progress) / progress if progress > 0.02 else None
+        self.report(progress=progress, stage=stage, eta_s=eta, force=force)
+
+    @property
+    def started(self) -> float:
+        if not hasattr(self, "_started"):
+            self._started = time.monotonic()
+        return self._started
 
 
-@transaction.atomic
 def training_request(*, scene_type: SceneType, requested_by=None, queue: bool = True) -> TrainingRun:
     """Queue a training run once the surrounding transaction commits (queue=False: the caller runs it).
 
     Refuses (NotEnoughAnnotations) with a sentence saying how many more spans are needed, and
     (TrainingAlreadyActive) while another run of the scene type is queued or running.
     """
-    from django_q.tasks import async_task
-
     message = not_enough_message(scene_type=scene_type, **annotation_span_counts(scene_type=scene_type))
     if message:
         raise NotEnoughAnnotations(message)
@@ -97,62 +131,25 @@ def training_request(*, scene_type: SceneType, requested_by=None, queue: bool = 
             message.replace("Label ", "Some labelled movies have no stored embeddings yet: wait until their analysis "
                             "is finished, or label ", 1)
         )
-    training_runs_fail_stale(scene_type=scene_type)
     try:
         with transaction.atomic():
-            run = TrainingRun.objects.create(scene_type=scene_type, requested_by=requested_by)
-    except IntegrityError as exc:
+            run = TrainingRunner.request(subject_id=scene_type.pk, requested_by=requested_by, enqueue=queue)
+            return TrainingRun.objects.create(run=run, scene_type=scene_type)
+    except AlreadyActive as exc:
         raise TrainingAlreadyActive(
-            f"A training of '{scene_type.slug}' is already queued or running; wait for it to finish."
+            f"A training of '{scene_type.slug}' is already queued or running; wait for it to finish.", run=exc.run
         ) from exc
-    if queue:
-        transaction.on_commit(lambda: async_task(TRAIN_TASK, run.pk, task_name=f"training-{run.pk}"))
-    return run
 
 
-class _Progress:
-    """Writes progress, ETA and heartbeat of a run at most once a second."""
+def training_run(*, run_id: int, epochs: int | None = None, seed: int = 0) -> TrainingRun:
+    """One attempt of the training run `run_id` (a TrainingRun id) in this process; returns the row as it ends.
 
-    def __init__(self, run: TrainingRun) -> None:
-        self.run = run
-        self.started = time.monotonic()
-        self.last_write = 0.0
-
-    def stage(self, name: str, progress: float) -> None:
-        self.write(name, progress, force=True)
-
-    def write(self, stage: str, progress: float, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self.last_write < HEARTBEAT_EVERY_S:
-            return
-        self.last_write = now
-        progress = min(1.0, max(0.0, progress))
-        elapsed = now - self.started
-        eta = elapsed * (1 - progress) / progress if progress > 0.02 else None
-        TrainingRun.objects.filter(pk=self.run.pk).update(
-            stage=stage, progress=progress, eta_s=eta, heartbeat_at=timezone.now()
-        )
-
-    def training_callback(self, low: float, high: float):
-        def callback(*args, **kwargs) -> None:
-            numbers = [a for a in args if isinstance(a, (int, float))]
-            if len(numbers) >= 2 and numbers[1]:
-                self.write("training", low + (high - low) * numbers[0] / numbers[1])
-            else:
-                self.write("training", low)
-
-        return callback
-
-
-def _run_fail(run: TrainingRun, error: str) -> None:
-    now = timezone.now()
-    TrainingRun.objects.filter(pk=run.pk).update(
-        status=TrainingRunStatus.FAILED, error=error, finished_at=now, eta_s=None, heartbeat_at=now
-    )
-    if run.model_version_id:
-        ModelVersion.objects.filter(pk=run.model_version_id).exclude(status=ModelVersionStatus.READY).update(
-            status=ModelVersionStatus.FAILED, error=error
-        )
+    A failure that another attempt cannot fix ends the run as `failed` with a sentence in `error` (and its
+    ModelVersion as `failed`); an unexpected one is retried up to the job runner's cap.
+    """
+    training = TrainingRun.objects.get(pk=run_id)
+    TrainingRunner.execute(training.run_id, epochs=epochs, seed=seed)
+    return TrainingRun.objects.select_related("run", "model_version").get(pk=run_id)
 
 
 def _plain(value):
@@ -217,53 +214,15 @@ def _model_path(scene_type: SceneType, version: ModelVersion) -> tuple[Path, str
     return path, relative
 
 
-def _run_claim(run_id: int) -> TrainingRun | None:
-    """Move a queued (or redelivered, stale) run to running; None when it is finished or running elsewhere."""
-    now = timezone.now()
-    stale_before = now - timedelta(seconds=STALE_RUNNING_S)
-    claimed = TrainingRun.objects.filter(pk=run_id).filter(
-        status=TrainingRunStatus.QUEUED
-    ) | TrainingRun.objects.filter(pk=run_id, status=TrainingRunStatus.RUNNING, heartbeat_at__lt=stale_before)
-    if not TrainingRun.objects.filter(pk__in=claimed.values("pk")).update(
-        status=TrainingRunStatus.RUNNING, started_at=now, heartbeat_at=now, stage="gathering", progress=0.0
-    ):
-        return None
-    return TrainingRun.objects.select_related("scene_type", "requested_by").get(pk=run_id)
-
-
 def epochs_for(n_seconds: int, *, minimum: int = 10) -> int:
     steps_per_epoch = max(1, -(-n_seconds // BATCH_SIZE))
     return min(MAX_EPOCHS, max(minimum, -(-MIN_OPTIMISER_STEPS // steps_per_epoch)))
 
 
-def training_run(*, run_id: int, epochs: int | None = None, seed: int = 0) -> TrainingRun:
-    """Gather the annotated seconds, train the head, measure it on held-out spans, save a ready ModelVersion.
-
-    Failures end the run as `failed` with a sentence in `error` (and the ModelVersion as `failed`).
-    """
-    run = _run_claim(run_id)
-    if run is None:
-        return TrainingRun.objects.get(pk=run_id)
-    try:
-        _train(run, epochs=epochs, seed=seed)
-    except Exception as exc:  # noqa: BLE001 - every failure must end the run with a reason
-        import detector
-
-        if isinstance(exc, (NotEnoughAnnotations, detector.DetectorError)):
-            error = str(exc)
-        else:
-            log.exception("training run %s failed", run.pk)
-            error = f"Training failed unexpectedly ({exc.__class__.__name__}: {exc}); the worker log has the details."
-        run.refresh_from_db()
-        _run_fail(run, error)
-    return TrainingRun.objects.get(pk=run.pk)
-
-
-def _train(run: TrainingRun, *, epochs: int | None, seed: int) -> None:
+def _train(runner: TrainingRunner, run: TrainingRun, *, epochs: int | None, seed: int) -> None:
     import detector
 
     scene_type = run.scene_type
-    progress = _Progress(run)
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
@@ -287,11 +246,11 @@ def _train(run: TrainingRun, *, epochs: int | None, seed: int) -> None:
             backbone_set=data.backbone_set,
             backbone_digest=standard_digest(data.backbone_set),
             status=ModelVersionStatus.TRAINING,
-            created_by=run.requested_by,
+            created_by=runner.run.requested_by,
         )
     TrainingRun.objects.filter(pk=run.pk).update(model_version=version)
     run.model_version = version
-    progress.stage("training", 0.1)
+    runner.report_with_eta("training", 0.1, force=True)
 
     started = time.perf_counter()
     train_mask = np.isin(data.groups, list(train_ids))
@@ -305,11 +264,11 @@ def _train(run: TrainingRun, *, epochs: int | None, seed: int) -> None:
         epochs=epochs,
         batch_size=BATCH_SIZE,
         seed=seed,
-        progress=progress.training_callback(0.1, 0.85),
+        progress=runner.training_callback(0.1, 0.85),
     )
     timings["train"] = time.perf_counter() - started
 
-    progress.stage("evaluating", 0.85)
+    runner.report_with_eta("evaluating", 0.85, force=True)
     started = time.perf_counter()
     metrics = _heldout_evaluation(model=model, data=data, heldout_ids=heldout_ids, scene_type=scene_type)
     timings["evaluate"] = time.perf_counter() - started
@@ -324,7 +283,7 @@ def _train(run: TrainingRun, *, epochs: int | None, seed: int) -> None:
         head=_plain({k: v for k, v in head_metrics.items() if k != "per_group"}),
     )
 
-    progress.stage("saving", 0.95)
+    runner.report_with_eta("saving", 0.95, force=True)
     started = time.perf_counter()
     metrics = _plain(metrics)
     model.card["metrics"] = metrics
@@ -333,6 +292,7 @@ def _train(run: TrainingRun, *, epochs: int | None, seed: int) -> None:
         **(model.card.get("training") or {}),
         "source": "kissweb annotations",
         "training_run": run.pk,
+        "run": runner.run.pk,
         "split": "by span, per label: 80% train (the head splits those again for early stopping), 20% held out",
         "heldout_annotation_ids": sorted(heldout_ids),
         "skipped": data.skipped,
@@ -343,17 +303,39 @@ def _train(run: TrainingRun, *, epochs: int | None, seed: int) -> None:
     }
     path, relative = _model_path(scene_type, version)
     detector.save_model(model, path)
+    _check_loads_back(model, path)
     timings["save"] = time.perf_counter() - started
 
-    now = timezone.now()
     with transaction.atomic():
         ModelVersion.objects.filter(pk=version.pk).update(
             weights=relative, card=_plain(model.card), metrics=metrics, status=ModelVersionStatus.READY, error=""
         )
-        # Only a run still ours: the sweeper may have failed it meanwhile (its model stays, ready, in the list).
-        TrainingRun.objects.filter(pk=run.pk, status=TrainingRunStatus.RUNNING).update(
-            status=TrainingRunStatus.SUCCEEDED, stage="done", progress=1.0, eta_s=0.0, finished_at=now,
-            heartbeat_at=now, timings_s={k: round(v, 4) for k, v in timings.items()},
+        TrainingRun.objects.filter(pk=run.pk).update(timings_s={k: round(v, 4) for k, v in timings.items()})
+        # Only an attempt still holding its run: otherwise nothing of this transaction is kept.
+        runner.succeed()
+
+
+def _check_loads_back(model, path: Path) -> None:
+    """Load the saved file as activation and analysis will, and compare: a file nobody can load is no success."""
+    import detector
+
+    try:
+        loaded = detector.load_model(path)
+        same = np.array_equal(np.asarray(loaded.weight), np.asarray(model.weight)) and np.array_equal(
+            np.asarray(loaded.bias), np.asarray(model.bias)
+        )
+    except (detector.ModelFileError, ValueError, OSError) as exc:
+        path.unlink(missing_ok=True)
+        raise ModelNotReadable(
+            f"The trained model was saved but cannot be loaded back ({type(exc).__name__}: "
+            f"{str(exc).replace(str(path), 'the model file')}), so it was not offered as ready. Train again; if it "
+            "happens again, the worker's log has the details."
+        ) from exc
+    if not same:
+        path.unlink(missing_ok=True)
+        raise ModelNotReadable(
+            "The trained model was saved but the file reads back different weights, so it was not offered as ready. "
+            "Check the disk of the media folder, then train again."
         )
 
 

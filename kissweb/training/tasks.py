@@ -1,20 +1,22 @@
-"""Task-queue entry points (django-q2): thin, they call services."""
+"""Task names of training from before the job runner, kept so that tasks still waiting in a broker when the app is
+upgraded run: each hands over to kissweb.jobs.tasks."""
 
 from __future__ import annotations
 
-from kissweb.training.services import training_run, training_runs_fail_stale
+from kissweb.jobs.tasks import run_task, sweep_task
+from kissweb.training.models import TrainingRun
 
 
 def training_task(run_id: int) -> str:
-    run = training_run(run_id=run_id)
-    return run.status
+    job_id = TrainingRun.objects.filter(pk=run_id).values_list("run_id", flat=True).first()
+    return "gone" if job_id is None else run_task(job_id)
 
 
-def training_sweep_task() -> int:
-    return training_runs_fail_stale()
+def training_sweep_task() -> dict:
+    return sweep_task()
 
 
-def quality_task(scene_type_id: int) -> str:
+def quality_task(scene_type_id: int) -> str:  # the in-app quality estimate (not a Run yet)
     from kissweb.library.models import SceneType
     from kissweb.training.services import NotEnoughAnnotations, quality_estimate_compute
 

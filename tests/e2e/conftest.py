@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.qcluster import qcluster  # noqa: E402,F401  (a real worker for the upload test)
+from tests.runs import analysis_create
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SCREENSHOTS = REPO / "test-output" / "screenshots"
@@ -170,7 +171,7 @@ BUMPS = [(2, 13, 0.9), (24, 35, 0.85), (47, 58, 0.4)]
 def analysed_movie(transactional_db, clip_60s, staff_user, settings):
     """A ready movie with an active model, a stored score track and the detected segments the server would write."""
     import detector
-    from kissweb.library.models import Analysis, Movie, ModelVersion, ScoreTrack, Segment
+    from kissweb.library.models import Movie, ModelVersion, ScoreTrack, Segment
 
     def make(*, title="Brief Encounter", year=1945, uploaded_by=None, bumps=BUMPS):
         scene_type = kissing_type()
@@ -189,7 +190,7 @@ def analysed_movie(transactional_db, clip_60s, staff_user, settings):
         model = ModelVersion.objects.filter(scene_type=scene_type, is_active=True).first() or ModelVersion.objects.create(
             scene_type=scene_type, name="e2e head", backbone_set="offline", is_active=True, status="ready",
         )
-        analysis = Analysis.objects.create(movie=movie, status="succeeded", progress=1.0, backbone_set="offline")
+        analysis = analysis_create(movie=movie, backbone_set="offline")
         scores = scores_with_bumps(int(info.duration_s), bumps)
         ScoreTrack.objects.create(
             movie=movie, scene_type=scene_type, model_version=model, analysis=analysis,

@@ -53,6 +53,17 @@ def _get_json(url: str, *, data: dict | None = None, headers: dict | None = None
         return err.code, json.loads(err.read() or b"{}")
 
 
+def _children_running(parent: int, word: str) -> list[int]:
+    found = []
+    for pid in subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout.split():
+        try:
+            if word in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(pid))
+        except FileNotFoundError:  # it ended meanwhile
+            continue
+    return found
+
+
 @pytest.mark.slow
 def test_serve_runs_web_and_worker_and_stops_cleanly(fresh_database, tmp_path):
     port = _free_port()
@@ -96,6 +107,24 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(fresh_database, tmp_path):
 
         status, token = _get_json(f"{base}/api/auth/token/", data={"username": "admin", "password": password})
         assert status == 200 and token["token"]
+
+        # Fault 11: the worker's parent killed. The site stays up, `serve` says so and starts a new worker.
+        [old_worker] = _children_running(proc.pid, "qcluster")
+        os.kill(old_worker, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("task worker" in line for line in output):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+        assert any(f"task worker (qcluster, pid {old_worker}) exited" in line for line in output), "".join(output)
+        assert proc.poll() is None and _get_json(f"{base}/api/health/")[0] == 200
+        for _ in range(90):
+            new_workers = _children_running(proc.pid, "qcluster")
+            if new_workers and new_workers != [old_worker] and _get_json(f"{base}/api/health/")[1].get("workers"):
+                break
+            time.sleep(1)
+        assert new_workers and old_worker not in new_workers, "".join(output)
     finally:
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         proc.send_signal(signal.SIGINT)

@@ -186,8 +186,48 @@ export function isBusy(movie) {
   return movie && (movie.status === "queued" || movie.status === "analyzing" || movie.status === "uploaded");
 }
 
+/**
+ * The one progress widget of any background run (analysis, re-score, training, re-derivation, export, ...), from
+ * the run shape every API gives (`run`, or GET /api/runs/{id}/). A run whose worker went silent says so instead of
+ * showing a percentage and a time left that no longer move.
+ */
+export function runProgress(run, { what = "Working", done = "Done", failed = null } = {}) {
+  const pct = Math.round((run.progress || 0) * 100);
+  const waiting = Boolean(run.waiting_for_worker);
+  const moving = run.status === "running" && !waiting;
+  const bar = el("div", {
+    class: `progress${!moving || !run.progress ? " indeterminate" : ""}`,
+    role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(pct),
+    "aria-label": `${what} progress`,
+  }, el("span", { style: `width:${run.status === "succeeded" ? 100 : pct}%` }));
+  let label;
+  if (waiting) {
+    label = run.status === "running"
+      ? `Waiting for a worker: the one on it stopped answering at ${pct}%`
+      : "Waiting for a worker";
+  } else if (run.status === "queued") {
+    label = run.attempts ? `Queued again (attempt ${run.attempts + 1} of ${run.max_attempts})` : "Queued";
+  } else if (run.status === "running") {
+    label = `${what}… ${pct}%`;
+  } else if (run.status === "succeeded") {
+    label = done;
+  } else if (run.status === "failed") {
+    label = failed || `${what} failed: ${run.error}`;
+  } else {
+    label = run.status;
+  }
+  const detail = moving ? [run.stage, formatEta(run.eta_s)].filter(Boolean).join(" · ") : "";
+  return el("div", {
+    class: "progress-block",
+    dataset: { status: run.status, run: run.id, kind: run.kind, waiting: waiting ? "1" : "0" },
+  },
+  run.status === "failed" ? null : bar,
+  el("div", { class: "progress-text" }, el("span", { class: "pct" }, label), el("span", {}, detail)));
+}
+
 /** A progress bar with percent and ETA for a movie that is still being analysed. */
 export function progressBlock(movie) {
+  if (movie.run) return runProgress(movie.run, { what: "Analysing" });
   const pct = Math.round((movie.progress || 0) * 100);
   const bar = el("div", {
     class: `progress${movie.status !== "analyzing" || !movie.progress ? " indeterminate" : ""}`,

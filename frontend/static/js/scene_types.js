@@ -1,5 +1,5 @@
 // Scene-type pages: the list (with a form for a new type) and one type's page (train, versions, label next).
-import { api, el, toast, showError, formatTime, formatEta } from "./api.js";
+import { api, el, toast, showError, formatTime, runProgress } from "./api.js";
 
 const pct = (value) => (value === null || value === undefined ? "–" : `${Math.round(value * 1000) / 10}%`);
 
@@ -97,25 +97,15 @@ function versionCard(version, { canActivate, onActivate }) {
     actions);
 }
 
-function trainingBlock(run) {
-  const share = Math.round((run.progress || 0) * 100);
-  const busy = run.status === "queued" || run.status === "running";
-  const words = {
-    queued: "Waiting for a worker…",
-    running: `Training (${run.stage || "working"})… ${share}%`,
-    succeeded: `Done: ${run.n_spans} spans, ${run.n_seconds} seconds from ${run.n_movies} movies`,
-    failed: `Training failed: ${run.error}`,
-  };
-  const bar = el("div", { class: `progress${run.status === "queued" ? " indeterminate" : ""}`, role: "progressbar",
-    "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(share), "aria-label": "Training progress" },
-  el("span", { style: `width:${run.status === "succeeded" ? 100 : share}%` }));
-  return el("div", { class: "progress-block", dataset: { status: run.status, run: run.id } },
-    busy || run.status === "succeeded" ? bar : null,
-    el("div", { class: "progress-text" }, el("span", { class: "pct" }, words[run.status] || run.status),
-      el("span", {}, run.status === "running" ? formatEta(run.eta_s) : "")),
-    run.status === "succeeded" && run.metrics
-      ? el("p", { class: "small" }, `Held-out F1 ${pct(run.metrics.f1)}, precision ${pct(run.metrics.precision)}, recall ${pct(run.metrics.recall)}. Activate it below to re-score the library.`)
-      : null);
+function trainingBlock(training) {
+  const block = runProgress({ ...training.run, id: training.id }, {
+    what: "Training",
+    done: `Done: ${training.n_spans} spans, ${training.n_seconds} seconds from ${training.n_movies} movies`,
+  });
+  if (training.status === "succeeded" && training.metrics) {
+    block.append(el("p", { class: "small" }, `Held-out F1 ${pct(training.metrics.f1)}, precision ${pct(training.metrics.precision)}, recall ${pct(training.metrics.recall)}. Activate it below to re-score the library.`));
+  }
+  return block;
 }
 
 function qualityBlock(data) {
@@ -151,10 +141,33 @@ async function detailPage(root) {
   const trainButton = document.getElementById("train-button");
   const progressBox = document.getElementById("training-progress");
   const suggestionsBox = document.getElementById("suggestions");
+  const rederiveBox = document.getElementById("rederive-progress");
   let polling = null;
   const qualityBox = document.getElementById("quality");
   const qualityButton = document.getElementById("quality-button");
   let qualityWaits = 0;
+  let rederivePolling = null;
+
+  // Re-deriving the scenes after a settings save runs in the background: the same widget as every run.
+  function watchRederive(run) {
+    clearTimeout(rederivePolling);
+    if (!run) {
+      rederiveBox.replaceChildren();
+      return;
+    }
+    rederiveBox.replaceChildren(runProgress(run, { what: "Re-deriving the scenes", done: "Every movie's scenes follow the new settings." }));
+    if (run.status === "queued" || run.status === "running") {
+      rederivePolling = setTimeout(async () => {
+        try {
+          const next = await api(run.url);
+          watchRederive(next);
+          if (next.status === "succeeded") await loadSuggestions();
+        } catch (err) {
+          showError(err, "Lost track of the re-derivation.");
+        }
+      }, 1000);
+    }
+  }
 
   // Activation may decode films again: say what it costs, then activate only on a second, explicit click.
   async function activate(version, card) {
@@ -208,6 +221,7 @@ async function detailPage(root) {
         versionsBox.append(el("p", { class: "muted" }, "No models yet. Train one from your labelled spans, or upload or import one."));
       }
       if (stats.active_training_run !== null && !polling) watch(stats.active_training_run);
+      if (stats.rederive_run && !rederivePolling) watchRederive(stats.rederive_run);
     } catch (err) {
       showError(err, "Could not load the model versions.");
     } finally {
@@ -331,8 +345,9 @@ async function detailPage(root) {
           method: "PATCH",
           body: { cut: Number(f.cut.value), min_frames: Number(f.min_frames.value), threshold: Number(f.threshold.value) },
         });
-        toast("Saved. Every movie's scenes of this type follow the new settings.", "ok");
-        await loadSuggestions();
+        toast("Saved. Every movie's scenes of this type are re-derived with the new settings; progress shows below.", "ok");
+        const stats = await api(`/api/scene-types/${slug}/stats/`);
+        watchRederive(stats.rederive_run);
       } catch (err) {
         showError(err, "Could not save the settings.");
       }

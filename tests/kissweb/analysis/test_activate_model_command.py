@@ -18,7 +18,7 @@ def test_activate_model_registers_activates_and_queues_a_rescore(make_movie, emb
 
     version = ModelVersion.objects.get(is_active=True)
     assert version.name == "cli model" and version.scene_type.slug == "kissing"
-    assert Analysis.objects.filter(movie=movie, kind="rescore", status="queued").exists()
+    assert Analysis.objects.filter(movie=movie, run__kind="rescore", run__status="queued").exists()
     assert "1 movie(s) will be re-scored" in capsys.readouterr().out
 
 

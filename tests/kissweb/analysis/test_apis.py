@@ -8,7 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
-from kissweb.analysis import claims, pipeline, services
+from kissweb.analysis import pipeline, services
+from kissweb.jobs import runner as jobs_runner
 from kissweb.library.models import Analysis, AnalysisStatus, ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +73,7 @@ def test_two_analyze_requests_at_once_one_runs_the_other_gets_409(make_movie, us
 
 
 def test_analyses_of_a_movie_are_listed_newest_first(api_client, make_movie, embedder, monkeypatch):
-    monkeypatch.setattr(claims, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(jobs_runner, "PROGRESS_EVERY_S", 0.0)
     movie = make_movie()
     first = services.analysis_request(movie=movie)
     pipeline.analysis_run(analysis_id=first.pk)
@@ -184,7 +185,7 @@ def test_staff_activate_a_model_and_the_library_is_rescored(
     assert response.status_code == 200
     body = response.json()
     assert body["model"]["is_active"] is True and body["rescore"]["rescore"] == 1
-    assert Analysis.objects.filter(movie=movie, status=AnalysisStatus.QUEUED, kind="rescore").exists()
+    assert Analysis.objects.filter(movie=movie, run__status=AnalysisStatus.QUEUED, run__kind="rescore").exists()
 
 
 def test_activating_an_old_bgr_import_is_refused_with_a_sentence(staff_client, kissing, model_file):
@@ -209,7 +210,7 @@ def test_staff_see_what_activation_costs_before_they_confirm(
     assert (body["films"], body["decode_films"], body["decode_hours"], body["backbone_set"]) == (1, 1, 2.0, "paper")
     assert "decodes 1 film(s) once (2.0 h of video)" in body["message"]
     assert not ModelVersion.objects.filter(is_active=True).exists()  # looking changes nothing
-    assert not Analysis.objects.filter(kind="rescore").exists()
+    assert not Analysis.objects.filter(run__kind="rescore").exists()
 
 
 def test_the_activation_cost_is_for_staff_only(api_client, other_client, anon_client, staff_client, kissing,

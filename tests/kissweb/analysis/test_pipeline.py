@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,9 @@ from django.db import OperationalError
 from django.utils import timezone
 
 import detector
-from kissweb.analysis import claims, conf, pipeline, storage
+from kissweb.analysis import conf, pipeline, storage
+from kissweb.jobs import runner as jobs_runner
+from kissweb.jobs.models import Run
 from kissweb.analysis.services import analysis_request
 from kissweb.library.models import (
     Analysis,
@@ -28,7 +31,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def every_progress_written(monkeypatch):
-    monkeypatch.setattr(claims, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(jobs_runner, "PROGRESS_EVERY_S", 0.0)
 
 
 def _run(movie):
@@ -172,8 +175,32 @@ def test_disk_full_fails_with_a_clear_reason_and_keeps_the_movie(make_movie, emb
 
     assert outcome == "failed"
     movie.refresh_from_db()
-    assert movie.status == MovieStatus.FAILED and "disk holding the media folder is full" in movie.error
+    assert movie.status == MovieStatus.FAILED and "disk is full" in movie.error
     assert (media_root / movie.file.name).is_file()
+    assert not MovieEmbedding.objects.filter(movie=movie).exists() and _embedding_files(media_root) == []
+
+
+def test_a_short_write_without_errno_is_a_full_disk_found_once(make_movie, embedder, active_model, media_root,
+                                                               monkeypatch):
+    """Fault 6: NumPy reports a full disk as "N requested and M written" with no errno; it used to be retried, which
+    decoded the whole film three times to meet the same full disk."""
+    from kissweb.library.uploads import StorageFull
+
+    active_model()
+    movie = make_movie()
+
+    def disk_fills_up(handle, array, **kwargs):  # what ndarray.tofile raises when the file system takes less
+        raise OSError(f"{array.nbytes} requested and {array.nbytes // 3} written")
+
+    monkeypatch.setattr(storage.np, "save", disk_fills_up)
+
+    outcome, analysis = _run(movie)
+
+    assert outcome == "failed" and analysis.attempts == 1 and len(embedder.calls) == 1
+    movie.refresh_from_db()
+    upload_words = StorageFull().detail.split(", so ")[0]
+    assert movie.status == MovieStatus.FAILED and movie.error.startswith(upload_words)
+    assert "KISSWEB_DATA_DIR" in movie.error and "Analyse again" in movie.error
     assert not MovieEmbedding.objects.filter(movie=movie).exists() and _embedding_files(media_root) == []
 
 
@@ -226,7 +253,7 @@ def test_a_fourth_delivery_of_a_dead_run_fails_instead_of_looping(make_movie, em
     movie = make_movie()
     analysis = analysis_request(movie=movie)
     stale = timezone.now() - timedelta(seconds=conf.stale_after_s() + 5)
-    Analysis.objects.filter(pk=analysis.pk).update(status=AnalysisStatus.RUNNING, attempts=3, heartbeat_at=stale)
+    Run.objects.filter(analysis=analysis).update(status=AnalysisStatus.RUNNING, attempts=3, heartbeat_at=stale)
 
     assert pipeline.analysis_run(analysis_id=analysis.pk) == "skipped"
 
@@ -240,9 +267,7 @@ def test_a_fourth_delivery_of_a_dead_run_fails_instead_of_looping(make_movie, em
 def test_a_duplicate_delivery_while_the_run_is_alive_is_ignored(make_movie, embedder):
     movie = make_movie()
     analysis = analysis_request(movie=movie)
-    Analysis.objects.filter(pk=analysis.pk).update(
-        status=AnalysisStatus.RUNNING, attempts=1, heartbeat_at=timezone.now()
-    )
+    Run.objects.filter(analysis=analysis).update(status=AnalysisStatus.RUNNING, attempts=1, heartbeat_at=timezone.now())
 
     assert pipeline.analysis_run(analysis_id=analysis.pk) == "skipped"
     analysis.refresh_from_db()
@@ -308,7 +333,7 @@ def test_a_run_taken_over_by_another_attempt_stops_without_writing(make_movie, e
 
     def taken_over(index):
         if index == 5:
-            Analysis.objects.filter(movie=movie).update(attempts=2)
+            Run.objects.filter(analysis__movie=movie).update(attempts=2)
 
     embedder.on_window = taken_over
     outcome, analysis = _run(movie)
@@ -323,8 +348,8 @@ def test_the_heartbeat_moves_during_silent_work(make_movie, embedder, settings, 
     """Between progress reports (model loading, a slow decoder start) a thread keeps the heartbeat fresh."""
     import time
 
-    settings.KISSWEB_ANALYSIS_STALE_S = 1.5  # beats every 0.5 s
-    monkeypatch.setattr(claims, "PROGRESS_EVERY_S", 3600.0)  # no progress writes after the first
+    settings.KISSWEB_JOBS_STALE_S = 1.5  # beats every 0.5 s
+    monkeypatch.setattr(jobs_runner, "PROGRESS_EVERY_S", 3600.0)  # no progress writes after the first
     movie = make_movie()
     beats = []
 
@@ -379,8 +404,67 @@ def test_a_model_activated_during_the_run_gets_a_rescore_queued(make_movie, embe
     outcome, analysis = _run(movie)
 
     assert outcome == "succeeded" and list(analysis.model_versions.all()) == [first]
-    follow_up = Analysis.objects.filter(movie=movie, status=AnalysisStatus.QUEUED).get()
+    follow_up = Analysis.objects.filter(movie=movie, run__status=AnalysisStatus.QUEUED).get()
     assert follow_up.kind == "rescore"
     assert pipeline.analysis_run(analysis_id=follow_up.pk) == "succeeded"
     follow_up.refresh_from_db()
     assert list(follow_up.model_versions.all()) == [newer] and len(embedder.calls) == 1
+
+
+def test_a_confirmed_scene_keeps_its_review_after_a_settings_save_and_after_analysing_again(
+    make_movie, embedder, active_model, kissing, user
+):
+    """Fault 13: segments are replaced on every re-derivation; the person's ✓ must follow the scene."""
+    from kissweb.analysis.services import scene_type_settings_changed
+    from kissweb.library.models import Annotation, SceneType
+    from kissweb.library.services import segment_review
+
+    active_model()
+    embedder.n_windows = 60
+    embedder.positive = set(range(10, 22)) | set(range(40, 52))
+    movie = make_movie(duration_s=60.0)
+    _run(movie)
+    first, second = Segment.objects.filter(movie=movie, source=SegmentSource.DETECTED).order_by("start_s")
+    confirmed = segment_review(segment=first, verdict="confirm", user=user)
+    rejected = segment_review(segment=second, verdict="reject", user=user)
+
+    def reviewed():
+        return sorted(
+            (a.label, a.segment.start_s, a.segment.end_s)
+            for a in Annotation.objects.filter(pk__in=[confirmed.pk, rejected.pk]).select_related("segment")
+            if a.segment is not None
+        )
+
+    SceneType.objects.filter(pk=kissing.pk).update(threshold=0.6)
+    scene_type_settings_changed(scene_type=kissing, queue=False)
+    assert reviewed() == [("negative", 40.0, 52.0), ("positive", 10.0, 22.0)]
+
+    _run(movie)  # "analyse again": the same scenes, new rows
+    assert reviewed() == [("negative", 40.0, 52.0), ("positive", 10.0, 22.0)]
+
+    embedder.positive = set(range(12, 26))
+    _run(movie)  # the confirmed scene moved a little, the rejected one is gone
+    assert reviewed() == [("positive", 12.0, 26.0)]
+    assert Annotation.objects.get(pk=rejected.pk).segment is None  # kept as the person's label of that span
+
+
+def test_a_rescore_whose_model_cannot_be_read_fails_visibly(make_movie, embedder, active_model, kissing, model_file):
+    """Fault 5: it used to "succeed", skip the scene type and leave the previous model's segments as if current."""
+    from kissweb.analysis.services import model_version_activate, model_version_create
+
+    active_model()
+    embedder.positive = set(range(10, 22))
+    movie = make_movie()
+    _run(movie)
+    newer = model_version_create(scene_type=kissing, file=model_file(), name="newer")
+    Path(newer.weights.path).write_bytes(b"\x80 not a model any more")  # damaged on disk after it was registered
+    plan = model_version_activate(model_version=newer)
+
+    outcome = pipeline.analysis_run(analysis_id=plan.rescore[0])
+
+    assert outcome == "failed"
+    rescore = Analysis.objects.get(pk=plan.rescore[0])
+    movie.refresh_from_db()
+    assert rescore.status == AnalysisStatus.FAILED and rescore.attempts == 1
+    assert "'newer'" in rescore.error and "cannot be read" in rescore.error and newer.weights.path not in rescore.error
+    assert movie.status == MovieStatus.FAILED and movie.error == rescore.error

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
-from kissweb.analysis import claims, conf, pipeline, services
+from kissweb.analysis import conf, pipeline, services
+from kissweb.jobs import conf as jobs_conf
+from kissweb.jobs import runner as jobs_runner
+from kissweb.jobs.models import Run
 from kissweb.library.models import (
     Analysis,
     AnalysisKind,
@@ -25,7 +25,7 @@ from kissweb.library.models import (
 
 @pytest.fixture(autouse=True)
 def every_progress_written(monkeypatch):
-    monkeypatch.setattr(claims, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(jobs_runner, "PROGRESS_EVERY_S", 0.0)
 
 
 def _queued_task_names():
@@ -44,7 +44,7 @@ def _detected(movie):
 
 def _run_all_queued():
     outcomes = []
-    for analysis_id in Analysis.objects.filter(status=AnalysisStatus.QUEUED).order_by("pk").values_list("pk", flat=True):
+    for analysis_id in Analysis.objects.filter(run__status=AnalysisStatus.QUEUED).order_by("pk").values_list("pk", flat=True):
         outcomes.append(pipeline.analysis_run(analysis_id=analysis_id))
     return outcomes
 
@@ -58,7 +58,7 @@ def test_an_analysis_is_queued_only_after_the_transaction_commits(make_movie):
         movie = make_movie()
         analysis = services.analysis_request(movie=movie)
         assert _queued_task_names() == []
-    assert _queued_task_names() == [f"analysis-{analysis.pk}"]
+    assert _queued_task_names() == [f"analyze-{analysis.run_id}"]
     analysis.refresh_from_db()
     movie.refresh_from_db()
     assert analysis.status == AnalysisStatus.QUEUED and analysis.task_id
@@ -91,9 +91,9 @@ def test_the_task_timeout_grows_with_the_movie_and_stays_below_retry(make_movie,
     sent = []
     monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: sent.append(kwargs) or "task-id")
     short, long = make_movie(duration_s=60.0), make_movie(duration_s=3600.0)
-    services.analysis_enqueue(analysis_id=Analysis.objects.create(movie=short).pk, duration_s=short.duration_s)
-    services.analysis_enqueue(analysis_id=Analysis.objects.create(movie=long).pk, duration_s=long.duration_s)
-    assert sent[0]["timeout"] < sent[1]["timeout"] <= conf.task_timeout_cap_s() < conf.task_retry_s()
+    jobs_runner.run_enqueue(run_id=services.analysis_request(movie=short).run_id)
+    jobs_runner.run_enqueue(run_id=services.analysis_request(movie=long).run_id)
+    assert sent[0]["timeout"] < sent[1]["timeout"] <= conf.task_timeout_cap_s() < jobs_conf.task_retry_s()
 
 
 # --- models --------------------------------------------------------------------------------------------------
@@ -136,7 +136,8 @@ def test_activation_keeps_one_active_model_and_rescores_without_decoding(
     old = services.model_version_create(scene_type=kissing, file=model_file(), name="old")
     services.model_version_activate(model_version=old)
     new = services.model_version_create(scene_type=kissing, file=model_file(), name="new")
-    Analysis.objects.filter(status=AnalysisStatus.QUEUED).update(status=AnalysisStatus.CANCELLED)
+    for run in Run.objects.filter(status=AnalysisStatus.QUEUED):
+        jobs_runner.run_cancel(run=run)
     plan = services.model_version_activate(model_version=new)
 
     assert list(ModelVersion.objects.filter(is_active=True)) == [new]
@@ -158,7 +159,7 @@ def test_a_bgr_head_on_standard_backbones_is_not_activated_on_rgb_embeddings(kis
     with pytest.raises(ValidationError, match="import the published model.pkl again"):
         services.model_version_activate(model_version=old_import)
     assert list(ModelVersion.objects.filter(is_active=True)) == [current]
-    assert not Analysis.objects.filter(kind=AnalysisKind.RESCORE).exists()
+    assert not Analysis.objects.filter(run__kind=AnalysisKind.RESCORE).exists()
 
 
 @pytest.mark.django_db
@@ -256,80 +257,11 @@ def test_new_aggregation_settings_rederive_segments_from_stored_scores(make_movi
     assert _detected(movie) == [(10.0, 22.0)]  # 6 s is shorter than min_frames=10
 
     SceneType.objects.filter(pk=kissing.pk).update(min_frames=5)
-    changes = services.scene_type_settings_changed(scene_type=kissing)
+    changes = services.scene_type_settings_changed(scene_type=kissing, queue=False)
 
     assert _detected(movie) == [(10.0, 22.0), (40.0, 46.0)]
     assert changes[movie.pk]["added"] == [[40.0, 46.0]] and changes[movie.pk]["unchanged"] == 1
     assert len(embedder.calls) == 1
-
-
-# --- the sweeper ---------------------------------------------------------------------------------------------
-
-
-def _stale(seconds_extra: int = 5):
-    return timezone.now() - timedelta(seconds=conf.stale_after_s() + seconds_extra)
-
-
-@pytest.mark.django_db
-def test_the_sweeper_requeues_a_silent_analysis(make_movie, django_capture_on_commit_callbacks, monkeypatch):
-    sent = []
-    monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: sent.append(args) or "task-id")
-    movie = make_movie()
-    analysis = services.analysis_request(movie=movie)
-    Analysis.objects.filter(pk=analysis.pk).update(status=AnalysisStatus.RUNNING, attempts=1, heartbeat_at=_stale())
-
-    with django_capture_on_commit_callbacks(execute=True):
-        report = services.analysis_sweep()
-
-    analysis.refresh_from_db()
-    assert report["requeued"] == [analysis.pk] and analysis.status == AnalysisStatus.QUEUED
-    assert "stopped reporting progress" in analysis.error and analysis.attempts == 1
-    assert sent == [(services.ANALYZE_TASK, analysis.pk)]
-
-
-@pytest.mark.django_db
-def test_the_sweeper_fails_a_silent_analysis_after_the_last_attempt(make_movie):
-    movie = make_movie()
-    analysis = services.analysis_request(movie=movie)
-    Analysis.objects.filter(pk=analysis.pk).update(status=AnalysisStatus.RUNNING, attempts=3, heartbeat_at=_stale())
-
-    report = services.analysis_sweep()
-
-    analysis.refresh_from_db()
-    movie.refresh_from_db()
-    assert report["failed"] == [analysis.pk] and analysis.status == AnalysisStatus.FAILED
-    assert movie.status == MovieStatus.FAILED and "gave up after 3 attempts" in movie.error
-
-
-@pytest.mark.django_db
-def test_the_sweeper_leaves_a_live_analysis_alone(make_movie):
-    movie = make_movie()
-    analysis = services.analysis_request(movie=movie)
-    Analysis.objects.filter(pk=analysis.pk).update(
-        status=AnalysisStatus.RUNNING, attempts=1, heartbeat_at=timezone.now()
-    )
-    assert services.analysis_sweep() == {"requeued": [], "failed": [], "lost": []}
-
-
-@pytest.mark.django_db
-def test_the_sweeper_queues_again_an_analysis_whose_task_was_lost(make_movie):
-    movie = make_movie()
-    analysis = services.analysis_request(movie=movie)  # on_commit never runs here: the task is "lost"
-    Analysis.objects.filter(pk=analysis.pk).update(queued_at=_stale())
-
-    assert services.analysis_sweep()["lost"] == [analysis.pk]
-    assert _queued_task_names() == [f"analysis-{analysis.pk}"]
-    assert services.analysis_sweep()["lost"] == []  # queued now: not again
-
-
-@pytest.mark.django_db
-def test_the_sweeper_schedule_exists_after_migrate():
-    from django_q.models import Schedule
-
-    schedule = Schedule.objects.get(name=services.SWEEPER_SCHEDULE_NAME)
-    assert schedule.func == services.SWEEP_TASK and schedule.schedule_type == Schedule.MINUTES
-    services.sweeper_schedule_ensure()
-    assert Schedule.objects.filter(name=services.SWEEPER_SCHEDULE_NAME).count() == 1
 
 
 @pytest.mark.django_db

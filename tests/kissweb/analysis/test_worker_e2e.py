@@ -163,7 +163,7 @@ def test_a_worker_killed_mid_analysis_is_replaced_and_the_analysis_finishes_once
 
     wait_for(lambda: Movie.objects.get(pk=movie_id).progress > 0.02, timeout_s=120, interval_s=0.1,
              what="the analysis to start embedding")
-    killed = worker.kill_processing(f"analysis-{analysis.pk}")
+    killed = worker.kill_processing(f"analyze-{analysis.run_id}")
 
     def finished():
         a = Analysis.objects.get(pk=analysis.pk)
@@ -200,10 +200,10 @@ def test_a_truncated_file_fails_once_with_a_clear_reason(qcluster, settings, mak
     movie = wait_for(lambda: (m := Movie.objects.get(pk=movie.pk)).status == "failed" and m, timeout_s=120,
                      what="the movie to fail")
     assert "cannot be decoded" in movie.error and movie.file.name.split("/")[-1] in movie.error
-    wait_for(lambda: Task.objects.filter(name=f"analysis-{analysis.pk}").exists(), timeout_s=30, what="task result")
+    wait_for(lambda: Task.objects.filter(name=f"analyze-{analysis.run_id}").exists(), timeout_s=30, what="task result")
     analysis.refresh_from_db()
     assert analysis.status == "failed" and analysis.attempts == 1
-    assert Task.objects.filter(name=f"analysis-{analysis.pk}").count() == 1
+    assert Task.objects.filter(name=f"analyze-{analysis.run_id}").count() == 1
     assert video.exists() and Analysis.objects.filter(movie=movie).count() == 1
 
 
@@ -219,7 +219,7 @@ def test_a_movie_deleted_through_the_api_mid_analysis_leaves_nothing(qcluster, s
     qcluster(timeout_s=120, retry_s=150)
     client = _client(user)
     movie_id = _upload(client, movie_path, "Deleted while analysed")
-    analysis_id = Analysis.objects.get(movie_id=movie_id).pk
+    run_id = Analysis.objects.get(movie_id=movie_id).run_id
     movie = Movie.objects.get(pk=movie_id)
     media = Path(settings.MEDIA_ROOT)
     own_files = [media / movie.file.name, media / movie.poster.name]
@@ -229,7 +229,7 @@ def test_a_movie_deleted_through_the_api_mid_analysis_leaves_nothing(qcluster, s
 
     assert client.delete(f"/api/movies/{movie_id}/").status_code == 204
 
-    task = wait_for(lambda: Task.objects.filter(name=f"analysis-{analysis_id}").first(), timeout_s=120,
+    task = wait_for(lambda: Task.objects.filter(name=f"analyze-{run_id}").first(), timeout_s=120,
                     what="the task to stop")
     assert task.success and task.result == "gone"
     for model in (Movie, Analysis, MovieEmbedding, ScoreTrack, Segment):
@@ -277,15 +277,16 @@ def test_the_sweeper_schedule_revives_an_analysis_whose_worker_vanished(qcluster
     from django.utils import timezone
     from django_q.models import OrmQ, Schedule
 
-    from kissweb.analysis.services import SWEEPER_SCHEDULE_NAME
+    from kissweb.jobs.sweeper import SWEEPER_SCHEDULE_NAME
     from kissweb.library.models import Analysis, Movie
+    from tests.runs import analysis_create
 
     assert Schedule.objects.filter(name=SWEEPER_SCHEDULE_NAME).exists()
     movie = make_movie(duration_s=4.0)
     # A worker claimed it, then its machine died: running, silent for 10 minutes, no task left in the queue.
-    analysis = Analysis.objects.create(
-        movie=movie, status="running", attempts=1, heartbeat_at=timezone.now() - timedelta(minutes=10)
-    )
+    long_ago = timezone.now() - timedelta(minutes=10)
+    analysis = analysis_create(movie=movie, status="running",
+                               run_fields={"attempts": 1, "heartbeat_at": long_ago, "started_at": long_ago})
     Movie.objects.filter(pk=movie.pk).update(status="analyzing")
     assert not OrmQ.objects.exists()
     qcluster(timeout_s=120, retry_s=150, extra_env={"KISSWEB_ANALYSIS_STALE_S": "60"})

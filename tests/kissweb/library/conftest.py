@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kissweb.library.models import Analysis, AnalysisStatus, Movie, SceneType, Segment
+from kissweb.library.models import Movie, SceneType, Segment
+from tests.runs import analysis_create
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +55,6 @@ def manual_segment(movie, scene_type, start_s, end_s, **fields) -> Segment:
 
 
 def detected_segment(movie, scene_type, start_s, end_s, *, confidence=0.9, analysis=None, **fields) -> Segment:
-    analysis = analysis or Analysis.objects.create(movie=movie, status=AnalysisStatus.SUCCEEDED)
+    analysis = analysis or analysis_create(movie=movie)
     return Segment.objects.create(movie=movie, scene_type=scene_type, start_s=start_s, end_s=end_s,
                                   source="detected", analysis=analysis, confidence=confidence, **fields)

@@ -42,7 +42,7 @@ def test_upload_stores_the_movie_under_a_uuid_name_with_a_poster_and_queues_anal
     assert Path(movie.file.path).read_bytes() == small_video.read_bytes()
     assert movie.size_bytes == small_video.stat().st_size
     assert Path(movie.poster.path).read_bytes()[:2] == b"\xff\xd8"  # a JPEG
-    assert Analysis.objects.filter(movie=movie, status="queued").count() == 1
+    assert Analysis.objects.filter(movie=movie, run__status="queued").count() == 1
     assert len(callbacks) == 1  # the task is enqueued only when the upload commits
     assert not list((media_root / "incoming").iterdir())
     import hashlib

@@ -40,24 +40,25 @@ def test_staff_adds_a_scene_type(staff_client, api_client):
     assert SceneType.objects.filter(slug="fight").count() == 1
 
 
-def test_staff_retunes_and_segments_are_rederived(staff_client, api_client, kissing, monkeypatch):
-    from kissweb.analysis import services as analysis_services
+def test_staff_retunes_and_segments_are_rederived(staff_client, api_client, kissing):
+    from kissweb.jobs.models import Run
 
-    calls = []
-    monkeypatch.setattr(analysis_services, "scene_type_settings_changed",
-                        lambda *, scene_type: calls.append(scene_type.slug), raising=False)
+    def rederivations():
+        return list(Run.objects.filter(kind="rederive", subject_id=kissing.pk).values_list("status", flat=True))
+
     assert api_client.patch("/api/scene-types/kissing/", {"cut": 0.6}, format="json").status_code == 403
     response = staff_client.patch("/api/scene-types/kissing/", {"cut": 0.6, "min_frames": 5}, format="json")
     assert response.status_code == 200
     assert (response.json()["cut"], response.json()["min_frames"]) == (0.6, 5)
-    assert calls == ["kissing"]
+    assert rederivations() == ["queued"]  # queued, not done inside the request
     staff_client.patch("/api/scene-types/kissing/", {"name": "Kisses"}, format="json")
-    assert calls == ["kissing"]  # a new name changes no segment
+    staff_client.patch("/api/scene-types/kissing/", {"threshold": 0.8}, format="json")
+    assert rederivations() == ["queued"]  # a new name changes no segment; the queued run reads the newest settings
     bad = staff_client.patch("/api/scene-types/kissing/", {"threshold": 1.5}, format="json")
     assert bad.status_code == 400 and "threshold" in bad.json()["detail"]
     assert staff_client.patch("/api/scene-types/nope/", {"name": "x"}, format="json").status_code == 404
     kissing.refresh_from_db()
-    assert (kissing.name, kissing.cut, kissing.threshold) == ("Kisses", 0.6, 0.7)
+    assert (kissing.name, kissing.cut, kissing.threshold) == ("Kisses", 0.6, 0.8)
 
 
 def test_database_rule_on_settings_is_a_400(staff_user, kissing):

@@ -6,7 +6,6 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from kissweb.library.models import (
-    Analysis,
     AnalysisStatus,
     Annotation,
     Movie,
@@ -14,6 +13,7 @@ from kissweb.library.models import (
     SceneType,
     Segment,
 )
+from tests.runs import analysis_create
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def test_touching_segments_are_accepted(movie, kissing):
 
 def test_overlap_is_allowed_across_scene_types_and_sources(movie, kissing):
     fight = SceneType.objects.create(slug="fight", name="Fight")
-    analysis = Analysis.objects.create(movie=movie, status=AnalysisStatus.SUCCEEDED)
+    analysis = analysis_create(movie=movie)
     manual(movie, kissing, 10, 20)
     manual(movie, fight, 10, 20)
     Segment.objects.create(movie=movie, scene_type=kissing, start_s=12, end_s=18, source="detected", analysis=analysis)
@@ -105,10 +105,10 @@ def test_embeddings_are_stored_once_per_movie_backbone_set_and_digest(movie):
 
 
 def test_one_active_analysis_per_movie(movie):
-    Analysis.objects.create(movie=movie, status=AnalysisStatus.QUEUED)
-    with pytest.raises(IntegrityError, match="one_active_analysis_per_movie"), transaction.atomic():
-        Analysis.objects.create(movie=movie, status=AnalysisStatus.RUNNING)
-    Analysis.objects.create(movie=movie, status=AnalysisStatus.FAILED)
+    analysis_create(movie=movie, status=AnalysisStatus.QUEUED)
+    with pytest.raises(IntegrityError, match="one_active_run_per_lock"), transaction.atomic():
+        analysis_create(movie=movie, status=AnalysisStatus.RUNNING, kind="rescore")
+    analysis_create(movie=movie, status=AnalysisStatus.FAILED)
 
 
 def test_identical_file_is_not_stored_twice(movie, user):

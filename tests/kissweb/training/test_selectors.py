@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kissweb.library.models import Analysis, Annotation, ModelVersion, ScoreTrack, Segment
+from kissweb.library.models import Annotation, ModelVersion, ScoreTrack, Segment
 from kissweb.training import selectors
 from tests.kissweb.training.conftest import annotate, movie_make
+from tests.runs import analysis_create
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +26,7 @@ def track(movie, kissing, version, scores):
 
 
 def detected(movie, kissing, version, start, end, confidence):
-    analysis = Analysis.objects.create(movie=movie, status="succeeded")
+    analysis = analysis_create(movie=movie)
     return Segment.objects.create(movie=movie, scene_type=kissing, start_s=start, end_s=end, confidence=confidence,
                                   source="detected", analysis=analysis, model_version=version)
 

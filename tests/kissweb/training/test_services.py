@@ -13,8 +13,11 @@ import detector
 from kissweb.library.models import ModelVersion, MovieEmbedding
 from kissweb.training import services
 from kissweb.training.dataset import NotEnoughAnnotations
+from kissweb.jobs.models import Run
+from kissweb.jobs.sweeper import run_sweep
 from kissweb.training.models import TrainingRun, TrainingRunStatus
 from tests.kissweb.training.conftest import annotate, movie_with_scenes
+from tests.runs import training_create
 
 pytestmark = pytest.mark.django_db
 
@@ -97,29 +100,26 @@ def test_a_second_request_while_one_is_queued_is_refused(labelled_library, kissi
 
 
 def test_the_database_allows_one_active_run_per_scene_type(kissing):
-    TrainingRun.objects.create(scene_type=kissing, status="running")
-    with pytest.raises(IntegrityError, match="one_active_training_per_scene_type"), transaction.atomic():
-        TrainingRun.objects.create(scene_type=kissing, status="queued")
-    TrainingRun.objects.create(scene_type=kissing, status="failed", error="x")
+    training_create(scene_type=kissing, status="running")
+    with pytest.raises(IntegrityError, match="one_active_run_per_lock"), transaction.atomic():
+        training_create(scene_type=kissing, status="queued")
+    training_create(scene_type=kissing, status="failed")
 
 
-def test_database_rules_on_runs(kissing):
-    with pytest.raises(IntegrityError, match="trainingrun_succeeded_has_model"), transaction.atomic():
-        TrainingRun.objects.create(scene_type=kissing, status="succeeded")
-    with pytest.raises(IntegrityError, match="trainingrun_failed_has_reason"), transaction.atomic():
-        TrainingRun.objects.create(scene_type=kissing, status="failed")
-    with pytest.raises(IntegrityError, match="trainingrun_progress_0_1"), transaction.atomic():
-        TrainingRun.objects.create(scene_type=kissing, progress=1.5)
+def test_a_training_whose_worker_died_is_queued_again_and_finishes(labelled_library, kissing, user):
+    """The same stale limit and retries as analysis (kissweb.jobs): the sweeper queues it again."""
+    run = services.training_request(scene_type=kissing, requested_by=user, queue=False)
+    long_ago = timezone.now() - timedelta(hours=1)
+    Run.objects.filter(training=run).update(status="running", attempts=1, heartbeat_at=long_ago, started_at=long_ago)
+    with pytest.raises(services.TrainingAlreadyActive):
+        services.training_request(scene_type=kissing, requested_by=user)
 
+    assert run_sweep()["requeued"] == [run.run_id]
+    run.refresh_from_db()
+    assert run.status == "queued" and "stopped reporting progress" in run.error
 
-def test_a_stale_running_run_is_failed_so_a_new_one_can_start(labelled_library, kissing, user):
-    stale = TrainingRun.objects.create(
-        scene_type=kissing, status="running", heartbeat_at=timezone.now() - timedelta(hours=1)
-    )
-    run = services.training_request(scene_type=kissing, requested_by=user)
-    stale.refresh_from_db()
-    assert stale.status == "failed" and "stopped answering" in stale.error
-    assert run.status == "queued"
+    finished = services.training_run(run_id=run.pk)
+    assert finished.status == "succeeded" and finished.run.attempts == 2
 
 
 def test_a_broken_embedding_fails_the_run_with_a_reason_and_no_ready_model(
@@ -148,29 +148,25 @@ def test_small_libraries_get_enough_optimiser_steps(n_seconds, epochs):
     assert services.epochs_for(n_seconds) == epochs
 
 
-def test_the_sweeper_fails_runs_whose_worker_died_and_the_page_no_longer_waits_for_them(kissing):
-    from django_q.models import Schedule
-
+def test_a_silent_training_gives_up_after_its_last_attempt_and_the_page_stops_waiting(kissing):
     from kissweb.training import selectors, tasks
 
-    dead = TrainingRun.objects.create(scene_type=kissing, status="running", heartbeat_at=timezone.now() - timedelta(hours=1))
-    assert selectors.training_run_active(scene_type=kissing) is None
-    assert tasks.training_sweep_task() == 1
+    dead = training_create(scene_type=kissing, status="running",
+                           run_fields={"attempts": 3, "heartbeat_at": timezone.now() - timedelta(hours=1)})
+    assert selectors.training_run_active(scene_type=kissing) == dead
+    assert tasks.training_sweep_task()["failed"] == [dead.run_id]
     dead.refresh_from_db()
-    assert dead.status == "failed" and "start it again" in dead.error
-    alive = TrainingRun.objects.create(scene_type=kissing, status="running", heartbeat_at=timezone.now())
-    assert selectors.training_run_active(scene_type=kissing) == alive
-    assert tasks.training_sweep_task() == 0
-    assert Schedule.objects.get(name="kissweb-training-sweeper").func == "kissweb.training.tasks.training_sweep_task"
+    assert dead.status == "failed" and "gave up after 3 attempts" in dead.error
+    assert selectors.training_run_active(scene_type=kissing) is None
 
 
 def test_a_run_redelivered_after_its_worker_died_finishes_with_its_own_version(labelled_library, kissing, user):
     run = services.training_request(scene_type=kissing, requested_by=user, queue=False)
     half_done = ModelVersion.objects.create(scene_type=kissing, name="kissing v1", backbone_set="offline",
                                             status="training")
-    TrainingRun.objects.filter(pk=run.pk).update(
-        status="running", model_version=half_done, heartbeat_at=timezone.now() - timedelta(hours=1)
-    )
+    long_ago = timezone.now() - timedelta(hours=1)
+    TrainingRun.objects.filter(pk=run.pk).update(model_version=half_done)
+    Run.objects.filter(training=run).update(status="running", attempts=1, heartbeat_at=long_ago, started_at=long_ago)
     finished = services.training_run(run_id=run.pk)
     assert finished.status == "succeeded" and finished.model_version_id == half_done.pk
     assert ModelVersion.objects.get().status == "ready"
@@ -178,7 +174,8 @@ def test_a_run_redelivered_after_its_worker_died_finishes_with_its_own_version(l
 
 def test_a_live_run_delivered_twice_is_left_to_its_worker(labelled_library, kissing, user):
     run = services.training_request(scene_type=kissing, requested_by=user, queue=False)
-    TrainingRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=timezone.now())
+    Run.objects.filter(training=run).update(status="running", attempts=1, heartbeat_at=timezone.now(),
+                                            started_at=timezone.now())
     assert services.training_run(run_id=run.pk).status == "running"
     assert not ModelVersion.objects.exists()
 

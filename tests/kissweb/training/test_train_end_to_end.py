@@ -28,7 +28,7 @@ def upload_and_analyse(client, path, title, capture):
         response = client.post("/api/movies/", {"file": handle, "title": title}, format="multipart")
     assert response.status_code == 201, response.json()
     movie_id = response.json()["id"]
-    analysis = Analysis.objects.get(movie_id=movie_id, status="queued")
+    analysis = Analysis.objects.get(movie_id=movie_id, run__status="queued")
     assert pipeline.analysis_run(analysis_id=analysis.pk) == "succeeded", Analysis.objects.get(pk=analysis.pk).error
     return movie_id
 

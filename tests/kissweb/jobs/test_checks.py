@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from kissweb.analysis.checks import q_cluster_retry_exceeds_timeout
+from kissweb.jobs.checks import q_cluster_retry_exceeds_timeout
 
 
 def test_retry_larger_than_timeout_passes(settings):
@@ -11,4 +11,4 @@ def test_retry_larger_than_timeout_passes(settings):
 def test_retry_not_larger_than_timeout_is_an_error_that_says_what_to_set(settings):
     settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": 600, "retry": 600}
     [error] = q_cluster_retry_exceeds_timeout(None)
-    assert error.id == "analysis.E001" and "KISSWEB_TASK_RETRY_S" in error.hint
+    assert error.id == "jobs.E001" and "KISSWEB_TASK_RETRY_S" in error.hint

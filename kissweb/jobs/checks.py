@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.checks import Error, register
 
-from kissweb.analysis import conf
+from kissweb.jobs import conf
 
 
 @register()
@@ -15,8 +15,8 @@ def q_cluster_retry_exceeds_timeout(app_configs, **kwargs):  # noqa: ARG001
     return [
         Error(
             f"Q_CLUSTER retry ({retry} s) must be larger than its timeout ({timeout} s): otherwise django-q2 hands a "
-            "still-running analysis to a second worker.",
+            "still-running task to a second worker.",
             hint="Set KISSWEB_TASK_RETRY_S above KISSWEB_TASK_TIMEOUT_S (for example timeout + 600).",
-            id="analysis.E001",
+            id="jobs.E001",
         )
     ]
