@@ -74,6 +74,8 @@ RULES: dict[str, dict[Action, Who]] = {
     # Model files run inside the worker: uploading, importing and activating them is staff's alone.
     "model": {READ: SIGNED_IN, CREATE: STAFF, CHANGE: STAFF, DELETE: STAFF, ACTIVATE: STAFF, EXPORT: SIGNED_IN},
     "training_run": {READ: SIGNED_IN, CREATE: STAFF, CHANGE: STAFF},
+    # Any background run (kissweb.jobs): everyone sees its progress; staff or who asked for it cancel it.
+    "run": {READ: SIGNED_IN, CHANGE: OWNER},
     "export": {READ: OWNER, CREATE: SIGNED_IN, CHANGE: OWNER, DELETE: OWNER},
     # Each person's own player settings (/api/me/...): there is no one else's to reach.
     "preferences": {READ: SIGNED_IN, CHANGE: SIGNED_IN},
@@ -83,7 +85,7 @@ RULES: dict[str, dict[Action, Who]] = {
 _NOUNS: dict[str, tuple[str, str]] = {
     "movie": ("movie", "uploaded"), "segment": ("movie", "uploaded"), "annotation": ("annotation", "made"),
     "analysis": ("movie", "uploaded"), "scene_type": ("scene type", ""), "model": ("model file", ""),
-    "training_run": ("training run", ""), "export": ("export", "requested"), "preferences": ("preference", ""),
+    "training_run": ("training run", ""), "run": ("run", "started"), "export": ("export", "requested"), "preferences": ("preference", ""),
 }
 _VERBS = {
     READ: "see", CREATE: "add", CHANGE: "change", DELETE: "delete", EXPORT: "export", TRAIN: "train",
@@ -119,6 +121,7 @@ _SUBJECTS: dict[str, tuple[str, Callable[[Any], int | None]]] = {
     "library.SceneType": ("scene_type", _owner()),
     "library.ModelVersion": ("model", _owner()),
     "training.TrainingRun": ("training_run", _owner()),
+    "jobs.Run": ("run", _owner("requested_by_id")),
 }
 
 

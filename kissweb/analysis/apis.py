@@ -79,7 +79,7 @@ class MovieAnalyzeApi(APIView):
         movie = get_object_or_404(Movie, pk=movie_id)
         permissions.require(user=request.user, action=permissions.CHANGE, subject=movie)
         try:
-            analysis = services.analysis_request(movie=movie)
+            analysis = services.analysis_request(movie=movie, requested_by=request.user)
         except services.AnalysisAlreadyActive as exc:
             active = Analysis.objects.filter(run=exc.run).first() if exc.run else None
             return Response(

@@ -83,13 +83,15 @@ class AnalysisRunner(Runner):
     # --- queueing -------------------------------------------------------------------------------------------
 
     @classmethod
-    def analysis_request(cls, *, movie: Movie, kind: str = AnalysisKind.ANALYZE, stage: str = "") -> Analysis:
+    def analysis_request(
+        cls, *, movie: Movie, kind: str = AnalysisKind.ANALYZE, stage: str = "", requested_by=None
+    ) -> Analysis:
         """A queued Analysis of the movie (its Run handed to the broker on commit); AnalysisAlreadyActive when one
         is queued or running (the database's one-active-run-per-movie rule decides)."""
         runner = RescoreRunner if kind == AnalysisKind.RESCORE else AnalysisRunner
         try:
             with transaction.atomic():
-                run = runner.request(subject_id=movie.pk, stage=stage)
+                run = runner.request(subject_id=movie.pk, stage=stage, requested_by=requested_by)
                 return Analysis.objects.create(movie=movie, run=run)
         except AlreadyActive as exc:
             raise AnalysisAlreadyActive(
@@ -116,10 +118,6 @@ class AnalysisRunner(Runner):
         updates = {"status": movie_status, **{k: v for k, v in fields.items() if k in ("progress", "eta_s", "error")}}
         if not Movie.objects.filter(pk=subject_id).update(**updates):
             raise SubjectGone(f"movie {subject_id} was deleted")
-
-    @classmethod
-    def may_cancel(cls, *, run, user) -> bool:
-        return Movie.objects.filter(pk=run.subject_id, uploaded_by_id=user.pk).exists()
 
     def subject_exists(self) -> bool:
         return Movie.objects.filter(pk=self.run.subject_id).exists()

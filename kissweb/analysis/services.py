@@ -39,13 +39,15 @@ __all__ = ["AnalysisAlreadyActive", "analysis_request", "analysis_run", "analysi
            "model_version_create", "scene_type_settings_changed"]
 
 
-def analysis_request(*, movie: Movie, kind: str = AnalysisKind.ANALYZE, stage: str = "") -> Analysis:
+def analysis_request(
+    *, movie: Movie, kind: str = AnalysisKind.ANALYZE, stage: str = "", requested_by=None
+) -> Analysis:
     """Create a queued Analysis and hand its run to the broker once the surrounding transaction commits.
 
     A rolled-back transaction queues nothing. The database's one-active-run-per-movie rule makes a second
     concurrent request fail with AnalysisAlreadyActive.
     """
-    return AnalysisRunner.analysis_request(movie=movie, kind=kind, stage=stage)
+    return AnalysisRunner.analysis_request(movie=movie, kind=kind, stage=stage, requested_by=requested_by)
 
 
 def analysis_run(*, analysis_id: int) -> str:

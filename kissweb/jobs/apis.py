@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kissweb import permissions
 from kissweb.jobs import selectors
 from kissweb.jobs.models import RunStatus
-from kissweb.jobs.runner import run_cancel, runner_for
+from kissweb.jobs.runner import run_cancel
 
 
 class RunProgressSerializer(serializers.Serializer):
@@ -38,18 +38,12 @@ class RunProgressSerializer(serializers.Serializer):
     error = serializers.CharField()
 
 
-def _check_can_cancel(*, run, user) -> None:
-    if user.is_staff or (run.requested_by_id is not None and run.requested_by_id == user.pk):
-        return
-    if runner_for(run.kind).may_cancel(run=run, user=user):
-        return
-    raise PermissionDenied("Only staff or the person who started this run can cancel it.")
-
-
 class RunDetailApi(APIView):
     @extend_schema(responses={200: RunProgressSerializer}, summary="A run's status, progress, stage and ETA.")
-    def get(self, request, run_id: int):
-        return Response(selectors.run_progress(selectors.run_get(run_id=run_id)))
+    def get(self, request, job_id: int):
+        run = selectors.run_get(run_id=job_id)
+        permissions.require(user=request.user, action=permissions.READ, subject=run)
+        return Response(selectors.run_progress(run))
 
 
 class RunCancelApi(APIView):
@@ -57,7 +51,7 @@ class RunCancelApi(APIView):
         request=None, responses={200: RunProgressSerializer},
         summary="Cancel a queued run now, or ask a running one to stop at its next progress report.",
     )
-    def post(self, request, run_id: int):
-        run = selectors.run_get(run_id=run_id)
-        _check_can_cancel(run=run, user=request.user)
+    def post(self, request, job_id: int):
+        run = selectors.run_get(run_id=job_id)
+        permissions.require(user=request.user, action=permissions.CHANGE, subject=run)
         return Response(selectors.run_progress(run_cancel(run=run)))

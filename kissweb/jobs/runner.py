@@ -201,11 +201,6 @@ class Runner:
         """Copy the state to a denormalised row (inside the lifecycle write's transaction). Raise SubjectGone when
         that row is gone."""
 
-    @classmethod
-    def may_cancel(cls, *, run: Run, user) -> bool:  # noqa: ARG003
-        """Whether this user may cancel the run, besides staff and the person who requested it."""
-        return False
-
     def subject_exists(self) -> bool:
         return True
 

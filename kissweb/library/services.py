@@ -196,7 +196,7 @@ def movie_create(*, uploaded_file, title: str | None = None, year: int | None = 
                     video_codec=(info.video_codec or "")[:100],
                     uploaded_by=user,
                 )
-                analysis_request(movie=movie)
+                analysis_request(movie=movie, requested_by=user)
         except IntegrityError:
             # Two uploads of the same file at once: the database's unique sha256 decides.
             if existing := _existing_with_hash(sha256):

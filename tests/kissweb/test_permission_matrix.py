@@ -80,6 +80,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("get", "/api/scene-types/{slug}/quality/"): Case(("scene_type", READ)),
     ("post", "/api/scene-types/{slug}/quality/"): Case(("scene_type", TRAIN)),
     ("get", "/api/training-runs/{run_id}/"): Case(("training_run", READ)),
+    ("get", "/api/runs/{job_id}/"): Case(("run", READ)),
+    ("post", "/api/runs/{job_id}/cancel/"): Case(("run", CHANGE)),
     ("get", "/api/models/"): Case(("model", READ)),
     ("get", "/api/models/{model_id}/"): Case(("model", READ)),
     ("get", "/api/models/{model_id}/download/"): Case(("model", EXPORT)),
@@ -134,8 +136,8 @@ def test_every_rule_of_the_matrix_is_in_the_policy():
 def world(settings, tmp_path, django_user_model):
     """Alice (not staff) owns a movie with a poster, an analysis, a detected segment and an annotation; Bob is
     another person, Carol is staff. A ready model version with its file and a training run exist."""
-    from kissweb.library.models import Analysis, Annotation, ModelVersion, Movie, SceneType, Segment
-    from kissweb.training.models import TrainingRun
+    from kissweb.library.models import Annotation, ModelVersion, Movie, SceneType, Segment
+    from tests.runs import analysis_create, training_create
 
     settings.MEDIA_ROOT = tmp_path / "media"
     for folder in ("movies", "posters", "models", "incoming"):
@@ -156,16 +158,17 @@ def world(settings, tmp_path, django_user_model):
         size_bytes=4096, sha256=hashlib.sha256(stem.encode()).hexdigest(), duration_s=100.0, width=320, height=240,
         fps=25, has_audio=True, uploaded_by=users["owner"], status="ready",
     )
-    analysis = Analysis.objects.create(movie=movie, status="succeeded")
+    analysis = analysis_create(movie=movie, run_fields={"requested_by": users["owner"]})
     segment = Segment.objects.create(movie=movie, scene_type=kissing, start_s=1, end_s=4, source="detected",
                                      analysis=analysis, confidence=0.9)
     annotation = Annotation.objects.create(movie=movie, scene_type=kissing, start_s=10, end_s=12, label="positive",
                                            author=users["owner"])
     model = ModelVersion.objects.create(scene_type=kissing, name="v1", backbone_set="offline", status="ready",
                                         weights=f"models/{stem}.safetensors")
-    run = TrainingRun.objects.create(scene_type=kissing, status="failed", error="test", requested_by=users["staff"])
+    run = training_create(scene_type=kissing, status="failed", run_fields={"requested_by": users["staff"]})
     ids = {"movie_id": movie.pk, "analysis_id": analysis.pk, "segment_id": segment.pk,
-           "annotation_id": annotation.pk, "model_id": model.pk, "run_id": run.pk, "slug": "kissing"}
+           "annotation_id": annotation.pk, "model_id": model.pk, "run_id": run.pk, "job_id": analysis.run_id,
+           "slug": "kissing"}
     return users, ids
 
 

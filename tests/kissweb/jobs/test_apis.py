@@ -62,8 +62,9 @@ def test_a_movie_that_is_not_busy_shows_no_run(api_client, make_movie):
     assert api_client.get(f"/api/movies/{movie.pk}/").json()["run"] is None
 
 
-def test_the_uploader_or_staff_may_cancel_a_run_and_others_may_not(api_client, other_client, staff_client, make_movie):
-    analysis = analysis_create(movie=make_movie(), status="queued")
+def test_who_asked_for_a_run_or_staff_may_cancel_it_and_others_may_not(api_client, other_client, staff_client,
+                                                                       make_movie, user):
+    analysis = analysis_create(movie=make_movie(), status="queued", run_fields={"requested_by": user})
     assert other_client.post(f"/api/runs/{analysis.run_id}/cancel/").status_code == 403
     cancelled = api_client.post(f"/api/runs/{analysis.run_id}/cancel/")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
