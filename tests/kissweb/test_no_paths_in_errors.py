@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 def broken_movie(user, settings, tmp_path):
     """A movie whose stored file is not a video, with the error the analysis writes for it (detector's own
     words, which start with the file's absolute path)."""
-    from kissweb.library.models import Analysis, Movie
+    from kissweb.library.models import Movie
+    from tests.runs import analysis_create
 
     settings.MEDIA_ROOT = tmp_path / "media"
     (settings.MEDIA_ROOT / "movies").mkdir(parents=True)
@@ -31,7 +32,7 @@ def broken_movie(user, settings, tmp_path):
         size_bytes=2600, sha256=hashlib.sha256(uuid.uuid4().bytes).hexdigest(), duration_s=100.0, width=320,
         height=240, has_audio=True, uploaded_by=user, status="failed", error=error,
     )
-    Analysis.objects.create(movie=movie, status="failed", error=error)
+    analysis_create(movie=movie, status="failed", run_fields={"error": error})
     return movie, str(settings.MEDIA_ROOT)
 
 
