@@ -228,6 +228,8 @@ class AnalysisRunner(Runner):
                 image_dim=embeddings.image.shape[1],
                 audio_dim=embeddings.audio.shape[1],
             )
+            # An audio track that cannot be decoded is analysed as silence (as a film without one); people are told.
+            Movie.objects.filter(pk=movie_id).update(audio_warning=embeddings.audio_warning or "")
             transaction.on_commit(lambda: [storage.embeddings_delete(name=old) for old in replaced if old != name])
         self.timings_s["store_embeddings"] = round(time.monotonic() - started, 3)
         return features

@@ -40,6 +40,10 @@ class Movie(models.Model):
     progress = models.FloatField(default=0.0)
     eta_s = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
+    audio_warning = models.TextField(
+        blank=True, help_text="Why the last analysis used silence for (part of) the sound: its audio track could not "
+        "be decoded. Empty when the sound was used."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -89,7 +89,7 @@ def scene_type_by_slug(slug: str, *, scene_types: list[dict], param: str = "scen
 
 MOVIE_FIELDS = (
     "id", "title", "year", "original_filename", "size_bytes", "duration_s", "width", "height", "fps", "has_audio",
-    "status", "progress", "eta_s", "error", "created_at", "uploaded_by_id", "poster", "file",
+    "status", "progress", "eta_s", "error", "audio_warning", "created_at", "uploaded_by_id", "poster", "file",
 )
 # ORDER BY clauses by the API's ordering names (a whitelist: nothing from the request reaches the SQL text):
 # inside the page query, and again over its rows (p) once the per-movie totals are joined to them.

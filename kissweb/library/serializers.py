@@ -33,6 +33,7 @@ def movie_output(row: dict, *, user, scene_types: list[dict], run: dict | None =
         "progress": row["progress"],
         "eta_s": row["eta_s"],
         "error": errors.without_paths(row["error"], movie_title=row["title"]),
+        "audio_warning": errors.without_paths(row["audio_warning"], movie_title=row["title"]),
         "created_at": row["created_at"],
         "uploaded_by": row["uploaded_by_username"],
         "can_edit": permissions.allows(user=user, action=permissions.CHANGE,
@@ -115,6 +116,9 @@ class MovieOutputSerializer(serializers.Serializer):
     progress = serializers.FloatField()
     eta_s = serializers.FloatField(allow_null=True)
     error = serializers.CharField()
+    audio_warning = serializers.CharField(
+        help_text="Non-empty when the film's audio track could not be decoded and the analysis used silence instead."
+    )
     created_at = serializers.DateTimeField()
     uploaded_by = serializers.CharField()
     can_edit = serializers.BooleanField()

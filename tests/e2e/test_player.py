@@ -219,3 +219,15 @@ def test_someone_elses_movie_has_no_edit_buttons(page_as, user, analysed_movie):
     assert page.locator("#movie-actions").is_hidden()
     # Everyone may still review scenes and label spans.
     assert page.locator("#scene-list li [data-action=confirm]").count() == 2
+
+
+def test_a_movie_analysed_without_its_undecodable_sound_says_so(page_as, user, analysed_movie):
+    from kissweb.library.models import Movie
+
+    movie = analysed_movie()
+    warning = "The audio track could not be decoded (Invalid data found); the film was analysed with silence instead."
+    Movie.objects.filter(pk=movie.pk).update(audio_warning=warning)
+    page = open_movie(page_as(user), movie)
+    note = page.locator("[data-testid=audio-warning]")
+    assert "Analysed without sound." in note.inner_text() and warning in note.inner_text()
+    screenshot(page, "movie-audio-warning")

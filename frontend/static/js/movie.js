@@ -40,6 +40,10 @@ function renderHead() {
     box.replaceChildren(el("div", { class: "alert error", role: "alert" },
       el("strong", {}, "The analysis failed. "), m.error || "No reason was given.",
       m.can_edit ? " Use “Analyse again” to retry." : ""));
+  } else if (m.audio_warning) {
+    box.replaceChildren(el("div", { class: "alert warn", role: "status", dataset: { testid: "audio-warning" } },
+      el("strong", {}, "Analysed without sound. "), m.audio_warning,
+      " The scenes were found from the picture alone there, so they may be less accurate."));
   } else {
     box.replaceChildren();
   }

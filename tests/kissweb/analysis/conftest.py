@@ -32,6 +32,7 @@ class FakeEmbeddings:
     backbone_set: str
     duration_s: float
     timings_s: dict
+    audio_warning: str = ""
 
     def features(self) -> np.ndarray:
         return np.concatenate([self.image, self.audio], axis=1).astype(np.float32)
