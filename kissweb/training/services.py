@@ -319,20 +319,24 @@ def _check_loads_back(model, path: Path) -> None:
     """Load the saved file as activation and analysis will, and compare: a file nobody can load is no success."""
     import detector
 
+    def remove() -> None:
+        path.unlink(missing_ok=True)
+        path.with_name(path.stem + ".card.json").unlink(missing_ok=True)
+
     try:
         loaded = detector.load_model(path)
         same = np.array_equal(np.asarray(loaded.weight), np.asarray(model.weight)) and np.array_equal(
             np.asarray(loaded.bias), np.asarray(model.bias)
         )
     except (detector.ModelFileError, ValueError, OSError) as exc:
-        path.unlink(missing_ok=True)
+        remove()
         raise ModelNotReadable(
             f"The trained model was saved but cannot be loaded back ({type(exc).__name__}: "
             f"{str(exc).replace(str(path), 'the model file')}), so it was not offered as ready. Train again; if it "
             "happens again, the worker's log has the details."
         ) from exc
     if not same:
-        path.unlink(missing_ok=True)
+        remove()
         raise ModelNotReadable(
             "The trained model was saved but the file reads back different weights, so it was not offered as ready. "
             "Check the disk of the media folder, then train again."

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -194,3 +197,26 @@ def test_spans_on_movies_not_analysed_yet_do_not_count_at_request_time(user, kis
     message = str(err.value)
     assert "1 positive and 1 negative usable span(s)" in message and "no stored embeddings yet" in message
     assert "1 more positive span and 1 more negative span" in message
+
+
+def test_a_saved_model_that_cannot_be_loaded_back_is_no_success(labelled_library, kissing, user, monkeypatch,
+                                                                 django_capture_on_commit_callbacks):
+    """Fault 5: training reported success for a file the app then refused to load (the safetensors header sniffed as
+    a pickle). Whatever the reason, training loads what it saved before it says so."""
+    real_save = detector.save_model
+
+    def save_then_damage(model, path):
+        saved = real_save(model, path)
+        data = bytearray(Path(saved).read_bytes())
+        data[:8] = (len(data) * 2).to_bytes(8, "little")  # a header length past the end of the file
+        Path(saved).write_bytes(bytes(data))
+        return saved
+
+    monkeypatch.setattr(detector, "save_model", save_then_damage)
+    run = run_training(kissing, user, django_capture_on_commit_callbacks)
+
+    assert run.status == "failed" and run.run.attempts == 1
+    assert "cannot be loaded back" in run.error and "/models/" not in run.error
+    assert run.model_version.status == "failed" and not run.model_version.weights
+    assert not ModelVersion.objects.filter(status="ready").exists()
+    assert not list((Path(settings.MEDIA_ROOT) / "models").glob("kissing-*"))
