@@ -128,7 +128,7 @@ def main() -> int:
         print(f"detected segments written: {segments} (planted scenes: {expected})")
         print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f}; after: "
               f"{os.getloadavg()[0]:.2f}; cpus: {os.cpu_count()}")
-        failed = Analysis.objects.exclude(status=AnalysisStatus.SUCCEEDED).filter(pk__in=plan.rescore).count()
+        failed = Analysis.objects.exclude(run__status=AnalysisStatus.SUCCEEDED).filter(pk__in=plan.rescore).count()
         return 0 if ok == args.movies and failed == 0 and segments == expected else 1
     finally:
         if not args.keep:

@@ -181,6 +181,7 @@ class Runner:
         self.attempt = run.attempts
         self.options: dict = {}
         self._last_write = 0.0
+        self._succeeded = False
 
     # --- hooks a subclass overrides -------------------------------------------------------------------------
 
@@ -343,8 +344,6 @@ class Runner:
                 return runner.retry_or_fail(reason=known.reason)
             runner.fail(reason=known.reason)
             return "failed"
-
-    _succeeded = False
 
     # --- writes of a claimed attempt ------------------------------------------------------------------------
 

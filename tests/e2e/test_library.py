@@ -154,6 +154,22 @@ def test_library_lists_progress_and_filters_by_scene_type(page_as, staff_user, a
     )
     screenshot(page, "library")
 
+    # Fault 11: its worker is killed; the card stops promising "42%, 2 min left" and says it waits for a worker.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kissweb.jobs import conf
+    from tests.runs import analysis_create
+
+    silent_since = timezone.now() - timedelta(seconds=conf.silent_after_s() + 1)
+    analysis_create(movie=busy, status="running", run_fields={
+        "progress": 0.42, "eta_s": 95.0, "stage": "embedding", "heartbeat_at": silent_since,
+        "started_at": silent_since,
+    })
+    page.wait_for_selector(f'.movie-card[data-movie-id="{busy.pk}"] [data-waiting="1"]', timeout=10_000)
+    assert "Waiting for a worker" in busy_card.inner_text() and "left" not in busy_card.inner_text()
+
     # Progress moves without a reload.
     Movie.objects.filter(pk=busy.pk).update(status="ready", progress=1.0, eta_s=None)
     page.wait_for_selector(f'.movie-card[data-movie-id="{busy.pk}"][data-status=ready]', timeout=10_000)

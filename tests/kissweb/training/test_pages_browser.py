@@ -72,6 +72,13 @@ def test_train_watch_progress_compare_and_activate(page_as, staff_user):  # noqa
     page.wait_for_selector(".toast.ok >> text=Every movie's scenes")
     kissing.refresh_from_db()
     assert (kissing.min_frames, kissing.threshold) == (5, 0.8)
+    # The re-derivation is a queued run with the one progress widget (issue 12), not work inside the request.
+    page.wait_for_selector("[data-testid=rederive-progress] [data-status=queued]")
+    from kissweb.analysis.rederive import RederiveRunner
+    from kissweb.jobs.models import Run
+
+    assert RederiveRunner.execute(Run.objects.get(kind="rederive").pk) == "succeeded"  # the worker's part
+    page.wait_for_selector("[data-testid=rederive-progress] [data-status=succeeded]", timeout=10_000)
 
     # The active model is unsure on seconds 70..78 of an unlabelled movie: "label next" links there.
     unlabelled = movie_with_scenes(staff_user, kinds=[0] * 100, seed=9)
