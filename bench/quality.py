@@ -95,10 +95,25 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def by_folder(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Summaries of the rows of each folder (make_looks writes one folder per look)."""
+    folders: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        folders.setdefault(Path(row["clip"].split(" [")[0]).parent.name, []).append(row)
+    out = {}
+    for name, members in sorted(folders.items()):
+        summary = summarise(members)
+        out[name] = {key: summary[key] for key in ("at_model_cut", "best_f1_cut", "n_seconds", "n_scene_seconds")}
+    return out
+
+
 def leave_one_group_out(
-    items: list[LabelledItem], *, options: dict[str, Any], cache_dir: Path | None, log
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    items: list[LabelledItem], *, options: dict[str, Any], cache_dir: Path | None, log,
+    transfer: list[LabelledItem] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows of the held-out clips, the folds, and rows of the `transfer` clips whose group was held out."""
     group_ids, names = item_groups(items)
+    transfer_rows: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     folds: list[dict[str, Any]] = []
     for gid, name in enumerate(names):
@@ -114,13 +129,14 @@ def leave_one_group_out(
         for row in scored:
             row["group"] = name
         rows += scored
+        transfer_rows += score_items([t for t in transfer or [] if t.group == name], model, cache_dir=cache_dir)
         folds.append({
             "group": name, "n_train_items": len(train), "cut": model_cut(model.card),
             "seconds": round(time.perf_counter() - started, 2),
         })
         log(f"  fold {gid + 1}/{len(names)} {name}: cut {model_cut(model.card):.3f}, "
             + ", ".join(f"{r['clip'].split('/')[-1][:40]} {r['flagged_seconds']}/{r['n_seconds']}" for r in scored))
-    return rows, folds
+    return rows, folds, transfer_rows
 
 
 def pr_plot(curve: dict[str, list[float]], at_cut: dict[str, Any], best: dict[str, float], path: Path,
@@ -185,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     log(f"leave-one-group-out on {args.spans} ({len(items)} rows), options {options or 'default'}")
-    rows, folds = leave_one_group_out(items, options=options, cache_dir=args.cache_dir, log=log)
+    transfer_items = read_items(args.transfer, spans=True) if args.transfer else None
+    rows, folds, transfer_logo = leave_one_group_out(
+        items, options=options, cache_dir=args.cache_dir, log=log, transfer=transfer_items
+    )
     summary = summarise(rows)
     result: dict[str, Any] = {
         "command": " ".join(["./kiss bench quality", *(argv if argv is not None else sys.argv[1:])]),
@@ -197,16 +216,27 @@ def main(argv: list[str] | None = None) -> int:
     pr_plot(summary["curve"], summary["at_model_cut"], summary["best_f1_cut"], args.out / f"{args.name}-pr.png",
             f"{args.name}: leave-one-group-out, {summary['n_seconds']} s")
 
+    if transfer_logo:
+        held = summarise(transfer_logo)
+        result["transfer_logo"] = {"csv": str(args.transfer), **held, "per_clip": transfer_logo,
+                                   "by_folder": by_folder(transfer_logo)}
+        print(f"## {args.name}: {args.transfer.name} rows scored by the fold model that never saw their group\n")
+        print(headline(held) + "\n")
+        for folder, summary in result["transfer_logo"]["by_folder"].items():
+            print(f"- {folder}: {headline({**summary, 'n_clips': '-'})}")
+        print()
     if args.transfer:
         log(f"transfer: train on all of {args.spans}, score {args.transfer}")
         model, _ = train_from_items(items, cache_dir=args.cache_dir, **options)
-        transfer_rows = score_items(read_items(args.transfer, spans=True), model, cache_dir=args.cache_dir)
+        transfer_rows = score_items(transfer_items, model, cache_dir=args.cache_dir)
         transfer = summarise(transfer_rows)
         result["transfer"] = {"csv": str(args.transfer), **transfer, "per_clip": transfer_rows,
-                              "cut": model_cut(model.card)}
+                              "cut": model_cut(model.card), "by_folder": by_folder(transfer_rows)}
         print(f"## {args.name}: transfer (trained on all of {args.spans.name}, scored on {args.transfer.name})\n")
         print(headline(transfer) + "\n")
-        print(table(transfer_rows) + "\n")
+        for folder, summary in result["transfer"]["by_folder"].items():
+            print(f"- {folder}: {headline({**summary, 'n_clips': '-'})}")
+        print()
         pr_plot(transfer["curve"], transfer["at_model_cut"], transfer["best_f1_cut"],
                 args.out / f"{args.name}-transfer-pr.png", f"{args.name}: transfer, {transfer['n_seconds']} s")
 

@@ -36,7 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("video", type=Path)
     detect.add_argument("--model", type=Path, help="model file (.safetensors) from train or import-reference-model")
     _backbones_option(detect, default=None)
-    detect.add_argument("--cut", type=float, default=DEFAULT_CUT, help="a second is a scene when P >= cut")
+    detect.add_argument(
+        "--cut", type=float, default=None,
+        help=f"a second is a scene when P >= cut (default: the model card's calibrated cut, else {DEFAULT_CUT})",
+    )
     detect.add_argument("--min-frames", type=int, default=DEFAULT_MIN_FRAMES, help="shortest segment, seconds")
     detect.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="least share of scene seconds")
     detect.add_argument("--json", action="store_true", help="JSON on stdout (the default; kept for scripts)")
@@ -66,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="metrics of a model on labelled clips or spans")
     _data_options(evaluate)
     evaluate.add_argument("--model", type=Path, required=True)
-    evaluate.add_argument("--cut", type=float, default=DEFAULT_CUT)
+    evaluate.add_argument("--cut", type=float, default=None, help="default: the model card's cut, else 0.5")
     evaluate.add_argument("--cache-dir", type=Path)
     _device_option(evaluate)
 

@@ -28,6 +28,7 @@ class Detection:
     backbone_set: str
     window_s: float = 1.0
     warnings: list[str] = field(default_factory=list)
+    cut: float = DEFAULT_CUT
 
     def to_json(self) -> dict[str, Any]:
         """The CLI's JSON: duration_s, window_s, scores, segments [{start_s, end_s, confidence}], model, timings_s."""
@@ -35,6 +36,7 @@ class Detection:
             "duration_s": float(self.duration_s),
             "window_s": self.window_s,
             "backbone_set": self.backbone_set,
+            "cut": self.cut,
             "scores": [round(float(p), 6) for p in self.scores],
             "segments": [
                 {"start_s": s.start_s, "end_s": s.end_s, "confidence": round(s.confidence, 6)} for s in self.segments
@@ -50,7 +52,7 @@ def detect(
     *,
     model: SceneModel | str | Path,
     backbones: str | None = None,
-    cut: float = DEFAULT_CUT,
+    cut: float | None = None,
     min_frames: int = DEFAULT_MIN_FRAMES,
     threshold: float = DEFAULT_THRESHOLD,
     device: str | None = None,
@@ -63,7 +65,8 @@ def detect(
     `model` is a SceneModel or a model file. The video is embedded with the model's backbone set (`backbones`
     may only repeat it, or be "auto"), its own backbones where the file carries them (published), and, where the
     model's card says BGR, with BGR frames. `random_init` None follows the card (models trained on randomly
-    initialised backbones, for tests). Raises DetectorError subclasses.
+    initialised backbones, for tests). `cut` None is the card's calibrated cut where its recipe stored one
+    (`detector.quality.model_cut`), else 0.5. Raises DetectorError subclasses.
     """
     started = time.perf_counter()
     if not isinstance(model, SceneModel):
@@ -91,6 +94,10 @@ def detect(
     embedded = time.perf_counter()
     scores = score(embeddings.features(), model)
     scored = time.perf_counter()
+    if cut is None:
+        from detector.quality import model_cut
+
+        cut = model_cut(card)
     segments = aggregate_probabilities(scores, cut=cut, min_frames=min_frames, threshold=threshold)
     done = time.perf_counter()
     timings = {f"embed_{name}": float(value) for name, value in (embeddings.timings_s or {}).items()}
@@ -106,4 +113,5 @@ def detect(
         timings_s=timings,
         backbone_set=backbone_set,
         warnings=notes,
+        cut=float(cut),
     )

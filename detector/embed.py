@@ -6,7 +6,7 @@ import contextlib
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +46,7 @@ class Embeddings:
     backbone_digest: str = ""
     channel_order: str = "RGB"
     audio_warning: str = ""
+    looks: dict[str, np.ndarray] = field(default_factory=dict)  # look name -> image embeddings (training only)
 
     def features(self) -> np.ndarray:
         """(n, Di + Da) float32: the paper's concatenation, image first."""
@@ -133,6 +134,7 @@ def embed_video(
     stall_s: float = DEFAULT_STALL_S,
     exact_frames: bool = False,
     precision: str = "auto",
+    looks: Sequence[str] = (),
 ) -> Embeddings:
     """Embed every 1-second window of a movie with a backbone set.
 
@@ -150,11 +152,16 @@ def embed_video(
     work; the picture may then be one or two frames earlier, see detector.decode.FAST_H264_OPTIONS).
     An audio track that exists but cannot be decoded is analysed as silence and said so in `audio_warning`.
     precision: see resolve_precision (KISSWEB_EMBED_PRECISION overrides "auto").
+    looks: names from detector.looks.LOOKS; each also embeds the window's picture in that look (training data;
+    one more image-network pass per look, same decode) into Embeddings.looks.
     Raises DecodeError / MissingWeightsError / ModelFileError / DetectorError.
     """
     import torch
 
     from detector.backbones import load_backbones, load_model_backbones
+    from detector.looks import LOOKS, check_looks
+
+    looks = check_looks(looks)
 
     if model is not None:
         model, name, channel_order, random_init = _model_settings(model, backbones, channel_order, random_init)
@@ -190,6 +197,7 @@ def embed_video(
     image_dim, audio_dim = nets.dims
     image_out = np.empty((n, image_dim), dtype=np.float32)
     audio_out = np.empty((n, audio_dim), dtype=np.float32)
+    look_out = {name: np.empty((n, image_dim), dtype=np.float32) for name in looks}
     timings = {"probe_load": time.perf_counter() - started, "decode_wait": 0.0, "image": 0.0, "audio": 0.0}
     on_cuda = nets.device.type == "cuda"
     # on a CPU the networks see at most CPU_MICRO_BATCH windows at once: same speed, a third less peak memory
@@ -213,14 +221,18 @@ def embed_video(
             now = time.perf_counter()
             timings["decode_wait"] += now - waited
             b, k = len(batch), batch.start
-            frames = _to_device(batch.frames, "frames", pinned, nets.device)
-            images = frames.permute(0, 3, 1, 2).float().div_(255.0)
-            if channel_order == "BGR":
-                images = images.flip(1)
-            images = ((images - nets.mean) / nets.std).to(nets.dtype).contiguous(memory_format=torch.channels_last)
-            for i in range(0, b, micro):
-                image_out[k + i:k + min(b, i + micro)] = nets.image_net(images[i:i + micro]).float().cpu().numpy()
-                report(k, n)  # a heartbeat: done counts windows with both embeddings
+            views = [(image_out, batch.frames)]
+            views += [(look_out[name], LOOKS[name](batch.frames, k)) for name in looks]
+            for out, pictures in views:
+                frames = _to_device(pictures, "frames", pinned, nets.device)
+                images = frames.permute(0, 3, 1, 2).float().div_(255.0)
+                if channel_order == "BGR":
+                    images = images.flip(1)
+                images = ((images - nets.mean) / nets.std).to(nets.dtype).contiguous(
+                    memory_format=torch.channels_last)
+                for i in range(0, b, micro):
+                    out[k + i:k + min(b, i + micro)] = nets.image_net(images[i:i + micro]).float().cpu().numpy()
+                    report(k, n)  # a heartbeat: done counts windows with both embeddings
             timings["image"] += time.perf_counter() - now
 
             now = time.perf_counter()
@@ -236,7 +248,7 @@ def embed_video(
     return Embeddings(
         image=image_out, audio=audio_out, times_s=np.arange(n, dtype=np.float64), backbone_set=name,
         duration_s=float(info.duration_s), timings_s=timings, precision=precision, backbone_digest=nets.digest,
-        channel_order=channel_order, audio_warning=audio_warning,
+        channel_order=channel_order, audio_warning=audio_warning, looks=look_out,
     )
 
 

@@ -26,6 +26,14 @@ from detector.metrics import binary_metrics, group_results
 
 Progress = Callable[[int, int], None]
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+RECIPES = ("paper", "fewshot")
+# backbone sets whose models follow the paper exactly (its recipe, no smoothing, cut 0.5)
+PAPER_SETS = ("paper", "published")
+
+
+def default_recipe(backbone_set: str) -> str:
+    """"paper" for the paper's own backbone sets, "fewshot" (detector.fewshot) for every other."""
+    return "paper" if backbone_set in PAPER_SETS else "fewshot"
 
 
 # --- the head ------------------------------------------------------------------------------------------------
@@ -82,8 +90,19 @@ def train_head(
     image_dim: int | None = None,
     channel_order: str = "RGB",
     training_summary: dict[str, Any] | None = None,
+    recipe: str | None = None,
+    runs: np.ndarray | None = None,
+    augmented: np.ndarray | None = None,
+    audio: bool = False,
+    l2: float | None = None,
+    smooth_s: int | None = None,
+    cut_floor: float | None = None,
 ) -> tuple[SceneModel, dict[str, Any]]:
     """Train Linear(D, 2) on per-second features; returns the model (card filled in) and its metrics.
+
+    recipe None is `default_recipe(backbone_set)`. "paper": the paper's recipe below (epochs, lr, batch_size).
+    "fewshot": `detector.fewshot.train_fewshot` (audio, l2, smooth_s, cut_floor, runs, augmented apply to it only; its
+    metrics' "validation" is out-of-fold over groups and "test" is None).
 
     metrics = {"validation": {...}, "test": {...}, "train": {...}} each with accuracy, precision, recall, f1,
     confusion, n_seconds, n_groups (None where that part is empty), plus "best_epoch", "per_group" (validation and
@@ -107,6 +126,15 @@ def train_head(
     if not np.all(np.isfinite(x)):
         raise DetectorError("The training features contain NaN or infinity; re-embed the videos.")
     image_dim, audio_dim = _feature_split(x.shape[1], backbone_set, image_dim)
+    recipe = recipe or default_recipe(backbone_set)
+    if recipe not in RECIPES:
+        raise DetectorError(f"Unknown training recipe {recipe!r}; choose one of {', '.join(RECIPES)}.")
+    if recipe == "fewshot":
+        return _train_fewshot(
+            x, y, g, backbone_set=backbone_set, scene_type=scene_type, image_dim=image_dim, audio_dim=audio_dim,
+            channel_order=channel_order, seed=seed, progress=progress, training_summary=training_summary, runs=runs,
+            augmented=augmented, audio=audio, l2=l2, smooth_s=smooth_s, cut_floor=cut_floor,
+        )
     split, warnings = split_groups(y, g, seed=seed)
     masks = {name: np.isin(g, ids) for name, ids in split.items()}
 
@@ -120,6 +148,40 @@ def train_head(
         )
     finally:
         torch.set_num_threads(threads)
+
+
+def _train_fewshot(
+    x: np.ndarray, y: np.ndarray, g: np.ndarray, *, backbone_set: str, scene_type: str, image_dim: int,
+    audio_dim: int, channel_order: str, seed: int, progress: Progress | None,
+    training_summary: dict[str, Any] | None, runs: np.ndarray | None, augmented: np.ndarray | None, audio: bool,
+    l2: float | None, smooth_s: int | None, cut_floor: float | None,
+) -> tuple[SceneModel, dict[str, Any]]:
+    import torch
+
+    from detector.fewshot import DEFAULT_SMOOTH_S, train_fewshot
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        weight, bias, scoring, recipe, metrics = train_fewshot(
+            x, y, g, image_dim=image_dim, runs=runs, augmented=augmented, audio=audio,
+            l2=l2, smooth_s=DEFAULT_SMOOTH_S if smooth_s is None else smooth_s,
+            seed=seed, progress=progress, **({} if cut_floor is None else {"cut_floor": cut_floor}),
+        )
+    finally:
+        torch.set_num_threads(threads)
+    real = np.ones(y.size, bool) if augmented is None else ~np.asarray(augmented, bool)
+    summary = {
+        "n_seconds": int(real.sum()), "n_scene_seconds": int(y[real].sum()), "n_groups": int(np.unique(g).size),
+        "seed": seed, "recipe": recipe["name"], "trained": "head only (backbones frozen)",
+        **(training_summary or {}),
+    }
+    model = SceneModel(weight=weight, bias=bias, card={})
+    model.card = make_card(
+        scene_type=scene_type, backbone_set=backbone_set, image_dim=image_dim, audio_dim=audio_dim,
+        channel_order=channel_order, training=summary, metrics=metrics, recipe=recipe, scoring=scoring,
+    )
+    return model, metrics
 
 
 def _train(
@@ -190,6 +252,7 @@ def _train(
     model.card = make_card(
         scene_type=scene_type, backbone_set=backbone_set, image_dim=image_dim, audio_dim=audio_dim,
         channel_order=channel_order, training=summary, metrics=metrics,
+        recipe={"name": "paper", "optimizer": "Adam", "loss": "cross-entropy", "cut": 0.5, "smooth_s": 1},
     )
     return model, metrics
 
@@ -293,40 +356,117 @@ def cached_embeddings(
     device: str | None = None,
     channel_order: str = "RGB",
     model: SceneModel | None = None,
+    looks: Sequence[str] = (),
 ) -> dict[str, np.ndarray]:
-    """image, audio, times_s of one video, embedded once per (file, size, mtime, backbone set, channel order) and
-    kept as .npz. model: a model that carries its own backbones (published) embeds with them (keyed by their digest).
+    """image, audio, times_s (and look_NAME image embeddings of each look) of one video, embedded once per (file,
+    size, mtime, backbone set, channel order, looks) and kept as .npz. model: a model that carries its own
+    backbones (published) embeds with them (keyed by their digest).
     """
     from detector import __version__
     from detector.embed import embed_video
 
     own = model is not None and model.carries_backbones
+    looks = tuple(looks)
+    names = ("image", "audio", "times_s", *(f"look_{look}" for look in looks))
     stat = path.stat()
     key_text = (
         f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{backbones}|{random_init}|{channel_order}|{__version__}"
         + (f"|{model.backbone_digest}" if own else "")
     )
+    if looks:
+        key_text += "|looks=" + ",".join(looks)
     key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
     cache_dir = cache_dir or default_cache_dir()
     cache_file = cache_dir / f"{key}-{backbones}.npz"
     if cache_file.is_file():
         try:
             with np.load(cache_file, allow_pickle=False) as data:
-                return {name: data[name] for name in ("image", "audio", "times_s")}
+                return {name: data[name] for name in names}
         except (OSError, ValueError, KeyError):
             cache_file.unlink(missing_ok=True)  # a damaged cache entry is re-made
     if own:
-        emb = embed_video(path, model=model, device=device)
+        emb = embed_video(path, model=model, device=device, looks=looks)
     else:
         emb = embed_video(
-            path, backbones=backbones, random_init=random_init, device=device, channel_order=channel_order
+            path, backbones=backbones, random_init=random_init, device=device, channel_order=channel_order,
+            looks=looks,
         )
-    arrays = {"image": emb.image, "audio": emb.audio, "times_s": emb.times_s}
+    arrays = {"image": emb.image, "audio": emb.audio, "times_s": emb.times_s,
+              **{f"look_{look}": emb.looks[look] for look in looks}}
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = cache_file.with_name(cache_file.name + ".partial.npz")
     np.savez(partial, **arrays)
     partial.replace(cache_file)
     return arrays
+
+
+@dataclass
+class LabelledArrays:
+    """Per-second training data: features (n, D), labels, item (the CSV row index), augmented (a transformed copy
+    in another look) and look (its name, "" for the real seconds); runs() names each contiguous stretch."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    item: np.ndarray
+    augmented: np.ndarray
+    look: np.ndarray
+    warnings: list[str]
+
+    def runs(self) -> np.ndarray:
+        """An id per (item, look): the seconds of one id are consecutive seconds of one clip in one look."""
+        _, ids = np.unique(np.stack([self.item.astype(str), self.look.astype(str)], axis=1), axis=0,
+                           return_inverse=True)
+        return ids.reshape(-1)
+
+
+def labelled_arrays(
+    items: Sequence[LabelledItem],
+    *,
+    backbones: str,
+    cache_dir: Path | None = None,
+    random_init: bool = False,
+    device: str | None = None,
+    progress: Progress | None = None,
+    channel_order: str = "RGB",
+    looks: Sequence[str] = (),
+    model: SceneModel | None = None,
+) -> LabelledArrays:
+    """Every whole 1-second window of every item, and a copy of it in each of `looks` (detector.looks); each
+    distinct file is embedded once. model: see cached_embeddings."""
+    looks = tuple(looks)
+    per_file: dict[Path, dict[str, np.ndarray]] = {}
+    feats, labels, index, looked, warnings = [], [], [], [], []
+    for position, item in enumerate(items):
+        if item.path not in per_file:
+            per_file[item.path] = cached_embeddings(
+                item.path, backbones=backbones, cache_dir=cache_dir, random_init=random_init, device=device,
+                channel_order=channel_order, looks=looks, model=model,
+            )
+        arrays = per_file[item.path]
+        times = arrays["times_s"]
+        if item.start_s is None:
+            mask = np.ones(times.size, dtype=bool)
+        else:
+            mask = (times >= item.start_s) & (times + 1.0 <= item.end_s)
+        if not mask.any():
+            warnings.append(f"{item.describe()} holds no whole 1-second window; skipped.")
+        else:
+            count = int(mask.sum())
+            for look in ("", *looks):
+                image = arrays["image" if not look else f"look_{look}"][mask]
+                feats.append(np.concatenate([image, arrays["audio"][mask]], axis=1).astype(np.float32))
+                labels.append(np.full(count, item.label, dtype=np.int64))
+                index.append(np.full(count, position, dtype=np.int64))
+                looked.append(np.full(count, look, dtype=object))
+        if progress is not None:
+            progress(position + 1, len(items))
+    if not feats:
+        raise DetectorError("None of the clips/spans holds a whole 1-second window; nothing to train or evaluate on.")
+    look = np.concatenate(looked).astype(str)
+    return LabelledArrays(
+        features=np.concatenate(feats), labels=np.concatenate(labels), item=np.concatenate(index),
+        augmented=look != "", look=look, warnings=warnings,
+    )
 
 
 def items_to_arrays(
@@ -342,31 +482,11 @@ def items_to_arrays(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """features (n, D), labels, groups (the item's index) and warnings; each distinct file is embedded once.
     model: see cached_embeddings (a published model's own backbones)."""
-    per_file: dict[Path, dict[str, np.ndarray]] = {}
-    feats, labels, groups, warnings = [], [], [], []
-    for index, item in enumerate(items):
-        if item.path not in per_file:
-            per_file[item.path] = cached_embeddings(
-                item.path, backbones=backbones, cache_dir=cache_dir, random_init=random_init, device=device,
-                channel_order=channel_order, model=model,
-            )
-        arrays = per_file[item.path]
-        times = arrays["times_s"]
-        if item.start_s is None:
-            mask = np.ones(times.size, dtype=bool)
-        else:
-            mask = (times >= item.start_s) & (times + 1.0 <= item.end_s)
-        if not mask.any():
-            warnings.append(f"{item.describe()} holds no whole 1-second window; skipped.")
-        else:
-            feats.append(np.concatenate([arrays["image"][mask], arrays["audio"][mask]], axis=1).astype(np.float32))
-            labels.append(np.full(int(mask.sum()), item.label, dtype=np.int64))
-            groups.append(np.full(int(mask.sum()), index, dtype=np.int64))
-        if progress is not None:
-            progress(index + 1, len(items))
-    if not feats:
-        raise DetectorError("None of the clips/spans holds a whole 1-second window; nothing to train or evaluate on.")
-    return np.concatenate(feats), np.concatenate(labels), np.concatenate(groups), warnings
+    data = labelled_arrays(
+        items, backbones=backbones, cache_dir=cache_dir, random_init=random_init, device=device, progress=progress,
+        channel_order=channel_order, model=model,
+    )
+    return data.features, data.labels, data.item, data.warnings
 
 
 def train_from_csv(
@@ -413,27 +533,49 @@ def train_from_items(
     embed_progress: Progress | None = None,
     train_progress: Progress | None = None,
     training_summary: dict[str, Any] | None = None,
+    recipe: str | None = None,
+    audio: bool = False,
+    l2: float | None = None,
+    smooth_s: int | None = None,
+    cut_floor: float | None = None,
+    looks: Sequence[str] | None = None,
 ) -> tuple[SceneModel, dict[str, Any]]:
-    """Embed (cached) labelled clips/spans and train the head on them; splits never divide a `group`."""
+    """Embed (cached) labelled clips/spans and train the head on them; splits never divide a `group`.
+
+    recipe/audio/l2/smooth_s: see `train_head`. looks: also train on copies of every second in these looks
+    (detector.looks; None = all of them for the few-shot recipe, none for the paper's)."""
     from detector.embed import resolve_backbone_set
 
     if not items:
         raise DetectorError("No clips or spans to train on.")
+    from detector.looks import DEFAULT_LOOKS, check_looks
+
     backbone_set = resolve_backbone_set(backbones)
-    x, y, item_index, warnings = items_to_arrays(
+    recipe = recipe or default_recipe(backbone_set)
+    if looks is None:
+        looks = DEFAULT_LOOKS if recipe == "fewshot" else ()
+    looks = check_looks(looks)
+    if looks and recipe != "fewshot":
+        raise DetectorError("Training on other looks belongs to the few-shot recipe; the paper's recipe uses none.")
+    data = labelled_arrays(
         items, backbones=backbone_set, cache_dir=cache_dir, random_init=random_init, device=device,
-        progress=embed_progress,
+        progress=embed_progress, looks=looks,
     )
     group_of_item, group_names = item_groups(items)
-    g = group_of_item[item_index]
+    g = group_of_item[data.item]
+    extra = {"runs": data.runs(), "augmented": data.augmented} if recipe == "fewshot" else {}
     model, metrics = train_head(
-        x, y, g, backbone_set=backbone_set, scene_type=scene_type, epochs=epochs, lr=lr, batch_size=batch_size,
-        seed=seed, progress=train_progress,
+        data.features, data.labels, g, backbone_set=backbone_set, scene_type=scene_type, epochs=epochs, lr=lr,
+        batch_size=batch_size, seed=seed, progress=train_progress, recipe=recipe, audio=audio, l2=l2,
+        smooth_s=smooth_s, cut_floor=cut_floor, **extra,
         training_summary={
             **(training_summary or {}), "n_items": len(items), "n_sources": len(group_names),
             "random_init_backbones": random_init,
         },
     )
+    if recipe == "fewshot":
+        model.card["recipe"]["looks"] = list(looks)
+    warnings = data.warnings
     for row in metrics["per_group"]:
         members = [item.describe() for item, gid in zip(items, group_of_item) if gid == row["group"]]
         row["clip"] = members[0] if len(members) == 1 else f"{group_names[row['group']]} ({len(members)} clips)"
@@ -450,13 +592,19 @@ def evaluate_from_csv(
     cache_dir: Path | None = None,
     random_init: bool | None = None,
     device: str | None = None,
-    cut: float = 0.5,
+    cut: float | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The model's per-second metrics over every clip/span of the CSV, and per-clip results.
 
     random_init None follows the card (a model trained on randomly initialised backbones is evaluated on them).
+    cut None is the card's cut (`detector.quality.model_cut`). Each clip/span is scored on its own (the model's
+    temporal smoothing stays inside it).
     """
+    from detector.quality import model_cut
+
+    if cut is None:
+        cut = model_cut(model.card)
     if random_init is None:
         random_init = bool((model.card.get("training") or {}).get("random_init_backbones", False))
     items = read_items(csv_path, spans=spans)
@@ -465,7 +613,7 @@ def evaluate_from_csv(
         progress=progress, channel_order=model.card.get("channel_order", "RGB"),
         model=model if model.carries_backbones else None,
     )
-    probs = score(x, model)
+    probs = score(x, model, runs=g)
     per_clip = group_results(g, y, probs, cut=cut)
     for row in per_clip:
         row["clip"] = items[row["group"]].describe()

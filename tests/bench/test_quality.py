@@ -52,5 +52,7 @@ def test_quality_bench_holds_out_whole_groups_and_writes_json_and_png(grouped_sp
     assert at_cut["f1"] == 1.0  # red + 880 Hz is the scene in every group: learnt without the held-out source
     assert (out / "t-pr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert result["transfer"]["n_clips"] == 7 and (out / "t-transfer-pr.png").is_file()
+    # the transfer rows of each group were also scored by the fold model that never saw that group
+    assert result["transfer_logo"]["n_clips"] == 7 and result["transfer_logo"]["at_model_cut"]["f1"] == 1.0
     printed = capsys.readouterr().out
     assert "per-second F1 1.000" in printed and "| scene0.mp4 [0, 3) s | source0 | 1 |" in printed

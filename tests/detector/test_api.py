@@ -42,13 +42,14 @@ def trained(tmp_path_factory):
 @pytest.mark.slow
 def test_detect_finds_the_scene_at_the_right_seconds(trained):
     model, metrics, folder = trained
-    assert metrics["test"]["f1"] == 1.0
+    assert metrics["validation"]["f1"] == 1.0  # the few-shot recipe's out-of-fold figure
     movie = make_movie(folder / "movie.mp4", [(*OTHERS[0], 8.0), (*SCENE, 12.0), (*OTHERS[1], 8.0)])
     result = detect(movie, model=model)
     assert len(result.scores) == 28
     assert [(s.start_s, s.end_s) for s in result.segments] == [(8.0, 20.0)]
     assert np.all(result.scores[9:19] > 0.5) and np.all(result.scores[:7] < 0.5) and np.all(result.scores[21:] < 0.5)
-    assert result.segments == aggregate_probabilities(result.scores)
+    assert result.cut == model.card["scoring"]["cut"]
+    assert result.segments == aggregate_probabilities(result.scores, cut=result.cut)
     for key in ("embed", "head", "aggregate", "total"):
         assert result.timings_s[key] >= 0
     payload = result.to_json()

@@ -30,8 +30,14 @@ def test_cli_trains_then_detects_the_labelled_span(tmp_path):
                   "--epochs", "20", "--cache-dir", str(tmp_path / "cache"))
     assert trained.returncode == 0, trained.stderr
     report = json.loads(trained.stdout)
-    assert report["metrics"]["test"]["f1"] == 1.0
+    # the default for the offline set is the few-shot recipe: validation is out-of-fold over the clips
+    assert report["metrics"]["validation"]["f1"] == 1.0 and report["metrics"]["test"] is None
     assert {row["clip"].split("/")[-1] for row in report["metrics"]["per_group"]}
+    from detector.head import load_model
+
+    card = load_model(model_path).card
+    assert card["recipe"]["name"] == "fewshot-v1" and card["recipe"]["looks"]
+    assert card["scoring"]["smooth_s"] == 3 and 0.5 <= card["scoring"]["cut"] < 1.0
 
     movie = make_movie(tmp_path / "movie.mp4", [(*OTHERS[0], 14.0), (*SCENE, 16.0), (*OTHERS[1], 10.0)])
     found = cli("detect", str(movie), "--model", str(model_path), "--json")
@@ -41,6 +47,7 @@ def test_cli_trains_then_detects_the_labelled_span(tmp_path):
     assert len(result["scores"]) == 40
     assert [(s["start_s"], s["end_s"]) for s in result["segments"]] == [(14.0, 30.0)]
     assert result["model"]["scene_type"] == "kissing"
+    assert result["cut"] == card["scoring"]["cut"]  # detect's default cut is the card's calibrated one
 
     evaluated = cli("evaluate", "--clips", str(clips_csv), "--model", str(model_path),
                     "--cache-dir", str(tmp_path / "cache"))

@@ -60,7 +60,9 @@ def test_split_says_when_there_are_too_few_groups():
 
 def test_train_head_learns_and_reports_metrics():
     x, y, g = grouped_data()
-    model, metrics = train_head(x, y, g, backbone_set="test", scene_type="kissing", image_dim=16, epochs=10)
+    model, metrics = train_head(
+        x, y, g, recipe="paper", backbone_set="test", scene_type="kissing", image_dim=16, epochs=10
+    )
     assert metrics["validation"]["f1"] == 1.0 and metrics["test"]["f1"] == 1.0
     held = np.isin(g, [row["group"] for row in metrics["per_group"] if row["split"] == "test"])
     assert binary_metrics(y[held], score(x[held], model) >= 0.5)["f1"] == metrics["test"]["f1"]
@@ -73,9 +75,9 @@ def test_train_head_learns_and_reports_metrics():
 
 def test_train_head_is_deterministic_and_seeded():
     x, y, g = grouped_data(shift=0.2)
-    a, _ = train_head(x, y, g, backbone_set="t", scene_type="k", image_dim=16, seed=3)
-    b, _ = train_head(x, y, g, backbone_set="t", scene_type="k", image_dim=16, seed=3)
-    c, _ = train_head(x, y, g, backbone_set="t", scene_type="k", image_dim=16, seed=4)
+    a, _ = train_head(x, y, g, recipe="paper", backbone_set="t", scene_type="k", image_dim=16, seed=3)
+    b, _ = train_head(x, y, g, recipe="paper", backbone_set="t", scene_type="k", image_dim=16, seed=3)
+    c, _ = train_head(x, y, g, recipe="paper", backbone_set="t", scene_type="k", image_dim=16, seed=4)
     np.testing.assert_array_equal(a.weight, b.weight)
     assert not np.array_equal(a.weight, c.weight)
 
@@ -87,10 +89,14 @@ def test_train_head_keeps_the_best_validation_epoch():
     def record(epoch, epochs):
         f1_by_epoch.append(epoch)
 
-    model, metrics = train_head(x, y, g, backbone_set="t", scene_type="k", image_dim=16, epochs=6, progress=record)
+    model, metrics = train_head(
+        x, y, g, recipe="paper", backbone_set="t", scene_type="k", image_dim=16, epochs=6, progress=record
+    )
     assert f1_by_epoch == [1, 2, 3, 4, 5, 6]
     # retraining for exactly best_epoch epochs reproduces the kept weights (same seed, same batches)
-    again, _ = train_head(x, y, g, backbone_set="t", scene_type="k", image_dim=16, epochs=metrics["best_epoch"])
+    again, _ = train_head(
+        x, y, g, recipe="paper", backbone_set="t", scene_type="k", image_dim=16, epochs=metrics["best_epoch"]
+    )
     np.testing.assert_allclose(model.weight, again.weight)
 
 
@@ -101,7 +107,7 @@ def test_progress_exception_stops_training():
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_head(x, y, g, backbone_set="t", scene_type="k", image_dim=16, progress=cancel)
+        train_head(x, y, g, recipe="paper", backbone_set="t", scene_type="k", image_dim=16, progress=cancel)
 
 
 def test_one_label_only_is_a_clear_error():
@@ -113,12 +119,12 @@ def test_one_label_only_is_a_clear_error():
 def test_feature_width_must_match_backbone_set():
     x, y, g = grouped_data()
     with pytest.raises(ValueError, match="image_dim"):
-        train_head(x, y, g, backbone_set="paper", scene_type="k")
+        train_head(x, y, g, recipe="paper", backbone_set="paper", scene_type="k")
 
 
 def test_trained_model_saves_and_loads(tmp_path):
     x, y, g = grouped_data()
-    model, _ = train_head(x, y, g, backbone_set="t", scene_type="kissing", image_dim=16)
+    model, _ = train_head(x, y, g, recipe="paper", backbone_set="t", scene_type="kissing", image_dim=16)
     loaded = load_model(save_model(model, tmp_path / "m.safetensors"))
     np.testing.assert_array_equal(score(x, loaded), score(x, model))
     assert loaded.card["metrics"]["per_group"]
@@ -195,7 +201,9 @@ def test_spans_take_only_whole_windows_inside(tmp_path):
 def test_tiny_data_trains_and_says_what_is_missing():
     x, y, g = grouped_data(n_groups=10)
     keep = (y == 0) | (g == g[y == 1][0])  # one scene clip, five other clips
-    model, metrics = train_head(x[keep], y[keep], g[keep], backbone_set="t", scene_type="k", image_dim=16)
+    model, metrics = train_head(
+        x[keep], y[keep], g[keep], recipe="paper", backbone_set="t", scene_type="k", image_dim=16
+    )
     assert any("only 1 scene" in w and "no validation or test" in w for w in metrics["warnings"])
     assert metrics["validation"]["n_groups"] == 1 and metrics["validation"]["confusion"][1] == [0, 0]
     assert metrics["train"]["confusion"][1][1] > 0  # the lone scene clip was trained on
