@@ -3,6 +3,7 @@
     .venv/bin/python bench/embed.py                       # 300 s movie, paper (random init) and offline sets
     .venv/bin/python bench/embed.py --long                # also the 60-minute movie (memory check), paper set
     .venv/bin/python bench/embed.py --sets paper --exact-frames
+    .venv/bin/python bench/embed.py --sets offline --with-looks   # + the training looks' cost (few-shot recipe)
 
 Each run happens in a fresh child process so its peak RSS (getrusage of the child, ffmpeg reported apart) is its
 own. Movies are generated once into bench/out/ (git-ignored) with ffmpeg's testsrc2 + sine at ~2.5 Mbit/s.
@@ -104,8 +105,9 @@ def child(args: argparse.Namespace) -> None:
     sampler = FFmpegMemory()
     started = time.perf_counter()
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    looks = tuple(args.looks.split(",")) if args.looks else ()
     emb = embed_video(args.child, backbones=args.set, random_init=args.random_init, batch_size=args.batch_size,
-                      exact_frames=args.exact_frames)
+                      exact_frames=args.exact_frames, looks=looks)
     wall = time.perf_counter() - started
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     ff = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -117,9 +119,21 @@ def child(args: argparse.Namespace) -> None:
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     (p[:, 1] / p.sum(axis=1)).astype(np.float32)
     head = time.perf_counter() - head_started
+    # the head as detect runs it: detector.head.score, plain (paper) and with the few-shot card's smoothing
+    from detector.head import SceneModel, score
+
+    plain = SceneModel(weight=weight, bias=bias, card={})
+    smoothing = SceneModel(weight=weight, bias=bias, card={"scoring": {"smooth_s": 3, "cut": 0.6}})
+    head_started = time.perf_counter()
+    score(features, plain)
+    head_score = time.perf_counter() - head_started
+    head_started = time.perf_counter()
+    score(features, smoothing)
+    head_smooth = time.perf_counter() - head_started
     print(json.dumps({
         "set": emb.backbone_set, "windows": len(emb.times_s), "duration_s": emb.duration_s, "wall_s": wall,
-        "timings_s": emb.timings_s, "head_s": head,
+        "timings_s": emb.timings_s, "head_s": head, "head_score_s": head_score, "head_smooth_s": head_smooth,
+        "looks": len(looks),
         "python_cpu_s": (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime),
         "ffmpeg_cpu_s": ff.ru_utime + ff.ru_stime,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -128,12 +142,14 @@ def child(args: argparse.Namespace) -> None:
     }))
 
 
-def run_case(movie: Path, name: str, args: argparse.Namespace) -> dict:
+def run_case(movie: Path, name: str, args: argparse.Namespace, looks: str = "") -> dict:
     command = [sys.executable, __file__, "--child", str(movie), "--set", name, "--batch-size", str(args.batch_size)]
     if name == "paper" and args.random_init:
         command.append("--random-init")
     if args.exact_frames:
         command.append("--exact-frames")
+    if looks:
+        command += ["--looks", looks]
     load_before = os.getloadavg()
     done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -145,16 +161,18 @@ def run_case(movie: Path, name: str, args: argparse.Namespace) -> dict:
 def table(results: list[dict]) -> str:
     lines = [
         "| movie | set | windows | wall s | x real time | decode wait s | ffmpeg CPU s | image s | audio s | head ms "
-        "| load+probe s | python CPU s | peak RSS MB (python / ffmpeg) | load avg before -> after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| load+probe s | python CPU s | peak RSS MB (python / ffmpeg) | load avg before -> after "
+        "| score() ms plain / smoothed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         t = r["timings_s"]
         lines.append(
-            f"| {r['movie']} | {r['set']} ({r['precision']}) | {r['windows']} | {r['wall_s']:.1f} | {r['realtime_factor']:.1f} "
+            f"| {r['movie']} | {r['set']} ({r['precision']}{', +%d training looks' % r['looks'] if r.get('looks') else ''}) | {r['windows']} | {r['wall_s']:.1f} | {r['realtime_factor']:.1f} "
             f"| {t['decode_wait']:.1f} | {r['ffmpeg_cpu_s']:.1f} | {t['image']:.1f} | {t['audio']:.1f} "
             f"| {r['head_s'] * 1000:.1f} | {t['probe_load']:.1f} | {r['python_cpu_s']:.1f} | {r['peak_rss_mb']:.0f} / {r['ffmpeg_peak_rss_mb']:.0f} "
-            f"| {r['load_before'][0]:.1f} -> {r['load_after'][0]:.1f} |"
+            f"| {r['load_before'][0]:.1f} -> {r['load_after'][0]:.1f} "
+            f"| {r['head_score_s'] * 1000:.1f} / {r['head_smooth_s'] * 1000:.1f} |"
         )
     return "\n".join(lines)
 
@@ -168,6 +186,9 @@ def main() -> None:
     parser.add_argument("--pretrained-paper", dest="random_init", action="store_false",
                         help="use the real paper weights (default: random init, same speed)")
     parser.add_argument("--exact-frames", action="store_true", help="decode every H.264 frame")
+    parser.add_argument("--with-looks", action="store_true",
+                        help="also the offline set with every training look (detector.looks; training cost only)")
+    parser.add_argument("--looks", default="", help=argparse.SUPPRESS)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--set", help=argparse.SUPPRESS)
     parser.add_argument("--random-init", action="store_true", help=argparse.SUPPRESS)
@@ -185,6 +206,11 @@ def main() -> None:
     if not args.only_long:
         for name in args.sets.split(","):
             results.append(run_case(movie_300s(), name, args))
+            print(table(results[-1:]), file=sys.stderr)
+        if args.with_looks:
+            from detector.looks import DEFAULT_LOOKS
+
+            results.append(run_case(movie_300s(), "offline", args, looks=",".join(DEFAULT_LOOKS)))
             print(table(results[-1:]), file=sys.stderr)
     if args.long or args.only_long:
         results.append(run_case(movie_3600s(), "paper", args))

@@ -48,8 +48,10 @@ def render(source: Path, target: Path, look: str, duration_s: float) -> None:
     else:
         args = ["-i", str(source), "-vf", LOOKS[look], "-map", "0:v:0", "-map", "0:a?",
                 "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac"]
-    subprocess.run([ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", *args, str(target)], check=True,
+    partial = target.with_name(target.stem + ".partial.mp4")
+    subprocess.run([ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y", *args, str(partial)], check=True,
                    timeout=300)
+    partial.replace(target)  # a failed render leaves no file that a later run would take for done
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         duration = probe(item.path).duration_s
         for look in looks:
             target = args.out / look / (item.path.stem + ".mp4")
-            if not target.is_file():
+            if not target.is_file() or target.stat().st_size == 0:
                 render(item.path, target, look, duration)
             rows.append([str(target.resolve()), item.start_s, item.end_s, item.label,
                          item.group or item.describe()])

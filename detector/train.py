@@ -94,7 +94,7 @@ def train_head(
     runs: np.ndarray | None = None,
     augmented: np.ndarray | None = None,
     audio: bool = False,
-    l2: float | None = None,
+    l2: float | Sequence[float] | None = None,
     smooth_s: int | None = None,
     cut_floor: float | None = None,
 ) -> tuple[SceneModel, dict[str, Any]]:
@@ -154,7 +154,7 @@ def _train_fewshot(
     x: np.ndarray, y: np.ndarray, g: np.ndarray, *, backbone_set: str, scene_type: str, image_dim: int,
     audio_dim: int, channel_order: str, seed: int, progress: Progress | None,
     training_summary: dict[str, Any] | None, runs: np.ndarray | None, augmented: np.ndarray | None, audio: bool,
-    l2: float | None, smooth_s: int | None, cut_floor: float | None,
+    l2: float | Sequence[float] | None, smooth_s: int | None, cut_floor: float | None,
 ) -> tuple[SceneModel, dict[str, Any]]:
     import torch
 
@@ -535,7 +535,7 @@ def train_from_items(
     training_summary: dict[str, Any] | None = None,
     recipe: str | None = None,
     audio: bool = False,
-    l2: float | None = None,
+    l2: float | Sequence[float] | None = None,
     smooth_s: int | None = None,
     cut_floor: float | None = None,
     looks: Sequence[str] | None = None,

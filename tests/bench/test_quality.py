@@ -56,3 +56,21 @@ def test_quality_bench_holds_out_whole_groups_and_writes_json_and_png(grouped_sp
     assert result["transfer_logo"]["n_clips"] == 7 and result["transfer_logo"]["at_model_cut"]["f1"] == 1.0
     printed = capsys.readouterr().out
     assert "per-second F1 1.000" in printed and "| scene0.mp4 [0, 3) s | source0 | 1 |" in printed
+
+
+def test_make_looks_renders_every_clip_in_every_look_with_its_group(tmp_path):
+    from bench import make_looks
+    from detector.decode import probe
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    make_colour_video(folder / "a.mp4", colour=SCENE[0], tone_hz=SCENE[1], duration_s=2.0)
+    (folder / "spans.csv").write_text("path,start_s,end_s,label,group\na.mp4,0,2,1,src\n")
+    assert make_looks.main(["--spans", str(folder / "spans.csv"), "--out", str(tmp_path / "looks")]) == 0
+    rows = read_items(tmp_path / "looks" / "looks.csv", spans=True)
+    assert sorted(row.path.parent.name for row in rows) == sorted(make_looks.LOOKS)
+    assert {(row.group, row.label, row.start_s, row.end_s) for row in rows} == {("src", 1, 0.0, 2.0)}
+    for row in rows:
+        info = probe(row.path)
+        assert info.duration_s == pytest.approx(2.0, abs=0.2)
+        assert info.has_audio  # the soundtrack look adds sound; the others keep the clip's

@@ -119,3 +119,16 @@ def test_paper_sets_train_exactly_the_papers_recipe_and_score_without_smoothing(
     np.testing.assert_array_equal(model.bias, bias)
     assert "scoring" not in model.card and model.card["recipe"]["name"] == "paper"
     assert model_cut(model.card) == 0.5 and metrics["best_epoch"] >= 1
+
+
+def test_a_list_of_l2_strengths_is_chosen_from_by_cross_validation_and_recorded():
+    x, y, g = grouped_data(n_groups=12, shift=0.5)
+    model, _ = train_head(x, y, g, backbone_set="t", scene_type="k", image_dim=16, l2=[0.01, 100.0])
+    recipe = model.card["recipe"]
+    assert recipe["l2_chosen_from"] == [0.01, 100.0] and recipe["l2"] in (0.01, 100.0)
+    ranking = recipe["l2_oof_average_precision"]
+    assert ranking[str(recipe["l2"])] == max(ranking.values())
+    fixed, _ = train_head(x, y, g, backbone_set="t", scene_type="k", image_dim=16)
+    assert fixed.card["recipe"]["l2"] == 1.0 and fixed.card["recipe"]["l2_chosen_from"] == [1.0]
+    with pytest.raises(ValueError, match="positive"):
+        train_head(x, y, g, backbone_set="t", scene_type="k", image_dim=16, l2=0)
