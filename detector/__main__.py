@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--recipe", choices=["paper", "fewshot"], default=None,
+        help="paper: the paper's (default for the paper/published sets); fewshot: the default for the others",
+    )
+    train.add_argument("--looks", default=None,
+                       help="few-shot: comma-separated training looks (default all of detector.looks; '' for none)")
+    train.add_argument("--audio", action="store_true", help="few-shot: also use the audio features")
     train.add_argument("--random-init", action="store_true", help="random backbone weights (tests, benchmarks)")
     train.add_argument("--cache-dir", type=Path, help="embedding cache (default ~/.cache/kissweb/embeddings)")
     _device_option(train)
@@ -183,7 +190,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.clips or args.spans, spans=args.spans is not None, backbones=args.backbones,
             scene_type=args.scene_type, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
             cache_dir=args.cache_dir, random_init=args.random_init, device=args.device,
-            embed_progress=embed_progress, train_progress=train_progress,
+            embed_progress=embed_progress, train_progress=train_progress, recipe=args.recipe, audio=args.audio,
+            looks=None if args.looks is None else [name for name in args.looks.split(",") if name],
         )
     written = save_model(model, args.output)
     for warning in metrics.get("warnings", []):

@@ -89,3 +89,38 @@ def test_unknown_command_is_a_usage_error():
     with pytest.raises(SystemExit) as exit_info:
         main(["frobnicate"])
     assert exit_info.value.code == 2
+
+
+def test_train_defaults_to_the_fewshot_recipe_and_detect_to_its_cut(tmp_path, capsys):
+    from tests.detector.media import OTHERS, SCENE, make_movie
+    from tests.mediagen import make_colour_video
+
+    rows = ["path,start_s,end_s,label,group"]
+    for source in range(3):
+        make_colour_video(tmp_path / f"s{source}.mp4", colour=SCENE[0], tone_hz=SCENE[1], duration_s=2.0)
+        make_colour_video(tmp_path / f"o{source}.mp4", colour=OTHERS[source % 2][0], tone_hz=220, duration_s=2.0)
+        rows += [f"s{source}.mp4,0,2,1,src{source}", f"o{source}.mp4,0,2,0,src{source}"]
+    spans = tmp_path / "spans.csv"
+    spans.write_text("\n".join(rows) + "\n")
+    cache = str(tmp_path / "cache")
+    assert main(["train", "--spans", str(spans), "-o", str(tmp_path / "m"), "--backbones", "offline",
+                 "--cache-dir", cache]) == 0
+    card = load_model(tmp_path / "m.safetensors").card
+    assert card["recipe"]["name"] == "fewshot-v1" and card["recipe"]["audio"] is False
+    assert card["recipe"]["looks"] == ["mirror", "old_film", "dark", "on_monitor", "warm_cast", "cool_night"]
+    assert card["training"]["n_sources"] == 3 and card["scoring"]["smooth_s"] == 3
+    capsys.readouterr()
+    movie = make_movie(tmp_path / "movie.mp4", [(*OTHERS[0], 3.0), (*SCENE, 4.0)])
+    assert main(["detect", str(movie), "--model", str(tmp_path / "m.safetensors"), "--min-frames", "2"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["cut"] == card["scoring"]["cut"]
+    assert main(["detect", str(movie), "--model", str(tmp_path / "m.safetensors"), "--cut", "0.9"]) == 0
+    assert json.loads(capsys.readouterr().out)["cut"] == 0.9
+
+    assert main(["train", "--spans", str(spans), "-o", str(tmp_path / "p"), "--backbones", "offline",
+                 "--cache-dir", cache, "--recipe", "paper"]) == 0
+    paper = load_model(tmp_path / "p.safetensors").card
+    assert paper["recipe"]["name"] == "paper" and "scoring" not in paper
+    assert main(["train", "--spans", str(spans), "-o", str(tmp_path / "q"), "--backbones", "offline",
+                 "--cache-dir", cache, "--recipe", "paper", "--looks", "mirror"]) == 1
+    assert "few-shot recipe" in capsys.readouterr().err
