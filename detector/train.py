@@ -542,14 +542,13 @@ def train_from_items(
 ) -> tuple[SceneModel, dict[str, Any]]:
     """Embed (cached) labelled clips/spans and train the head on them; splits never divide a `group`.
 
-    recipe/audio/l2/smooth_s: see `train_head`. looks: also train on copies of every second in these looks
+    recipe/audio/l2/smooth_s/cut_floor: see `train_head`. looks: also train on copies of every second in these looks
     (detector.looks; None = all of them for the few-shot recipe, none for the paper's)."""
     from detector.embed import resolve_backbone_set
+    from detector.looks import DEFAULT_LOOKS, check_looks
 
     if not items:
         raise DetectorError("No clips or spans to train on.")
-    from detector.looks import DEFAULT_LOOKS, check_looks
-
     backbone_set = resolve_backbone_set(backbones)
     recipe = recipe or default_recipe(backbone_set)
     if looks is None:
@@ -575,11 +574,10 @@ def train_from_items(
     )
     if recipe == "fewshot":
         model.card["recipe"]["looks"] = list(looks)
-    warnings = data.warnings
     for row in metrics["per_group"]:
         members = [item.describe() for item, gid in zip(items, group_of_item) if gid == row["group"]]
         row["clip"] = members[0] if len(members) == 1 else f"{group_names[row['group']]} ({len(members)} clips)"
-    metrics["warnings"] = warnings + metrics["warnings"]
+    metrics["warnings"] = data.warnings + metrics["warnings"]
     model.card["metrics"] = metrics
     return model, metrics
 
