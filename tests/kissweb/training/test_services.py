@@ -219,4 +219,4 @@ def test_a_saved_model_that_cannot_be_loaded_back_is_no_success(labelled_library
     assert "cannot be loaded back" in run.error and "/models/" not in run.error
     assert run.model_version.status == "failed" and not run.model_version.weights
     assert not ModelVersion.objects.filter(status="ready").exists()
-    assert not list((Path(settings.MEDIA_ROOT) / "models").glob("kissing-*"))
+    assert not list((Path(settings.MEDIA_ROOT) / "models").glob(f"kissing-{run.model_version_id}-*"))
