@@ -3,7 +3,7 @@
 `AutoSchema` documents the error responses each operation can give, in the one error shape (kissweb.errors):
 401/403 unless the view is open to all, 404 for a path with an id or a paginated list (a page past the last),
 400 for anything that takes input (a body or query parameters), 413 for a body (past 10 MB of JSON or the upload
-limit). A view documents what is particular to it (409, 415, 422, 429, ...) with `extend_schema`.
+limit), 411 for an upload (chunked, without Content-Length). A view documents what is particular to it (409, 415, 422, 429, ...) with `extend_schema`.
 tests/kissweb/test_openapi_responses.py checks real responses against the schema.
 """
 
@@ -36,8 +36,11 @@ class AutoSchema(openapi.AutoSchema):
             codes.append(400)
         if "{" in self.path or "page" in query:
             codes.append(404)
-        if operation.get("requestBody"):
+        body = operation.get("requestBody", {}).get("content", {})
+        if body:
             codes.append(413)
+        if "multipart/form-data" in body:
+            codes.append(411)  # a chunked upload without Content-Length (kissweb.middleware)
         return codes
 
 

@@ -33,11 +33,12 @@ def _path_patterns() -> list[tuple[re.Pattern, str]]:
 
 def operation_for(method: str, path: str) -> tuple[str, dict]:
     path = path.split("?", 1)[0]
+    method = "get" if method.lower() == "head" else method.lower()  # HEAD is GET without the body
     for pattern, template in _path_patterns():
         if pattern.match(path):
             operations = published_schema()["paths"][template]
-            assert method.lower() in operations, f"{method.upper()} {template} is not in the OpenAPI schema"
-            return template, operations[method.lower()]
+            assert method in operations, f"{method.upper()} {template} is not in the OpenAPI schema"
+            return template, operations[method]
     raise AssertionError(f"{path} matches no path of the OpenAPI schema")
 
 
@@ -49,7 +50,16 @@ def _media_matches(documented: str, actual: str) -> bool:
 
 
 def assert_matches_schema(response, method: str, path: str) -> None:
-    """Fail unless `response` (a Django test response) is what the schema documents for METHOD path."""
+    """Fail unless `response` (a Django test response) is what the schema documents for METHOD path. An address
+    the schema does not have must be a 404 in the one error shape."""
+    if not any(pattern.match(path.split("?", 1)[0]) for pattern, _ in _path_patterns()):
+        assert response.status_code == 404, f"{method.upper()} {path} is not in the schema but answered {response.status_code}"
+        error = json.loads(response.content)
+        assert {"detail", "code", "errors"} <= set(error), error
+        return
+    if response.status_code >= 500:  # a failure of the server: only its shape is promised
+        assert {"detail", "code", "errors"} <= set(json.loads(response.content)), response.content[:200]
+        return
     template, operation = operation_for(method, path)
     status = str(response.status_code)
     responses = operation["responses"]
@@ -57,6 +67,8 @@ def assert_matches_schema(response, method: str, path: str) -> None:
     assert status in responses, f"{where} is not documented (documented: {sorted(responses)})"
     documented = responses[status].get("content", {})
     body = getattr(response, "content", b"") if not getattr(response, "streaming", False) else None
+    if method.lower() == "head":
+        return
     if not documented:
         assert not body, f"{where}: documented without a body, but one came: {body[:200]!r}"
         return
@@ -75,3 +87,20 @@ def assert_matches_schema(response, method: str, path: str) -> None:
     assert not problems, f"{where}: the body does not match the schema: " + "; ".join(
         f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in problems[:5]
     )
+
+
+def check_every_api_response(monkeypatch) -> None:
+    """From now on in this test, every response of Django's test client (and DRF's, built on it) from /api/ is
+    checked with `assert_matches_schema`."""
+    from django.test import Client
+
+    original = Client.request
+
+    def request(self, **environ):
+        response = original(self, **environ)
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/api/") and not path.startswith(("/api/schema/", "/api/docs/")):
+            assert_matches_schema(response, environ["REQUEST_METHOD"], path)
+        return response
+
+    monkeypatch.setattr(Client, "request", request)

@@ -197,8 +197,8 @@ class MovieListCreateApi(APIView):
     @extend_schema(
         request={"multipart/form-data": s.MovieCreateInputSerializer},
         responses={
-            201: s.MovieOutputSerializer, 409: s.DuplicateMovieErrorSerializer, 413: s.ErrorSerializer,
-            415: s.ErrorSerializer, 422: s.ErrorSerializer, **ERRORS,
+            201: s.MovieOutputSerializer, 409: s.DuplicateMovieErrorSerializer,
+            **errors.error_responses(413, 415, 422, 507), **ERRORS,
         },
     )
     def post(self, request):
