@@ -67,6 +67,17 @@ def shared_media() -> Path:
     return SHARED_MEDIA
 
 
+@pytest.fixture(autouse=True)
+def _api_answers_as_the_schema_says(request, monkeypatch):
+    """Every API response a test gets through the test client must be what the OpenAPI schema documents (status,
+    content type, JSON body): the whole API suite checks the schema against real responses (tests/openapi.py).
+    A test that must send what no client would send can opt out with @pytest.mark.off_schema."""
+    if request.node.get_closest_marker("off_schema") is None:
+        from tests.openapi import check_every_api_response
+
+        check_every_api_response(monkeypatch)
+
+
 REQUIRE_TOOLS = os.environ.get("KISSWEB_REQUIRE_TOOLS") == "1"
 
 

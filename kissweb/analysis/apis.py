@@ -73,8 +73,13 @@ class ModelVersionOutputSerializer(serializers.ModelSerializer):
             return None
 
 
+class AnalysisActiveOutput(errors.ErrorSerializer):
+    analysis = serializers.IntegerField(allow_null=True, help_text="The analysis already queued or running.")
+    run = RunProgressSerializer(allow_null=True)
+
+
 class MovieAnalyzeApi(APIView):
-    @extend_schema(request=None, responses={202: AnalysisOutputSerializer})
+    @extend_schema(request=None, responses={202: AnalysisOutputSerializer, 409: AnalysisActiveOutput})
     def post(self, request, movie_id: int):
         movie = get_object_or_404(Movie, pk=movie_id)
         permissions.require(user=request.user, action=permissions.CHANGE, subject=movie)
@@ -82,11 +87,8 @@ class MovieAnalyzeApi(APIView):
             analysis = services.analysis_request(movie=movie, requested_by=request.user)
         except services.AnalysisAlreadyActive as exc:
             active = Analysis.objects.filter(run=exc.run).first() if exc.run else None
-            return Response(
-                {"detail": str(exc), "code": exc.code, "analysis": active.pk if active else None,
-                 "run": run_progress(exc.run) if exc.run else None},
-                status=status.HTTP_409_CONFLICT,
-            )
+            exc.extra["analysis"] = active.pk if active else None
+            raise
         return Response(AnalysisOutputSerializer(analysis).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -243,7 +245,8 @@ class ModelVersionActivateApi(APIView):
                         },
                     ),
                 },
-            )
+            ),
+            **errors.error_responses(409, 422),
         },
     )
     def post(self, request, model_id: int):

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from kissweb import errors
 from kissweb.analysis.backbones import BackboneKey, BackbonesUnknown, key_of_card, key_of_version
 from kissweb.analysis.pipeline import AnalysisAlreadyActive, AnalysisRunner
 from kissweb.analysis.pipeline import analysis_run as pipeline_analysis_run
@@ -81,9 +81,13 @@ def _spool(file, *, folder: Path) -> Path:
 PICKLE_MAGIC = (b"PK", b"\x80")  # torch.save's zip archive, or a plain pickle
 
 
+def _bad_file(message: str) -> errors.Invalid:
+    return errors.Invalid(message, code="bad_model_file", fields={"file": message})
+
+
 def _published_pickle_import(spooled: Path, *, scene_type: SceneType, download: dict | None) -> Path:
     """The published model.pkl converted by the detector's restricted unpickler (no code in it runs) into one
-    self-contained model file next to it; ValidationError saying why when it is not that model."""
+    self-contained model file next to it; errors.Invalid saying why when it is not that model."""
     import detector
     from detector.reference import import_reference_file
 
@@ -93,7 +97,7 @@ def _published_pickle_import(spooled: Path, *, scene_type: SceneType, download: 
         return import_reference_file(spooled, converted, scene_type=scene_type.slug, **extra)
     except detector.ModelFileError as exc:
         message = str(exc).replace(str(spooled), "The uploaded file")
-        raise ValidationError({"file": f"This is not a usable model file, nor the published model.pkl: {message}"}) from exc
+        raise _bad_file(f"This is not a usable model file, nor the published model.pkl: {message}") from exc
 
 
 def _model_load(spooled: Path, *, filename: str, scene_type: SceneType, download: dict | None):
@@ -107,7 +111,7 @@ def _model_load(spooled: Path, *, filename: str, scene_type: SceneType, download
             magic = handle.read(2)
         if not (filename.lower().endswith(".pkl") or magic.startswith(PICKLE_MAGIC)):
             message = str(exc).replace(str(spooled), "The uploaded file")
-            raise ValidationError({"file": f"This is not a usable model file: {message}"}) from exc
+            raise _bad_file(f"This is not a usable model file: {message}") from exc
     converted = _published_pickle_import(spooled, scene_type=scene_type, download=download)
     try:
         return converted, detector.load_model(converted)
@@ -126,7 +130,7 @@ def model_version_create(
 
     `file` is an uploaded file or a path: a .safetensors model file (head + card, and a published model's own
     backbones), or the published project's model.pkl, which is converted safely first. A file the detector cannot
-    load, or one made for another scene type, is refused with a ValidationError saying why; nothing is stored then.
+    load, or one made for another scene type, is refused with a errors.Invalid saying why; nothing is stored then.
     `download` (URL, checksum, date) goes into a converted model.pkl's card.
     """
     models_dir = Path(settings.MEDIA_ROOT) / "models"
@@ -137,16 +141,14 @@ def model_version_create(
         converted = source if source != spooled else None
         card = model.card
         if card.get("scene_type") != scene_type.slug:
-            raise ValidationError(
-                {
-                    "file": f"This model was trained for the scene type '{card.get('scene_type')}', not "
-                    f"'{scene_type.slug}'; upload it to that scene type instead."
-                }
+            raise _bad_file(
+                f"This model was trained for the scene type '{card.get('scene_type')}', not "
+                f"'{scene_type.slug}'; upload it to that scene type instead."
             )
         try:
             key = key_of_card(card)
         except BackbonesUnknown as exc:
-            raise ValidationError({"file": str(exc)}) from exc
+            raise _bad_file(str(exc)) from exc
         stored_name = f"models/{scene_type.slug}-{uuid.uuid4().hex[:12]}.safetensors"
         target = Path(settings.MEDIA_ROOT) / stored_name
         try:
@@ -239,19 +241,19 @@ def library_rescore_request(*, key: BackboneKey) -> RescorePlan:
 
 def _check_activatable(version: ModelVersion) -> None:
     if version.status != ModelVersionStatus.READY:
-        raise ValidationError(
-            {"detail": f"Model '{version.name}' is {version.status}, not ready; only a ready model can be active."}
+        raise errors.Conflict(
+            f"Model '{version.name}' is {version.status}, not ready; only a ready model can be active.",
+            code="model_not_ready",
         )
     channel_order = (version.card or {}).get("channel_order", "RGB")
     if channel_order != "RGB" and version.backbone_set != BackboneSet.PUBLISHED:
         # Standard-set embeddings are RGB; a head trained on other input would score them wrongly without any sign.
-        raise ValidationError(
-            {
-                "detail": f"Model '{version.name}' expects {channel_order} frames but names the {version.backbone_set} "
-                "backbones, whose stored embeddings are RGB, so its scores here would be wrong. It was imported by an "
-                "older version: import the published model.pkl again (it then carries its own backbones and is fed "
-                "BGR frames), or train a model in the app from your own annotations."
-            }
+        raise errors.Unprocessable(
+            f"Model '{version.name}' expects {channel_order} frames but names the {version.backbone_set} "
+            "backbones, whose stored embeddings are RGB, so its scores here would be wrong. It was imported by an "
+            "older version: import the published model.pkl again (it then carries its own backbones and is fed "
+            "BGR frames), or train a model in the app from your own annotations.",
+            code="wrong_channel_order",
         )
 
 

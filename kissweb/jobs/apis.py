@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kissweb import permissions
+from kissweb import errors, permissions
 from kissweb.jobs import selectors
 from kissweb.jobs.models import RunStatus
 from kissweb.jobs.runner import run_cancel
@@ -35,7 +35,7 @@ class RunProgressSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     cancel_requested = serializers.BooleanField()
-    error = serializers.CharField()
+    error = errors.PublicTextField()
 
 
 class RunDetailApi(APIView):

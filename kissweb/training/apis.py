@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -57,8 +56,7 @@ class TrainingRunOutput(serializers.ModelSerializer):
         return run_progress(training.run)
 
 
-class RefusalOutput(serializers.Serializer):
-    detail = serializers.CharField()
+class RefusalOutput(errors.ErrorSerializer):
     spans_needed = serializers.DictField(child=serializers.IntegerField(), required=False)
 
 
@@ -67,7 +65,7 @@ class TrainApi(APIView):
 
     @extend_schema(
         request=None,
-        responses={202: TrainingRunOutput, 409: RefusalOutput, 422: RefusalOutput},
+        responses={202: TrainingRunOutput, 409: errors.ErrorSerializer, 422: RefusalOutput},
         summary="Queue a training run of the scene type on the library's annotated spans (staff only).",
     )
     def post(self, request, slug: str):
@@ -75,10 +73,8 @@ class TrainApi(APIView):
         try:
             run = services.training_request(scene_type=scene_type, requested_by=request.user)
         except NotEnoughAnnotations as exc:
-            needed = spans_needed(**annotation_span_counts(scene_type=scene_type))
-            return Response({"detail": str(exc), "spans_needed": needed}, status=422)
-        except services.TrainingAlreadyActive as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+            exc.extra["spans_needed"] = spans_needed(**annotation_span_counts(scene_type=scene_type))
+            raise
         return Response(TrainingRunOutput(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -124,7 +120,8 @@ class SuggestionListApi(APIView):
         try:
             limit = min(100, max(1, int(request.query_params.get("limit", 20))))
         except ValueError:
-            return Response({"detail": "limit must be a whole number between 1 and 100."}, status=400)
+            message = "limit must be a whole number between 1 and 100."
+            raise errors.Invalid(message, fields={"limit": message}) from None
         return Response(SuggestionListOutput(selectors.suggestion_list(scene_type=scene_type, limit=limit)).data)
 
 
@@ -185,11 +182,11 @@ class ModelDownloadApi(APIView):
     def get(self, request, model_id: int):
         version = selectors.model_version_get(model_id=model_id)
         if not version.weights:
-            raise NotFound(f"Model version {version.pk} has no file yet (status {version.status}).")
+            raise errors.NotFound(f"Model version {version.pk} has no file yet (status {version.status}).")
         try:
             handle = version.weights.open("rb")
         except FileNotFoundError as exc:
-            raise NotFound(f"The file of model version {version.pk} is missing from the media folder.") from exc
+            raise errors.NotFound(f"The file of model version {version.pk} is missing from the media folder.") from exc
         return FileResponse(
             handle,
             as_attachment=True,
@@ -263,6 +260,6 @@ class QualityApi(APIView):
         needed = spans_needed(**usable)
         if any(needed.values()):
             message = not_enough_message(scene_type=scene_type, what="usable", **usable)
-            return Response({"detail": message, "spans_needed": needed}, status=422)
+            raise NotEnoughAnnotations(message, extra={"spans_needed": needed})
         services.quality_estimate_request(scene_type=scene_type)
         return Response(status=status.HTTP_202_ACCEPTED)

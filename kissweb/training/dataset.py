@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.db.models import Q, QuerySet
 
+from kissweb import errors
 from kissweb.library.models import Annotation, AnnotationLabel, MovieEmbedding, SceneType
 
 MIN_SPANS_PER_LABEL = 2
@@ -40,8 +41,10 @@ class TrainingSet:
         return len({span.movie_id for span in self.spans})
 
 
-class NotEnoughAnnotations(Exception):
-    """Too few labelled spans to train and measure a model; the message says how many more are needed."""
+class NotEnoughAnnotations(errors.Unprocessable):
+    """Too few labelled spans to train and measure a model; the message says how many more are needed (422)."""
+
+    default_code = "not_enough_labels"
 
 
 def trainable_embeddings() -> QuerySet[MovieEmbedding]:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from kissweb import errors
 from kissweb.analysis.backbones import standard_digest
 from kissweb.library.models import ModelVersion, ModelVersionStatus, SceneType
 from kissweb.training import evaluation
@@ -350,7 +350,7 @@ def reference_import(*, scene_type: SceneType, file, user=None) -> ModelVersion:
     """Convert the published project's model.pkl (uploaded file) safely and register it as an inactive version.
 
     The pickle is read by detector.reference's restricted unpickler (no code in it runs). A file that is not the
-    published model, or asks to run code, is refused with a ValidationError saying why; nothing is stored then.
+    published model, or asks to run code, is refused with errors.Invalid saying why; nothing is stored then.
     """
     import detector
     from detector.reference import import_reference_file
@@ -366,7 +366,8 @@ def reference_import(*, scene_type: SceneType, file, user=None) -> ModelVersion:
             converted = import_reference_file(source, Path(folder) / "reference.safetensors", scene_type=scene_type.slug)
         except detector.ModelFileError as exc:
             message = str(exc).replace(str(source), "The uploaded file")
-            raise ValidationError({"file": f"This is not the published model.pkl: {message}"}) from exc
+            message = f"This is not the published model.pkl: {message}"
+            raise errors.Invalid(message, code="bad_model_file", fields={"file": message}) from exc
         return model_version_create(scene_type=scene_type, file=converted, name=REFERENCE_MODEL_NAME, user=user)
 
 

@@ -191,7 +191,7 @@ def test_staff_activate_a_model_and_the_library_is_rescored(
 def test_activating_an_old_bgr_import_is_refused_with_a_sentence(staff_client, kissing, model_file):
     version = services.model_version_create(scene_type=kissing, file=model_file(channel_order="BGR"), name="pkl")
     response = staff_client.post(f"/api/models/{version.pk}/activate/")
-    assert response.status_code == 400
+    assert response.status_code == 422
     detail = response.json()["detail"]
     assert isinstance(detail, str) and detail.startswith("Model 'pkl' expects BGR frames")
 

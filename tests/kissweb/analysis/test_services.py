@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from kissweb import errors
 from kissweb.analysis import conf, pipeline, services
 from kissweb.jobs import conf as jobs_conf
 from kissweb.jobs import runner as jobs_runner
@@ -110,15 +110,15 @@ def test_a_model_file_is_registered_inactive_with_its_card(kissing, model_file, 
 def test_a_file_that_is_not_a_model_is_refused_and_nothing_kept(kissing, tmp_path, media_root):
     bad = tmp_path / "notes.safetensors"
     bad.write_bytes(b"these are my notes, not a model")
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(errors.Invalid) as caught:
         services.model_version_create(scene_type=kissing, file=bad)
-    assert "not a usable model file" in caught.value.message_dict["file"][0]
+    assert "not a usable model file" in caught.value.fields["file"][0]
     assert not ModelVersion.objects.exists() and list((media_root / "models").iterdir()) == []
 
 
 @pytest.mark.django_db
 def test_a_model_for_another_scene_type_is_refused(kissing, model_file):
-    with pytest.raises(ValidationError, match="trained for the scene type 'fight'"):
+    with pytest.raises(errors.Invalid, match="trained for the scene type 'fight'"):
         services.model_version_create(scene_type=kissing, file=model_file(scene_type="fight"))
 
 
@@ -156,7 +156,7 @@ def test_a_bgr_head_on_standard_backbones_is_not_activated_on_rgb_embeddings(kis
     # What older versions imported from model.pkl: the published head paired with the ImageNet (paper) backbones.
     current = active_model()
     old_import = services.model_version_create(scene_type=kissing, file=model_file(channel_order="BGR"), name="pkl")
-    with pytest.raises(ValidationError, match="import the published model.pkl again"):
+    with pytest.raises(errors.Unprocessable, match="import the published model.pkl again"):
         services.model_version_activate(model_version=old_import)
     assert list(ModelVersion.objects.filter(is_active=True)) == [current]
     assert not Analysis.objects.filter(run__kind=AnalysisKind.RESCORE).exists()
@@ -173,7 +173,7 @@ def test_a_published_model_without_the_digest_of_its_backbones_is_refused(kissin
     model = first_feature_model(backbone_set="published")  # written as an older import did: no backbones, no digest
     path = tmp_path / "old-import.safetensors"
     save_file({"weight": model.weight, "bias": model.bias}, str(path), metadata={"card": json.dumps(model.card)})
-    with pytest.raises(ValidationError, match="digest"):
+    with pytest.raises(errors.Invalid, match="digest"):
         services.model_version_create(scene_type=kissing, file=path)
     assert not ModelVersion.objects.exists()
 

@@ -5,17 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from kissweb import errors
 from kissweb.analysis.selectors import model_version_activation_cost
 from kissweb.analysis.services import model_version_activate, model_version_create
 from kissweb.library.models import SceneType
-
-
-def _sentence(exc: ValidationError) -> str:
-    messages = exc.message_dict if hasattr(exc, "error_dict") else {"file": exc.messages}
-    return " ".join(m for values in messages.values() for m in values)
 
 
 class Command(BaseCommand):
@@ -39,14 +34,14 @@ class Command(BaseCommand):
             raise CommandError(f"There is no scene type '{options['scene_type']}' (known: {known}).")
         try:
             version = model_version_create(scene_type=scene_type, file=path, name=options["name"])
-        except ValidationError as exc:
-            raise CommandError(_sentence(exc)) from exc
+        except errors.DomainError as exc:
+            raise CommandError(exc.detail) from exc
         cost = model_version_activation_cost(model_version=version)
         try:
             plan = model_version_activate(model_version=version)
-        except ValidationError as exc:
+        except errors.DomainError as exc:
             raise CommandError(
-                f"Model version {version.pk} '{version.name}' was registered but not activated: {_sentence(exc)}"
+                f"Model version {version.pk} '{version.name}' was registered but not activated: {exc.detail}"
             ) from exc
         self.stdout.write(
             f"Model version {version.pk} '{version.name}' ({version.backbone_set} backbones) is now the active "
