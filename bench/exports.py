@@ -128,7 +128,8 @@ def run_case(case: str, at: float, film: Path) -> dict:
 
 def table(results: list[dict]) -> str:
     lines = ["| case | from | output s | wall s | x real time | python CPU s | ffmpeg CPU s | peak RSS MB: python / "
-             "python + ffmpegs at once / largest ffmpeg | load avg before -> after |", "|---|---|---|---|---|---|---|---|---|"]
+             "python + ffmpegs at once / largest ffmpeg | load avg before -> after |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         where = time.strftime("%H:%M:%S", time.gmtime(r["at_s"])) if r["case"] == "clip" else "20 scenes over 2 h"
         lines.append(

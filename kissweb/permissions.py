@@ -122,6 +122,7 @@ _SUBJECTS: dict[str, tuple[str, Callable[[Any], int | None]]] = {
     "library.ModelVersion": ("model", _owner()),
     "training.TrainingRun": ("training_run", _owner()),
     "jobs.Run": ("run", _owner("requested_by_id")),
+    "exports.Export": ("export", _owner("requested_by_id")),
 }
 
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/", include("kissweb.analysis.urls")),
     path("api/", include("kissweb.training.urls")),
     path("api/", include("kissweb.jobs.urls")),
+    path("api/", include("kissweb.exports.urls")),
     path("", include("kissweb.web.urls")),
     path("", include("kissweb.training.page_urls")),
 ]

@@ -69,16 +69,6 @@ class Cut:
     card: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class SheetRow:
-    """One row of a contact sheet: a scene of a film and the words written beside its frames."""
-
-    source: Path
-    start_s: float
-    end_s: float
-    lines: tuple[str, ...]
-
-
 # --- the output, whole or not at all ---------------------------------------------------------------------------
 
 
@@ -190,7 +180,7 @@ class _Item:
         if self.still is not None:
             return self.still
         if self._video is None:
-            self._video = _open_video(self.cut, target=self.frame_size)
+            self._video = open_video(self.cut, target=self.frame_size)
         local = min(self.cut.start_s + (t - self.start), self.cut.end_s - 1e-3)
         return self._video.get_frame(max(local, self.cut.start_s))
 
@@ -222,14 +212,14 @@ class _Item:
             self._audio = None
 
 
-def _open_video(cut: Cut, *, target: tuple[int, int] | None):
+def open_video(cut: Cut, *, target: tuple[int, int] | None):
     from moviepy import VideoFileClip
 
     try:
         # target_resolution makes ffmpeg scale while decoding (in its own threads), not numpy or PIL afterwards.
         return VideoFileClip(str(cut.source), audio=False, target_resolution=target)
     except (OSError, KeyError, IndexError, ValueError) as exc:
-        raise SourceUnreadable(f"{cut.source.name}: the film cannot be read ({_short(exc)}).") from exc
+        raise SourceUnreadable(f"{cut.source.name}: the film cannot be read ({short(exc)}).") from exc
 
 
 def _open_audio(cut: Cut):
@@ -238,10 +228,10 @@ def _open_audio(cut: Cut):
     try:
         return AudioFileClip(str(cut.source), fps=AUDIO_FPS, nbytes=2, buffersize=AUDIO_FPS * 4)
     except (OSError, KeyError, IndexError, ValueError) as exc:
-        raise SourceUnreadable(f"{cut.source.name}: the film's sound cannot be read ({_short(exc)}).") from exc
+        raise SourceUnreadable(f"{cut.source.name}: the film's sound cannot be read ({short(exc)}).") from exc
 
 
-def _short(exc: BaseException, limit: int = 300) -> str:
+def short(exc: BaseException, limit: int = 300) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[:limit] + "…"
 
@@ -290,6 +280,8 @@ class Timeline:
         return canvas.copy()
 
     def frame(self, t: float) -> np.ndarray:
+        for item in self.items:  # moviepy writes the sound, then the pictures: one kind of reader at a time
+            item.close_audio()
         active = [item for item in self.items if item.start <= t < item.end] or self.items[-1:]
         for item in self.items:  # the writer asks in time order: a source that is over can close now
             if item.end < t:
@@ -307,6 +299,8 @@ class Timeline:
         tt = np.atleast_1d(np.asarray(tt, dtype=np.float64))
         out = np.zeros((len(tt), AUDIO_CHANNELS))
         first, last = tt.min(), tt.max()
+        for item in self.items:
+            item.close_video()
         for i, item in enumerate(self.items):
             if item.end <= first or item.start > last:
                 if item.end < first:
@@ -339,14 +333,14 @@ def title_card(lines: Sequence[str], *, size: tuple[int, int]) -> np.ndarray:
     y = h // 2 - (big + small * (len(lines) - 1)) // 2
     for i, line in enumerate(lines):
         font = ImageFont.load_default(size=big if i == 0 else small)
-        text = _fit_text(draw, line, font, w - w // 10)
+        text = fit_text(draw, line, font, w - w // 10)
         width = draw.textlength(text, font=font)
         draw.text(((w - width) / 2, y), text, fill=(255, 255, 255) if i == 0 else (200, 200, 200), font=font)
         y += int((big if i == 0 else small) * 1.4)
     return np.asarray(image)
 
 
-def _fit_text(draw, text: str, font, max_width: int) -> str:
+def fit_text(draw, text: str, font, max_width: int) -> str:
     if draw.textlength(text, font=font) <= max_width:
         return text
     while text and draw.textlength(text + "…", font=font) > max_width:
@@ -368,10 +362,14 @@ def write_timeline(
     with_sound = any(item.cut is not None and item.cut.has_audio for item in timeline.items)
     try:
         with atomic_output(output) as (work, partial), strict_readers():
-            clip = VideoClip(frame_function=timeline.frame, duration=timeline.duration)
+            # Given without frame_function, so that moviepy does not open a source at 0 s to learn the size and
+            # the channels: each reader opens once, in its pass, at its scene.
+            clip = VideoClip(duration=timeline.duration)
+            clip.frame_function, clip.size = timeline.frame, timeline.size
             if with_sound:
-                clip = clip.with_audio(AudioClip(frame_function=timeline.sound, duration=timeline.duration,
-                                                 fps=AUDIO_FPS))
+                sound = AudioClip(duration=timeline.duration, fps=AUDIO_FPS)
+                sound.frame_function, sound.nchannels = timeline.sound, AUDIO_CHANNELS
+                clip = clip.with_audio(sound)
             clip.write_videofile(
                 str(partial), fps=fps, codec="libx264", audio=with_sound, audio_codec="aac",
                 audio_bitrate=encoding.audio_bitrate, audio_fps=AUDIO_FPS, audio_bufsize=AUDIO_FPS // 2,
@@ -380,18 +378,18 @@ def write_timeline(
                 logger=_progress_logger(progress),
             )
             timeline.close()
-            _check_written(partial, expected_s=timeline.duration)
+            check_written(partial, expected_s=timeline.duration)
     except (RenderError, Cancelled):
         raise
     except UserWarning as exc:  # strict_readers: a frame could not be read
-        raise SourceUnreadable(f"A source film is damaged where the export needs it: {_short(exc)}") from exc
+        raise SourceUnreadable(f"A source film is damaged where the export needs it: {short(exc)}") from exc
     except OSError as exc:
-        raise RenderError(f"ffmpeg could not write the export: {_short(exc)}") from exc
+        raise RenderError(f"ffmpeg could not write the export: {short(exc)}") from exc
     finally:
         timeline.close()
 
 
-def _check_written(path: Path, *, expected_s: float) -> None:
+def check_written(path: Path, *, expected_s: float) -> None:
     """moviepy does not look at ffmpeg's exit status when it closes the writer: read the file back."""
     import av
 
@@ -399,7 +397,7 @@ def _check_written(path: Path, *, expected_s: float) -> None:
         with av.open(str(path)) as container:
             duration = (container.duration or 0) / 1_000_000
     except (av.error.FFmpegError, OSError) as exc:
-        raise RenderError(f"The written export cannot be read back ({_short(exc)}).") from exc
+        raise RenderError(f"The written export cannot be read back ({short(exc)}).") from exc
     if duration < expected_s - max(0.5, 0.02 * expected_s):
         raise RenderError(f"The written export lasts {duration:.1f} s instead of {expected_s:.1f} s.")
 
@@ -476,64 +474,3 @@ def render_supercut(
         raise RenderError("There are no scenes to put in the supercut.")
     timeline = Timeline.build(cuts, size=size, source_sizes=source_sizes, crossfade_s=crossfade_s, card_s=card_s)
     write_timeline(timeline, output=output, fps=fps, encoding=encoding, progress=progress)
-
-
-def sheet_times(start_s: float, end_s: float, k: int) -> list[float]:
-    """k instants spread across a scene: the middles of k equal parts."""
-    step = (end_s - start_s) / k
-    return [start_s + step * (i + 0.5) for i in range(k)]
-
-
-def render_contact_sheet(
-    *, rows: Sequence[SheetRow], output: Path, frames_per_row: int = 6, thumb_width: int = 240,
-    label_width: int = 300, progress: ProgressFn | None = None,
-) -> None:
-    """A PNG grid, one row per scene: its words on the left, then `frames_per_row` frames across the scene."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    if not rows:
-        raise RenderError("There are no scenes to put on the contact sheet.")
-    thumb_height = even(thumb_width * 9 / 16)
-    pad = 8
-    row_height = thumb_height + 2 * pad
-    width = label_width + frames_per_row * (thumb_width + pad) + pad
-    sheet = Image.new("RGB", (width, row_height * len(rows)), (24, 24, 28))
-    draw = ImageDraw.Draw(sheet)
-    heading, body = ImageFont.load_default(size=18), ImageFont.load_default(size=14)
-    total, done = len(rows) * frames_per_row, 0
-    clips: dict[Path, object] = {}
-    try:
-        with atomic_output(output) as (_work, partial), strict_readers():
-            for r, row in enumerate(rows):
-                top = r * row_height
-                y = top + pad
-                for i, line in enumerate(row.lines):
-                    font = heading if i == 0 else body
-                    draw.text((pad, y), _fit_text(draw, line, font, label_width - 2 * pad),
-                              fill=(240, 240, 240) if i == 0 else (180, 180, 190), font=font)
-                    y += 26 if i == 0 else 20
-                for clip_path in [p for p in clips if p != row.source]:  # rows of one film come together
-                    clips.pop(clip_path).close()
-                if row.source not in clips:
-                    clips[row.source] = _open_video(Cut(row.source, row.start_s, row.end_s),
-                                                    target=(thumb_width, None))
-                clip = clips[row.source]
-                for i, at in enumerate(sheet_times(row.start_s, row.end_s, frames_per_row)):
-                    frame = clip.get_frame(min(at, max(clip.duration - 0.05, 0.0)))
-                    thumb = Image.fromarray(frame[:, :, :3]).convert("RGB")
-                    thumb.thumbnail((thumb_width, thumb_height))
-                    left = label_width + i * (thumb_width + pad) + (thumb_width - thumb.width) // 2
-                    sheet.paste(thumb, (left, top + pad + (thumb_height - thumb.height) // 2))
-                    done += 1
-                    if progress is not None:
-                        progress(0.95 * done / total)
-            sheet.save(partial, format="PNG", optimize=False)
-            if progress is not None:
-                progress(1.0)
-    except (RenderError, Cancelled):
-        raise
-    except UserWarning as exc:
-        raise SourceUnreadable(f"A source film is damaged where the contact sheet needs it: {_short(exc)}") from exc
-    finally:
-        for clip in clips.values():
-            clip.close()

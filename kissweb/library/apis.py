@@ -24,7 +24,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from kissweb import errors, permissions
-from kissweb.library import selectors, services
+from kissweb.library import selectors, services, url_import
 from kissweb.jobs.selectors import runs_active_by_lock
 from kissweb.library.models import MovieStatus, SceneType
 from kissweb.library import serializers as s
@@ -195,13 +195,18 @@ class MovieListCreateApi(APIView):
         )
 
     @extend_schema(
-        request={"multipart/form-data": s.MovieCreateInputSerializer},
+        request={"multipart/form-data": s.MovieCreateInputSerializer,
+                 "application/json": s.MovieFromUrlInputSerializer},
+        description="Upload a file (multipart: 201), or add one from a URL (JSON {\"url\", \"title\"}: 202 with the "
+                    "movie in status `downloading`; it is fetched in the queue, then analysed like an upload).",
         responses={
-            201: s.MovieOutputSerializer, 409: s.DuplicateMovieErrorSerializer,
+            201: s.MovieOutputSerializer, 202: s.MovieOutputSerializer, 409: s.DuplicateMovieErrorSerializer,
             **errors.error_responses(413, 415, 422, 507), **ERRORS,
         },
     )
     def post(self, request):
+        if request.content_type.startswith("application/json"):
+            return self._from_url(request)
         data = s.MovieCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         movie = services.movie_create(
@@ -209,6 +214,15 @@ class MovieListCreateApi(APIView):
             year=data.validated_data.get("year"), user=request.user,
         )
         return Response(_movie_detail(movie.pk, request), status=201)
+
+    def _from_url(self, request):
+        """JSON {"url", "title"?}: 202 with the movie `downloading`; the download runs in the queue."""
+        data = s.MovieFromUrlInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        movie = url_import.movie_request_from_url(
+            url=data.validated_data["url"], title=data.validated_data.get("title"), user=request.user,
+        )
+        return Response(_movie_detail(movie.pk, request), status=202)
 
 
 def _active_runs(rows: list[dict]) -> dict[int, dict]:

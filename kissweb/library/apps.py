@@ -11,3 +11,4 @@ class LibraryConfig(AppConfig):
         from kissweb.library.prepared import use_generic_plans
 
         connection_created.connect(use_generic_plans, dispatch_uid="kissweb_generic_plans")
+        from kissweb.library import runners  # noqa: F401 - the worker must know the url_download kind

@@ -12,6 +12,7 @@ from kissweb.library.digests import standard_digest
 
 
 class MovieStatus(models.TextChoices):
+    DOWNLOADING = "downloading"  # added from a URL; its file is being fetched
     UPLOADED = "uploaded"
     QUEUED = "queued"
     ANALYZING = "analyzing"
@@ -23,15 +24,17 @@ class Movie(models.Model):
     title = models.CharField(max_length=300)
     year = models.PositiveSmallIntegerField(null=True, blank=True)
     original_filename = models.CharField(max_length=500, help_text="Metadata only; never used as a path.")
-    file = models.FileField(upload_to="movies/", max_length=300)
+    # A movie added from a URL has no file (nor the facts read from it) until its download is done.
+    file = models.FileField(upload_to="movies/", max_length=300, blank=True)
     poster = models.ImageField(upload_to="posters/", max_length=300, blank=True)
-    size_bytes = models.BigIntegerField()
-    sha256 = models.CharField(max_length=64, unique=True)
-    duration_s = models.FloatField()
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
     fps = models.FloatField(null=True, blank=True)
-    has_audio = models.BooleanField()
+    has_audio = models.BooleanField(null=True, blank=True)
+    source_url = models.URLField(max_length=2000, blank=True, help_text="Where it was added from, if from a URL.")
     container = models.CharField(max_length=100, blank=True)
     video_codec = models.CharField(max_length=100, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="movies")
@@ -59,6 +62,13 @@ class Movie(models.Model):
             CheckConstraint(condition=Q(duration_s__gt=0), name="movie_duration_positive"),
             CheckConstraint(condition=Q(size_bytes__gt=0), name="movie_size_positive"),
             CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="movie_sha256_hex"),
+            # A stored file comes with what was read from it; only a download in progress or one that failed has none.
+            CheckConstraint(
+                condition=(Q(file="") & Q(status__in=[MovieStatus.DOWNLOADING, MovieStatus.FAILED]))
+                | (~Q(file="") & Q(sha256__isnull=False, size_bytes__isnull=False, duration_s__isnull=False,
+                                   width__isnull=False, height__isnull=False, has_audio__isnull=False)),
+                name="movie_file_or_downloading",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -106,12 +106,13 @@ class MovieOutputSerializer(serializers.Serializer):
     title = serializers.CharField()
     year = serializers.IntegerField(allow_null=True)
     original_filename = serializers.CharField()
-    size_bytes = serializers.IntegerField()
-    duration_s = serializers.FloatField()
-    width = serializers.IntegerField()
-    height = serializers.IntegerField()
+    # null while a movie added from a URL is downloading (or when its download failed): nothing was read yet
+    size_bytes = serializers.IntegerField(allow_null=True)
+    duration_s = serializers.FloatField(allow_null=True)
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
     fps = serializers.FloatField(allow_null=True)
-    has_audio = serializers.BooleanField()
+    has_audio = serializers.BooleanField(allow_null=True)
     status = serializers.ChoiceField(choices=MovieStatus.choices)
     progress = serializers.FloatField()
     eta_s = serializers.FloatField(allow_null=True)
@@ -134,6 +135,11 @@ class MovieCreateInputSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=False, use_url=False)
     title = serializers.CharField(required=False, allow_blank=True, max_length=300)
     year = serializers.IntegerField(required=False, allow_null=True, min_value=1870, max_value=2200)
+
+
+class MovieFromUrlInputSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=2000, help_text="An https:// file link, or a page of a site yt-dlp knows.")
+    title = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
 
 class MovieUpdateInputSerializer(serializers.Serializer):

@@ -145,15 +145,25 @@ def movie_create(*, uploaded_file, title: str | None = None, year: int | None = 
 
     Nothing is left on disk or in the database when any step fails.
     """
-    import detector
-    from kissweb.analysis.services import analysis_request
-
     permissions.require(user=user, action=permissions.CREATE, subject="movie")
     limit = int(settings.KISSWEB_MAX_UPLOAD_BYTES)
     if uploaded_file.size is not None and uploaded_file.size > limit:
         raise UploadTooLarge(limit_bytes=limit)
     original_filename = Path(uploaded_file.name or "upload").name[:500]
     source, sha256, source_is_ours = _spooled_copy(uploaded_file)
+    return movie_store_file(source=source, sha256=sha256, source_is_ours=source_is_ours,
+                            original_filename=original_filename, title=title, year=year, user=user)
+
+
+def movie_store_file(
+    *, source: Path, sha256: str, source_is_ours: bool, original_filename: str, title: str | None, year: int | None,
+    user, into: Movie | None = None,
+) -> Movie:
+    """Check a movie file on disk, store it under a UUID name with a poster, and queue its analysis: a new Movie,
+    or `into` (a movie added from a URL whose download this is). Nothing is kept when any step fails."""
+    import detector
+    from kissweb.analysis.services import analysis_request
+
     written: list[Path] = []
     try:
         if existing := _existing_with_hash(sha256):
@@ -177,25 +187,35 @@ def movie_create(*, uploaded_file, title: str | None = None, year: int | None = 
         written.append(media_root / poster_name)
         (media_root / poster_name).write_bytes(poster_jpeg)
 
+        facts = dict(
+            original_filename=original_filename,
+            file=file_name,
+            poster=poster_name,
+            size_bytes=(media_root / file_name).stat().st_size,
+            sha256=sha256,
+            duration_s=info.duration_s,
+            width=info.width,
+            height=info.height,
+            fps=info.fps,
+            has_audio=info.has_audio,
+            container=(info.container or "")[:100],
+            video_codec=(info.video_codec or "")[:100],
+        )
         try:
             with transaction.atomic():
-                movie = Movie.objects.create(
-                    title=(title or "").strip() or Path(original_filename).stem[:300] or "Untitled",
-                    year=year,
-                    original_filename=original_filename,
-                    file=file_name,
-                    poster=poster_name,
-                    size_bytes=(media_root / file_name).stat().st_size,
-                    sha256=sha256,
-                    duration_s=info.duration_s,
-                    width=info.width,
-                    height=info.height,
-                    fps=info.fps,
-                    has_audio=info.has_audio,
-                    container=(info.container or "")[:100],
-                    video_codec=(info.video_codec or "")[:100],
-                    uploaded_by=user,
-                )
+                if into is None:
+                    movie = Movie.objects.create(
+                        title=(title or "").strip() or Path(original_filename).stem[:300] or "Untitled",
+                        year=year, uploaded_by=user, **facts,
+                    )
+                else:
+                    movie = Movie.objects.select_for_update().filter(pk=into.pk).first()
+                    if movie is None:
+                        raise errors.NotFound(f"Movie {into.pk} was deleted while its file was fetched.")
+                    if title:
+                        facts["title"] = title.strip()[:300]
+                    Movie.objects.filter(pk=movie.pk).update(**facts)
+                    movie.refresh_from_db()
                 analysis_request(movie=movie, requested_by=user)
         except IntegrityError:
             # Two uploads of the same file at once: the database's unique sha256 decides.

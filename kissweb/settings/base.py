@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "kissweb.analysis",
     "kissweb.web",
     "kissweb.training",
+    "kissweb.exports",
 ]
 
 MIDDLEWARE = [
@@ -139,6 +140,15 @@ STORAGES = {
 
 # Uploads: stream to disk in chunks, never whole in memory.
 KISSWEB_MAX_UPLOAD_BYTES = env_int("KISSWEB_MAX_UPLOAD_BYTES", 20 * 1024**3)
+# Add from URL: hosts or CIDRs inside the network that may be fetched from (private addresses are refused otherwise).
+KISSWEB_URL_ALLOWED_HOSTS = env_list("KISSWEB_URL_ALLOWED_HOSTS", [])
+KISSWEB_URL_TIMEOUT_S = env_int("KISSWEB_URL_TIMEOUT_S", 30)
+# Exports: how long a finished export is kept, and the limits of a supercut made from a scene search.
+KISSWEB_EXPORT_TTL_S = env_int("KISSWEB_EXPORT_TTL_S", 24 * 3600)
+KISSWEB_EXPORT_MAX_SCENES = env_int("KISSWEB_EXPORT_MAX_SCENES", 50)
+KISSWEB_EXPORT_MAX_MINUTES = env_int("KISSWEB_EXPORT_MAX_MINUTES", 30)
+KISSWEB_EXPORT_MAX_HEIGHT = env_int("KISSWEB_EXPORT_MAX_HEIGHT", 720)
+KISSWEB_EXPORT_X264_PRESET = env_str("KISSWEB_EXPORT_X264_PRESET", "veryfast")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 # On the media volume, so that accepting an upload is a rename, not a copy.
 FILE_UPLOAD_TEMP_DIR = str(MEDIA_ROOT / "incoming")

@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from kissweb import permissions
 from kissweb.permissions import ACTIVATE, CHANGE, CREATE, DELETE, EXPORT, READ, TRAIN
@@ -87,6 +89,14 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("get", "/api/models/{model_id}/download/"): Case(("model", EXPORT)),
     ("post", "/api/models/{model_id}/activate/"): Case(("model", ACTIVATE)),
     ("get", "/api/models/{model_id}/activation-cost/"): Case(("model", ACTIVATE)),
+    # Exports: anyone who sees a film exports it; the export itself is its requester's (and staff's).
+    ("post", "/api/segments/{segment_id}/export/"): Case(("segment", EXPORT), {"kind": "clip", "padding_s": 1}),
+    ("post", "/api/movies/{movie_id}/exports/"): Case(("movie", EXPORT), {"kind": "supercut", "scene_type": "kissing"}),
+    ("get", "/api/exports/"): Case(("export", CREATE)),  # every signed-in person lists their own
+    ("post", "/api/exports/"): Case(("export", CREATE), {"kind": "supercut", "scene_type": "kissing"}),
+    ("get", "/api/exports/{export_id}/"): Case(("export", READ)),
+    ("delete", "/api/exports/{export_id}/"): Case(("export", DELETE)),
+    ("get", "/api/exports/{export_id}/download/"): Case(("export", READ)),
 }
 
 ROLES = ("anonymous", "other", "owner", "staff")
@@ -137,6 +147,7 @@ def world(settings, tmp_path, django_user_model):
     """Alice (not staff) owns a movie with a poster, an analysis, a detected segment and an annotation; Bob is
     another person, Carol is staff. A ready model version with its file and a training run exist."""
     from kissweb.library.models import Annotation, ModelVersion, Movie, SceneType, Segment
+    from kissweb.exports.models import Export
     from tests.runs import analysis_create, training_create
 
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -166,9 +177,13 @@ def world(settings, tmp_path, django_user_model):
     model = ModelVersion.objects.create(scene_type=kissing, name="v1", backbone_set="offline", status="ready",
                                         weights=f"models/{stem}.safetensors")
     run = training_create(scene_type=kissing, status="failed", run_fields={"requested_by": users["staff"]})
+    export = Export.objects.create(kind="clip", requested_by=users["owner"], movie=movie,
+                                   scenes=[{"segment_id": segment.pk, "movie_id": movie.pk, "start_s": 1.0,
+                                            "end_s": 4.0, "confidence": 0.9, "source": "detected"}],
+                                   expires_at=timezone.now() + timedelta(days=1))
     ids = {"movie_id": movie.pk, "analysis_id": analysis.pk, "segment_id": segment.pk,
            "annotation_id": annotation.pk, "model_id": model.pk, "run_id": run.pk, "job_id": analysis.run_id,
-           "slug": "kissing"}
+           "export_id": export.pk, "slug": "kissing"}
     return users, ids
 
 

@@ -175,6 +175,7 @@ export function formatBytes(bytes) {
 }
 
 export const STATUS_WORDS_MOVIE = {
+  downloading: "Downloading",
   uploaded: "Uploaded, waiting to be queued",
   queued: "Waiting for the analyser",
   analyzing: "Analysing",
@@ -183,7 +184,7 @@ export const STATUS_WORDS_MOVIE = {
 };
 
 export function isBusy(movie) {
-  return movie && (movie.status === "queued" || movie.status === "analyzing" || movie.status === "uploaded");
+  return movie && ["downloading", "queued", "analyzing", "uploaded"].includes(movie.status);
 }
 
 /**
@@ -230,12 +231,14 @@ export function progressBlock(movie) {
   if (movie.run) return runProgress(movie.run, { what: "Analysing" });
   const pct = Math.round((movie.progress || 0) * 100);
   const bar = el("div", {
-    class: `progress${movie.status !== "analyzing" || !movie.progress ? " indeterminate" : ""}`,
+    class: `progress${!["analyzing", "downloading"].includes(movie.status) || !movie.progress ? " indeterminate" : ""}`,
     role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(pct),
     "aria-label": "Analysis progress",
   }, el("span", { style: `width:${pct}%` }));
-  const label = movie.status === "analyzing" ? `Analysing… ${pct}%` : STATUS_WORDS_MOVIE[movie.status] || movie.status;
-  const eta = movie.status === "analyzing" ? formatEta(movie.eta_s) : "";
+  const working = movie.status === "analyzing" || movie.status === "downloading";
+  const label = movie.status === "analyzing" ? `Analysing… ${pct}%`
+    : movie.status === "downloading" ? `Downloading ${pct} %` : STATUS_WORDS_MOVIE[movie.status] || movie.status;
+  const eta = working ? formatEta(movie.eta_s) : "";
   return el("div", { class: "progress-block", dataset: { status: movie.status } },
     bar, el("div", { class: "progress-text" }, el("span", { class: "pct" }, label), el("span", {}, eta)));
 }

@@ -61,7 +61,8 @@ function movieUrl(movie) {
 
 function statusLine(movie) {
   if (movie.status === "failed") {
-    return el("div", { class: "status-line failed", role: "note" }, `Analysis failed: ${movie.error || "no reason was given."}`);
+    const what = movie.duration_s === null ? "Download failed" : "Analysis failed";
+    return el("div", { class: "status-line failed", role: "note" }, `${what}: ${movie.error || "no reason was given."}`);
   }
   if (isBusy(movie)) return progressBlock(movie);
   return null;

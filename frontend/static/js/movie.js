@@ -5,6 +5,7 @@ import {
   $, video, movieId, canTune, state, ui, duration, typeBySlug, colourFor, savedSettings, isDirty, displayed,
   reviewOf, currentSceneOf, loadMovie, loadSegments, loadScores, loadAnnotations, loadPreferences,
 } from "./movie_state.js";
+import { startExport, showExports } from "./exports.js";
 import { seek, playScene, jumpScene, skipScene, checkSkip, renderSkipSettings, toggleFullscreen } from "./movie_playback.js";
 import {
   renderAnnotations, reviewSegment, deleteSegment, setSelection, setAnnotating, markPoint, saveAnnotation, clearForm,
@@ -34,11 +35,13 @@ function renderHead() {
   const box = $("movie-status");
   if (isBusy(m)) {
     box.replaceChildren(el("div", { class: "alert" },
-      el("p", {}, "Kissweb is still analysing this movie. You can watch it already; scenes appear here when the analysis is done."),
+      el("p", {}, m.status === "downloading"
+        ? "Kissweb is downloading this movie. It can be played once the download is done; then it is analysed."
+        : "Kissweb is still analysing this movie. You can watch it already; scenes appear here when the analysis is done."),
       progressBlock(m)));
   } else if (m.status === "failed") {
     box.replaceChildren(el("div", { class: "alert error", role: "alert" },
-      el("strong", {}, "The analysis failed. "), m.error || "No reason was given.",
+      el("strong", {}, m.duration_s === null ? "The download failed. " : "The analysis failed. "), m.error || "No reason was given.",
       m.can_edit ? " Use “Analyse again” to retry." : ""));
   } else if (m.audio_warning) {
     box.replaceChildren(el("div", { class: "alert warn", role: "status", dataset: { testid: "audio-warning" } },
@@ -144,6 +147,7 @@ function renderList() {
     summary.textContent = `${items.length} ${items.length === 1 ? "scene" : "scenes"}, ${formatDuration(total)} in total. Click one to play it.`;
   }
   list.replaceChildren(...items.map((seg, i) => sceneItem(seg, i)));
+  $("export-buttons").hidden = !items.some((seg) => seg.id && seg.source !== "preview");
   state.lastCurrentKey = "";
   updateCurrent();
 }
@@ -173,6 +177,12 @@ function sceneItem(seg, index) {
   const copy = el("button", { type: "button", class: "small ghost", "data-action": "copy-link", title: "Copy a link that opens the player here" }, icon("link"), "Link");
   copy.addEventListener("click", () => copyLink(seg));
   actions.append(copy);
+  if (seg.id && seg.source !== "preview") {
+    const clip = el("button", { type: "button", class: "small ghost", "data-action": "download-clip", title: "Export this scene as an MP4 clip (1 s before and after)" }, "Download clip");
+    clip.addEventListener("click", () => startExport($("export-list"), `/api/segments/${seg.id}/export/`, { kind: "clip", padding_s: 1 },
+      `Clip ${formatTime(seg.start_s)} – ${formatTime(seg.end_s)}`));
+    actions.append(clip);
+  }
   if (seg.source === "detected" && seg.id) {
     const yes = el("button", { type: "button", class: "small", "data-action": "confirm", title: "Yes, this is the scene type: counts as a positive label", disabled: review?.label === "positive" }, "✓ Right");
     const no = el("button", { type: "button", class: "small", "data-action": "reject", title: "No, the model was wrong: counts as a negative label", disabled: review?.label === "negative" }, "✗ Wrong");
@@ -326,7 +336,17 @@ function onKey(e) {
   e.preventDefault();
 }
 
+function exportMovie(kind) {
+  const type = typeBySlug(state.selected);
+  const body = { kind, scene_type: state.selected, title_cards: kind === "supercut" && $("export-title-cards").checked };
+  const what = kind === "supercut" ? "Supercut" : "Contact sheet";
+  startExport($("export-list"), `/api/movies/${movieId}/exports/`, body, `${what} of the ${type?.name.toLowerCase() || ""} scenes`);
+}
+
 function wireMovieActions() {
+  $("export-supercut").addEventListener("click", () => exportMovie("supercut"));
+  $("export-contact-sheet").addEventListener("click", () => exportMovie("contact_sheet"));
+  showExports($("export-list"), (exp) => exp.movie === movieId);
   const dialog = $("edit-dialog");
   $("edit-movie").addEventListener("click", () => {
     $("edit-title-input").value = state.movie.title;

@@ -3,6 +3,7 @@ import {
   api, apiAll, el, showError, formatTime, formatDuration, readQuery, writeQuery, debounce, renderPagination,
   sceneTypeSlug, icon, scrollBehavior,
 } from "./api.js";
+import { startExport } from "./exports.js";
 
 const PAGE_SIZE = 24;
 const FIELDS = ["search", "scene_type", "min_duration", "ordering"];
@@ -79,6 +80,7 @@ async function load() {
     const items = Array.isArray(data) ? data : data.results || [];
     const count = Array.isArray(data) ? data.length : data.count ?? items.length;
     summary.textContent = count ? `${count} ${count === 1 ? "scene" : "scenes"}` : "";
+    document.getElementById("search-export").hidden = !count;
     results.replaceChildren(items.length ? el("div", { class: "scene-grid" }, items.map(card)) : emptyState());
     renderPagination(pagination, {
       count, page: state.page, pageSize: PAGE_SIZE,
@@ -126,6 +128,12 @@ async function init() {
   form.addEventListener("change", (e) => { if (e.target.name !== "search") onChange(); });
   form.elements.search.addEventListener("input", debounce(onChange, 300));
   document.getElementById("f-clear").addEventListener("click", clearFilters);
+  document.getElementById("search-supercut").addEventListener("click", () => {
+    const body = { kind: "supercut", title_cards: document.getElementById("search-title-cards").checked };
+    for (const name of ["scene_type", "search", "min_duration", "ordering"]) if (state[name]) body[name] = state[name];
+    const what = state.scene_type ? `${typeName(state.scene_type).toLowerCase()} scenes` : "scenes";
+    startExport(document.getElementById("search-export-list"), "/api/exports/", body, `Supercut of the ${what}${state.search ? ` in “${state.search}”` : ""}`);
+  });
   load();
 }
 

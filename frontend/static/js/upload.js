@@ -147,15 +147,20 @@ function showMovie(ui, movie) {
       .map((t) => `${t.segment_count} ${t.name.toLowerCase()} ${t.segment_count === 1 ? "scene" : "scenes"}`);
     ui.pct.textContent = counts.length ? `Found ${counts.join(", ")}.` : "Analysed. No scene type has a model yet, so no scenes were searched for.";
     ui.extra.replaceChildren(el("a", { class: "button small primary", href: movie.page_url || `/movies/${movie.id}/` }, "Open"));
+  } else if (movie.status === "failed" && movie.duration_s === null) {
+    fail(ui, `Not added: ${movie.error || "the download failed without a reason."}`);
+    ui.state.textContent = "Download failed";
   } else if (movie.status === "failed") {
     fail(ui, `The upload worked but the analysis failed: ${movie.error || "no reason was given."}`);
     ui.state.textContent = "Analysis failed";
   } else {
     ui.state.textContent = STATUS_WORDS_MOVIE[movie.status] || movie.status;
     const pct = Math.round((movie.progress || 0) * 100);
-    setProgress(ui, movie.progress || 0, { indeterminate: movie.status !== "analyzing" || !movie.progress });
-    ui.pct.textContent = movie.status === "analyzing" ? `Analysing… ${pct}%` : "The analysis starts as soon as a worker is free.";
-    ui.extra.textContent = movie.status === "analyzing" ? formatEta(movie.eta_s) : "";
+    const working = movie.status === "analyzing" || movie.status === "downloading";
+    setProgress(ui, movie.progress || 0, { indeterminate: !working || !movie.progress });
+    ui.pct.textContent = movie.status === "analyzing" ? `Analysing… ${pct}%`
+      : movie.status === "downloading" ? `Downloading ${pct} %` : "The analysis starts as soon as a worker is free.";
+    ui.extra.textContent = working ? formatEta(movie.eta_s) : "";
   }
 }
 
@@ -174,6 +179,29 @@ async function track(ui, movie) {
     }
   }
 }
+
+const urlForm = document.getElementById("url-form");
+urlForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const url = document.getElementById("url-input").value.trim();
+  const title = document.getElementById("url-title").value.trim();
+  if (!url) return;
+  const ui = makeRow({ name: url, size: NaN });
+  ui.cancel.hidden = true;
+  ui.state.textContent = "Checking the address…";
+  setProgress(ui, 0, { indeterminate: true });
+  try {
+    const movie = await api("/api/movies/", { method: "POST", body: title ? { url, title } : { url } });
+    urlForm.reset();
+    ui.row.dataset.movieId = String(movie.id);
+    const link = el("a", { href: movie.page_url || `/movies/${movie.id}/` }, movie.title);
+    ui.message.replaceChildren("Added as ", link, ". ");
+    track(ui, movie);
+  } catch (err) {
+    fail(ui, err.message);
+    if (err.status === 409 && err.data?.movie?.page_url) ui.message.append(" ", el("a", { href: err.data.movie.page_url }, "Open it"));
+  }
+});
 
 function addFiles(files) {
   const chosen = [...files];

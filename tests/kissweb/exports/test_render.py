@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kissweb.exports import render
+from kissweb.exports import render, sheet, streamcopy
 from tests.kissweb.exports.media import colour_film, colour_of, frames, stream_facts
 
 
@@ -111,11 +111,11 @@ def test_supercut_title_cards_come_before_each_scene(films, tmp_path):
 
 
 def test_contact_sheet_has_one_row_per_scene_with_its_frames(films, tmp_path):
-    rows = [render.SheetRow(films["rgb"], 0.2, 3.0, ("Casablanca", "0:00 - 0:03", "91% sure")),
-            render.SheetRow(films["rgb"], 7.2, 9.9, ("Casablanca", "0:07 - 0:09", "55% sure")),
-            render.SheetRow(films["wide"], 0.0, 3.0, ("Vertigo", "0:00 - 0:03", "manual"))]
+    rows = [sheet.SheetRow(films["rgb"], 0.2, 3.0, ("Casablanca", "0:00 - 0:03", "91% sure")),
+            sheet.SheetRow(films["rgb"], 7.2, 9.9, ("Casablanca", "0:07 - 0:09", "55% sure")),
+            sheet.SheetRow(films["wide"], 0.0, 3.0, ("Vertigo", "0:00 - 0:03", "manual"))]
     out = tmp_path / "sheet.png"
-    render.render_contact_sheet(rows=rows, output=out, frames_per_row=4, thumb_width=160, label_width=200)
+    sheet.render_contact_sheet(rows=rows, output=out, frames_per_row=4, thumb_width=160, label_width=200)
     image = np.asarray(Image.open(out).convert("RGB"))
     thumb_h = render.even(160 * 9 / 16)
     row_h = thumb_h + 16
@@ -149,7 +149,7 @@ def test_damaged_source_fails_clearly_and_leaves_nothing(films, tmp_path):
                            output=tmp_path / "out" / "clip.mp4")
     assert leftovers(tmp_path / "out") == []
     with pytest.raises(render.SourceUnreadable):
-        render.render_contact_sheet(rows=[render.SheetRow(tmp_path / "missing.mp4", 0, 3, ("x",))],
+        sheet.render_contact_sheet(rows=[sheet.SheetRow(tmp_path / "missing.mp4", 0, 3, ("x",))],
                                     output=tmp_path / "out" / "sheet.png")
     assert leftovers(tmp_path / "out") == []
 
@@ -175,7 +175,7 @@ def test_disk_full_during_a_clip_or_a_sheet_leaves_nothing(films, tmp_path, full
         render.render_clip(source=films["rgb"], start_s=0, end_s=3, size=(320, 240), fps=25, has_audio=True,
                            output=tmp_path / "out" / "clip.mp4")
     with pytest.raises(render.DiskFull):
-        render.render_contact_sheet(rows=[render.SheetRow(films["rgb"], 0, 3, ("x",))],
+        sheet.render_contact_sheet(rows=[sheet.SheetRow(films["rgb"], 0, 3, ("x",))],
                                     output=tmp_path / "out" / "s.png")
     assert leftovers(tmp_path / "out") == []
 
@@ -187,18 +187,18 @@ def test_sizes_and_rates():
     assert render.output_size([(855, 481)], max_height=720) == (856, 482)
     assert render.output_fps([23.976, 29.97, None], max_fps=30) == pytest.approx(29.97)
     assert render.output_fps([60, 50], max_fps=30) == 30
-    assert render.sheet_times(10, 20, 4) == [11.25, 13.75, 16.25, 18.75]
+    assert sheet.sheet_times(10, 20, 4) == [11.25, 13.75, 16.25, 18.75]
 
 
 def test_a_cut_on_keyframes_is_copied_without_re_encoding(tmp_path, monkeypatch):
     film = colour_film(tmp_path / "gop1s.mp4", [("red", 2.0), ("green", 3.0), ("blue", 2.0)], gop=25)
-    assert render.stream_copy_possible(film, 2.0, 5.0, duration_s=7.0)
-    assert render.stream_copy_possible(film, 5.0, 7.0, duration_s=7.0)  # up to the film's end
-    assert not render.stream_copy_possible(film, 2.2, 5.0, duration_s=7.0)
-    assert not render.stream_copy_possible(film, 2.0, 4.5, duration_s=7.0)
-    assert not render.stream_copy_possible(tmp_path / "missing.mp4", 0, 1, duration_s=1)
+    assert streamcopy.stream_copy_possible(film, 2.0, 5.0, duration_s=7.0)
+    assert streamcopy.stream_copy_possible(film, 5.0, 7.0, duration_s=7.0)  # up to the film's end
+    assert not streamcopy.stream_copy_possible(film, 2.2, 5.0, duration_s=7.0)
+    assert not streamcopy.stream_copy_possible(film, 2.0, 4.5, duration_s=7.0)
+    assert not streamcopy.stream_copy_possible(tmp_path / "missing.mp4", 0, 1, duration_s=1)
     out = tmp_path / "out" / "copy.mp4"
-    render.copy_clip(source=film, start_s=2.0, end_s=5.0, output=out)
+    streamcopy.copy_clip(source=film, start_s=2.0, end_s=5.0, output=out)
     decoded = frames(out)
     assert len(decoded) == 75 and {colour_of(f) for _, f in decoded} == {"green"}
     facts = stream_facts(out)

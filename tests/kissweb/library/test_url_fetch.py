@@ -16,6 +16,10 @@ from tests.httpserver import FilmServer, chunked
 LOCAL = Allowlist.parse(["127.0.0.1"])
 
 
+def nothing_in(folder) -> bool:
+    return not folder.exists() or not any(folder.iterdir())
+
+
 @pytest.fixture
 def server(small_video):
     with FilmServer() as s:
@@ -79,15 +83,16 @@ def test_an_allowlisted_local_server_gives_the_film(server, small_video, tmp_pat
 
 def test_the_local_server_without_the_allowlist_is_never_contacted(server, tmp_path):
     with pytest.raises(UrlRefused, match="127.0.0.1"):
-        url_fetch.fetch(server.url("/film.mp4"), dest=tmp_path / "dl" / "f.part", limit_bytes=10**8, allowed=Allowlist())
-    assert server.requests == [] and not (tmp_path / "dl").exists() or not any((tmp_path / "dl").iterdir())
+        url_fetch.fetch(server.url("/film.mp4"), dest=tmp_path / "dl" / "f.part", limit_bytes=10**8,
+                        allowed=Allowlist())
+    assert server.requests == [] and nothing_in(tmp_path / "dl")
 
 
 def test_a_redirect_to_a_private_address_is_refused(server, tmp_path):
     server.routes["/go"] = (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b"")
     with pytest.raises(UrlRefused, match="169.254.169.254"):
         url_fetch.fetch(server.url("/go"), dest=tmp_path / "dl" / "f.part", limit_bytes=10**8, allowed=LOCAL)
-    assert server.requests == ["/go"] and not (tmp_path / "dl").exists() or not any((tmp_path / "dl").iterdir())
+    assert server.requests == ["/go"] and nothing_in(tmp_path / "dl")
 
 
 def test_a_redirect_to_an_allowed_place_is_followed(server, small_video, tmp_path):
@@ -100,7 +105,7 @@ def test_too_large_content_length_is_refused_before_the_body(server, tmp_path):
     server.routes["/big"] = (200, {"Content-Type": "video/mp4", "Content-Length": str(10**9)}, b"x" * 10)
     with pytest.raises(DownloadTooLarge):
         url_fetch.fetch(server.url("/big"), dest=tmp_path / "dl" / "f.part", limit_bytes=10**6, allowed=LOCAL)
-    assert not (tmp_path / "dl").exists() or not any((tmp_path / "dl").iterdir())
+    assert nothing_in(tmp_path / "dl")
 
 
 def test_a_body_without_a_length_is_stopped_at_the_limit(server, tmp_path):
@@ -108,7 +113,7 @@ def test_a_body_without_a_length_is_stopped_at_the_limit(server, tmp_path):
                                  chunked(5 * 10**6))
     with pytest.raises(DownloadTooLarge):
         url_fetch.fetch(server.url("/endless"), dest=tmp_path / "dl" / "f.part", limit_bytes=10**6, allowed=LOCAL)
-    assert not (tmp_path / "dl").exists() or not any((tmp_path / "dl").iterdir())
+    assert nothing_in(tmp_path / "dl")
 
 
 def test_a_body_shorter_than_its_announced_length_is_refused(server, tmp_path):
@@ -118,7 +123,7 @@ def test_a_body_shorter_than_its_announced_length_is_refused(server, tmp_path):
     server.routes["/short"] = (200, {"Content-Type": "video/mp4", "Content-Length": "500000"}, short)
     with pytest.raises(DownloadFailed, match="1000 of the 500000"):
         url_fetch.fetch(server.url("/short"), dest=tmp_path / "dl" / "f.part", limit_bytes=10**6, allowed=LOCAL)
-    assert not (tmp_path / "dl").exists() or not any((tmp_path / "dl").iterdir())
+    assert nothing_in(tmp_path / "dl")
 
 
 @pytest.mark.parametrize("content_type", ["text/html; charset=utf-8", "application/octet-stream"])
@@ -126,7 +131,7 @@ def test_a_web_page_is_refused(server, tmp_path, content_type):
     server.routes["/page"] = (200, {"Content-Type": content_type}, b"<!DOCTYPE html><html><body>hi</body></html>")
     with pytest.raises(NotVideoContent, match="web page"):
         url_fetch.fetch(server.url("/page"), dest=tmp_path / "dl" / "f.part", limit_bytes=10**6, allowed=LOCAL)
-    assert not (tmp_path / "dl").exists() or not any((tmp_path / "dl").iterdir())
+    assert nothing_in(tmp_path / "dl")
 
 
 def test_an_error_status_is_reported(server, tmp_path):
