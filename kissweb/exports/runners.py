@@ -5,6 +5,8 @@ from __future__ import annotations
 from kissweb import errors
 from kissweb.exports import render
 from kissweb.exports.models import Export
+from kissweb.exports.services import export_render
+from kissweb.exports.sweeper import export_sweep
 from kissweb.jobs.runner import Failure, Runner
 
 
@@ -25,9 +27,12 @@ class ExportRunner(Runner):
     def first_stage(self) -> str:
         return "opening the films"
 
-    def work(self) -> None:
-        from kissweb.exports.services import export_render
+    @classmethod
+    def sweep(cls) -> dict | None:
+        done = export_sweep()
+        return done if any(done.values()) else None
 
+    def work(self) -> None:
         def done() -> None:
             self.succeed()
 

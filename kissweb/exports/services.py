@@ -16,9 +16,11 @@ from django.utils import timezone
 from kissweb import errors, permissions
 from kissweb.exports import render, sheet, streamcopy
 from kissweb.exports.models import Export, ExportKind
+from kissweb.jobs.runner import run_cancel, runner_for
 from kissweb.library.models import Movie, SceneType, Segment
 
 EXPORTS_DIR = "exports"
+EXPORT_RUN_KIND = "export"  # kissweb.exports.runners.ExportRunner
 MAX_PADDING_S = 30.0
 MAX_CLIP_FPS = 60.0
 SUPERCUT_MAX_FPS = 30.0
@@ -51,9 +53,7 @@ def _scene(segment: Segment | dict) -> dict:
 
 
 def _queue(export: Export, *, user) -> Export:
-    from kissweb.exports.runners import ExportRunner
-
-    ExportRunner.request(subject_id=export.pk, requested_by=user, stage="waiting for a worker")
+    runner_for(EXPORT_RUN_KIND).request(subject_id=export.pk, requested_by=user, stage="waiting for a worker")
     return export
 
 
@@ -263,7 +263,6 @@ def export_delete(*, export: Export, user) -> None:
     """Delete an export (its file goes after the commit); a run still going stops at its next progress report."""
     permissions.require(user=user, action=permissions.DELETE, subject=export)
     from kissweb.exports.selectors import export_run
-    from kissweb.jobs.runner import run_cancel
 
     run = export_run(export=export)
     with transaction.atomic():

@@ -1,5 +1,6 @@
-"""The exports' sweeper, a django-q2 schedule: expired exports go (rows, and their files after the commit), and so do
-the render folders of workers killed mid-render and files no export names."""
+"""The exports' housekeeping, done by the one sweeper of kissweb.jobs on each round (ExportRunner.sweep): expired
+exports go (rows, and their files after the commit), and so do the render folders of workers killed mid-render and
+files no export names."""
 
 from __future__ import annotations
 
@@ -17,9 +18,6 @@ from kissweb.exports.services import EXPORTS_DIR
 
 log = logging.getLogger(__name__)
 
-SWEEP_TASK = "kissweb.exports.tasks.export_sweep_task"
-SWEEPER_SCHEDULE_NAME = "kissweb: remove expired exports"
-SWEEP_EVERY_MINUTES = 10
 # A render folder untouched this long belongs to a worker that was killed mid-render.
 ABANDONED_RENDER_S = 3600
 
@@ -56,12 +54,3 @@ def _newest_mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return time.time()
-
-
-def export_sweeper_schedule_ensure() -> None:
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name=SWEEPER_SCHEDULE_NAME,
-        defaults={"func": SWEEP_TASK, "schedule_type": Schedule.MINUTES, "minutes": SWEEP_EVERY_MINUTES, "repeats": -1},
-    )

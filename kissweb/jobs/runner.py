@@ -104,6 +104,11 @@ class Failure:
     retry: bool = False
 
 
+def runners() -> dict[str, type[Runner]]:
+    """Every kind of run this process knows."""
+    return dict(_RUNNERS)
+
+
 def runner_for(kind: str) -> type[Runner]:
     try:
         return _RUNNERS[kind]
@@ -217,6 +222,12 @@ class Runner:
 
     def cleanup(self) -> None:
         """Remove what this attempt wrote that nothing refers to (it did not succeed)."""
+
+    @classmethod
+    def sweep(cls) -> dict | None:
+        """Housekeeping of this kind that the one sweeper does on each of its rounds (e.g. removing expired
+        results); what it did, for the sweeper's report."""
+        return None
 
     def timeout_reason(self) -> str:
         return (

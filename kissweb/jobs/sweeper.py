@@ -7,6 +7,7 @@
   read it, e.g. signed with another secret key): it is handed to the broker again. With the ORM and Redis brokers the
   waiting tasks are listed; with another broker every such run is handed over again, and the claim's attempt guard
   makes a second delivery harmless. So no run stays queued longer than the stale limit plus one sweep.
+- Each kind's own housekeeping (`Runner.sweep`), e.g. removing expired exports.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from kissweb.jobs import conf
 from kissweb.jobs.models import Run, RunStatus
-from kissweb.jobs.runner import SubjectGone, run_enqueue, runner_for, task_name
+from kissweb.jobs.runner import SubjectGone, run_enqueue, runner_for, runners, task_name
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,14 @@ def run_sweep() -> dict:
                 report["lost"].append(pk)
     if any(report.values()):
         log.warning("sweeper: %s", {k: v for k, v in report.items() if v})
+    for kind, runner in sorted(runners().items()):
+        try:
+            done = runner.sweep()
+        except Exception:  # one kind's housekeeping must not stop the others' (nor the next round)
+            log.exception("sweeper: the housekeeping of %s runs failed", kind)
+            continue
+        if done:
+            report[kind] = done
     return report
 
 

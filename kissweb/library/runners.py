@@ -7,6 +7,7 @@ from kissweb import errors
 from kissweb.jobs.models import RunStatus
 from kissweb.jobs.runner import Failure, Runner, SubjectGone
 from kissweb.library.models import Movie, MovieStatus
+from kissweb.library.url_import import movie_download
 
 
 class UrlDownloadRunner(Runner):
@@ -44,8 +45,6 @@ class UrlDownloadRunner(Runner):
         return "downloading"
 
     def work(self) -> None:
-        from kissweb.library.url_import import movie_download
-
         movie_download(movie_id=self.run.subject_id, report=self.report)
 
     def failure(self, exc: Exception) -> Failure | None:

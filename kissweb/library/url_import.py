@@ -14,12 +14,14 @@ from django.conf import settings
 from django.db import transaction
 
 from kissweb import errors, permissions
+from kissweb.jobs.runner import runner_for
 from kissweb.library import url_fetch
 from kissweb.library.models import Movie, MovieStatus
 from kissweb.library.uploads import UploadTooLarge
 
 # report(progress 0..1, stage, eta_s); may raise to stop the download.
 Report = Callable[..., None]
+URL_DOWNLOAD_RUN_KIND = "url_download"  # kissweb.library.runners.UrlDownloadRunner
 DOWNLOAD_SHARE = 0.95  # of the progress bar; probing and the poster take the rest
 
 
@@ -43,8 +45,6 @@ def _title_from_url(url: str) -> str:
 def movie_request_from_url(*, url: str, title: str | None = None, user) -> Movie:
     """A movie in status `downloading` whose download is queued. The address is checked now (400 when it may not be
     fetched), and again at every redirect while downloading."""
-    from kissweb.library.runners import UrlDownloadRunner
-
     permissions.require(user=user, action=permissions.CREATE, subject="movie")
     url = url.strip()
     try:
@@ -57,7 +57,8 @@ def movie_request_from_url(*, url: str, title: str | None = None, user) -> Movie
             title=title or _title_from_url(url), original_filename="", source_url=url, uploaded_by=user,
             status=MovieStatus.DOWNLOADING, error="",
         )
-        UrlDownloadRunner.request(subject_id=movie.pk, requested_by=user, stage="waiting to download")
+        runner_for(URL_DOWNLOAD_RUN_KIND).request(subject_id=movie.pk, requested_by=user,
+                                                  stage="waiting to download")
     return movie
 
 
