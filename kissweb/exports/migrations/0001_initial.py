@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('library', '0011_movie_from_url'),
+        ('library', '0012_movie_from_url'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

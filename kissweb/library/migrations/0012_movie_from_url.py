@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('library', '0010_analysis_run'),
+        ('library', '0011_movie_audio_warning'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
