@@ -191,8 +191,11 @@ class AnalysisRunner(Runner):
             self.report(progress=low + (high - low) * fraction, stage=stage, eta_s=eta)
 
         embeddings = _embed_video(self.movie["video_path"], key=key, source=source, progress=on_progress)
-        if embeddings.backbone_set != key.backbone_set:
-            raise ValueError(f"asked for {key.backbone_set} embeddings, the detector made {embeddings.backbone_set}")
+        if (embeddings.backbone_set, embeddings.backbone_digest) != (key.backbone_set, key.digest):
+            raise ValueError(
+                f"asked for {key} embeddings, the detector made {embeddings.backbone_set} "
+                f"({embeddings.backbone_digest[:8]}): its weights are not the ones the model names"
+            )
         features = embeddings.features()
         self.timings_s["embed"] = round(self.timings_s.get("embed", 0.0) + (time.monotonic() - started), 3)
         detail = embeddings.timings_s or {}

@@ -157,6 +157,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Behind nginx, the stream view hands the bytes to nginx with X-Accel-Redirect under this internal prefix.
 KISSWEB_ACCEL_REDIRECT_PREFIX = env_str("KISSWEB_ACCEL_REDIRECT_PREFIX", "") or None
 KISSWEB_WEIGHTS_DIR = env_str("KISSWEB_WEIGHTS_DIR", str(Path.home() / ".cache" / "kissweb"))
+# Where "Get the published kissing model" downloads model.pkl from (unset: the published project's own link).
+KISSWEB_PUBLISHED_MODEL_URL = env_str("KISSWEB_PUBLISHED_MODEL_URL", "") or None
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -13,9 +13,9 @@ from kissweb import errors, permissions
 from kissweb.analysis.apis import ModelVersionOutputSerializer
 from kissweb.jobs.apis import RunProgressSerializer
 from kissweb.jobs.models import RunStatus
-from kissweb.jobs.selectors import run_progress
+from kissweb.jobs.selectors import run_latest, run_progress
 from kissweb.parsers import MultiPartParser
-from kissweb.training import selectors, services
+from kissweb.training import fetch, selectors, services
 from kissweb.training.dataset import NotEnoughAnnotations, annotation_span_counts, not_enough_message, spans_needed
 from kissweb.training.models import TrainingRun
 
@@ -251,7 +251,7 @@ class QualityApi(APIView):
 
     @extend_schema(
         request=None,
-        responses={202: None, 422: RefusalOutput},
+        responses={202: RunProgressSerializer, 422: RefusalOutput},
         summary="Queue a new cross-validation of the scene type's current labels (staff only).",
     )
     def post(self, request, slug: str):
@@ -261,5 +261,28 @@ class QualityApi(APIView):
         if any(needed.values()):
             message = not_enough_message(scene_type=scene_type, what="usable", **usable)
             raise NotEnoughAnnotations(message, extra={"spans_needed": needed})
-        services.quality_estimate_request(scene_type=scene_type)
-        return Response(status=status.HTTP_202_ACCEPTED)
+        run = services.quality_estimate_request(scene_type=scene_type, user=request.user)
+        return Response(run_progress(run), status=status.HTTP_202_ACCEPTED)
+
+
+class PublishedModelFetchOutput(serializers.Serializer):
+    run = RunProgressSerializer(allow_null=True, help_text="The latest run of getting the published model, if any.")
+
+
+class PublishedModelFetchApi(APIView):
+    permission_classes = [permissions.Allowed(permissions.CREATE, "model")]
+
+    @extend_schema(responses=PublishedModelFetchOutput, summary="The latest run of getting the published model (staff).")
+    def get(self, request, slug: str):
+        scene_type = selectors.scene_type_get(slug=slug)
+        run = run_latest(kind=fetch.PublishedModelFetchRunner.kind, subject_id=scene_type.pk)
+        return Response({"run": run_progress(run) if run else None})
+
+    @extend_schema(
+        request=None, responses={202: RunProgressSerializer, 400: RefusalOutput},
+        summary="Queue getting the published kissing model: download, safe import, a new model version (staff).",
+    )
+    def post(self, request, slug: str):
+        scene_type = selectors.scene_type_get(slug=slug)
+        run = fetch.published_model_fetch_request(scene_type=scene_type, user=request.user)
+        return Response(run_progress(run), status=status.HTTP_202_ACCEPTED)

@@ -7,4 +7,5 @@ class TrainingConfig(AppConfig):
     verbose_name = "Training scene-type models"
 
     def ready(self):
-        from kissweb.training import services  # noqa: F401 - registers the TrainingRunner with kissweb.jobs
+        # register their Runners with kissweb.jobs
+        from kissweb.training import fetch, services  # noqa: F401

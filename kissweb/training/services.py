@@ -26,7 +26,7 @@ from kissweb.training.dataset import (
     trainable_embeddings,
     training_set_gather,
 )
-from kissweb.jobs.models import RunStatus
+from kissweb.jobs.models import Run, RunStatus
 from kissweb.jobs.runner import AlreadyActive, Failure, Runner
 from kissweb.training.models import QualityEstimate, TrainingRun
 
@@ -373,18 +373,45 @@ def reference_import(*, scene_type: SceneType, file, user=None) -> ModelVersion:
 
 # --- cross-validated quality -------------------------------------------------------------------------------------
 
-QUALITY_TASK = "kissweb.training.tasks.quality_task"
 QUALITY_FOLDS = 5
 
 
-def quality_estimate_request(*, scene_type: SceneType) -> None:
-    """Queue a cross-validation of the scene type's current labels once the surrounding transaction commits."""
-    from django_q.tasks import async_task
+class QualityRunner(Runner):
+    """Cross-validate the scene type's current labels and store the figure the scene type page shows."""
 
-    scene_type_id = scene_type.pk
-    transaction.on_commit(
-        lambda: async_task(QUALITY_TASK, scene_type_id, task_name=f"quality-{scene_type_id}-{secrets.token_hex(3)}")
-    )
+    kind = "quality_estimate"
+    subject_type = "scene_type"
+    title = "Measuring the cross-validated quality"
+    max_attempts = 2
+    give_up_hint = "Open the scene type page again to measure once more; the worker's log has the details."
+
+    @classmethod
+    def lock_key(cls, subject_id: int) -> str:
+        return f"quality_estimate:scene_type:{subject_id}"
+
+    def subject_exists(self) -> bool:
+        return SceneType.objects.filter(pk=self.run.subject_id).exists()
+
+    def first_stage(self) -> str:
+        return "cross-validating over your movies"
+
+    def work(self) -> None:
+        quality_estimate_compute(scene_type=SceneType.objects.get(pk=self.run.subject_id))
+
+    def failure(self, exc: Exception) -> Failure | None:
+        import detector
+
+        if isinstance(exc, (NotEnoughAnnotations, detector.DetectorError)):
+            return Failure(str(exc))
+        return None
+
+
+def quality_estimate_request(*, scene_type: SceneType, user=None) -> Run:
+    """Queue a cross-validation of the scene type's current labels (the run already queued or running, if any)."""
+    try:
+        return QualityRunner.request(subject_id=scene_type.pk, requested_by=user)
+    except AlreadyActive as exc:
+        return exc.run
 
 
 def quality_estimate_compute(*, scene_type: SceneType) -> QualityEstimate:

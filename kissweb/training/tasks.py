@@ -16,16 +16,9 @@ def training_sweep_task() -> dict:
     return sweep_task()
 
 
-def quality_task(scene_type_id: int) -> str:  # the in-app quality estimate (not a Run yet)
+def quality_task(scene_type_id: int) -> str:  # queued before the quality estimate was a Run
     from kissweb.library.models import SceneType
-    from kissweb.training.services import NotEnoughAnnotations, quality_estimate_compute
+    from kissweb.training.services import quality_estimate_request
 
     scene_type = SceneType.objects.filter(pk=scene_type_id).first()
-    if scene_type is None:
-        return "gone"
-    try:
-        quality_estimate_compute(scene_type=scene_type)
-    except NotEnoughAnnotations as exc:
-        return f"not enough labels: {exc}"
-    return "succeeded"
-
+    return "gone" if scene_type is None else f"queued as run {quality_estimate_request(scene_type=scene_type).pk}"

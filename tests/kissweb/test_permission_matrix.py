@@ -81,6 +81,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("get", "/api/scene-types/{slug}/stats/"): Case(("scene_type", READ)),
     ("get", "/api/scene-types/{slug}/quality/"): Case(("scene_type", READ)),
     ("post", "/api/scene-types/{slug}/quality/"): Case(("scene_type", TRAIN)),
+    ("get", "/api/scene-types/{slug}/published-model/"): Case(("model", CREATE)),
+    ("post", "/api/scene-types/{slug}/published-model/"): Case(("model", CREATE)),
     ("get", "/api/training-runs/{run_id}/"): Case(("training_run", READ)),
     ("get", "/api/runs/{job_id}/"): Case(("run", READ)),
     ("post", "/api/runs/{job_id}/cancel/"): Case(("run", CHANGE)),

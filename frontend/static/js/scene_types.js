@@ -131,6 +131,22 @@ function qualityBlock(data) {
     data.current ? null : el("p", { class: "muted small" }, "Your labels changed since this figure was measured."));
 }
 
+// One background run (any kind) as a progress block: the shape of /api/runs/{id}/.
+function runBlock(run, words) {
+  const share = Math.round((run.progress || 0) * 100);
+  const busy = run.status === "queued" || run.status === "running";
+  const text = run.status === "failed" ? `${words.failed}: ${run.error}`
+    : run.status === "succeeded" ? words.succeeded
+      : run.waiting_for_worker ? "Waiting for a worker…"
+        : run.status === "queued" ? "Queued…" : `${run.stage || "working"}… ${share}%`;
+  return el("div", { class: "progress-block", dataset: { status: run.status, run: run.id } },
+    busy ? el("div", { class: `progress${run.status === "queued" ? " indeterminate" : ""}`, role: "progressbar",
+      "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(share), "aria-label": words.label },
+    el("span", { style: `width:${share}%` })) : null,
+    el("div", { class: run.status === "failed" ? "alert error" : "progress-text", role: run.status === "failed" ? "alert" : null },
+      el("span", { class: "pct" }, text), el("span", {}, run.status === "running" ? formatEta(run.eta_s) : "")));
+}
+
 async function detailPage(root) {
   const slug = root.dataset.slug;
   // What this person may do here, as the server's permission policy says (the page carries it).
@@ -260,6 +276,43 @@ async function detailPage(root) {
     }
   }
   if (qualityButton) qualityButton.addEventListener("click", () => loadQuality({ measure: true }));
+
+  // "Get the published kissing model": a queued run; the page follows it (again after a reload) until it ends.
+  const fetchButton = document.getElementById("fetch-published-button");
+  const fetchBox = document.getElementById("fetch-progress");
+  const fetchWords = { label: "Getting the published model", failed: "Could not get the published model",
+    succeeded: "The published model is listed below with its card. Activate it to use it." };
+  function followFetch(run) {
+    fetchBox.replaceChildren(runBlock(run, fetchWords));
+    const busy = run.status === "queued" || run.status === "running";
+    fetchButton.disabled = busy;
+    if (busy) {
+      setTimeout(async () => {
+        try {
+          followFetch(await api(run.url));
+        } catch (err) {
+          fetchButton.disabled = false;
+          showError(err, "Lost track of getting the published model.");
+        }
+      }, 1000);
+    } else if (run.status === "succeeded") {
+      loadStats();
+    }
+  }
+  if (fetchButton) {
+    fetchButton.addEventListener("click", async () => {
+      fetchButton.disabled = true;
+      try {
+        followFetch(await api(`/api/scene-types/${slug}/published-model/`, { method: "POST" }));
+      } catch (err) {
+        fetchButton.disabled = false;
+        showError(err, "Could not start getting the published model.");
+      }
+    });
+    api(`/api/scene-types/${slug}/published-model/`).then((data) => {
+      if (data.run && (data.run.status === "queued" || data.run.status === "running")) followFetch(data.run);
+    }).catch((err) => showError(err, "Could not look up getting the published model."));
+  }
 
   async function loadSuggestions() {
     try {

@@ -32,6 +32,7 @@ class FakeEmbeddings:
     backbone_set: str
     duration_s: float
     timings_s: dict
+    backbone_digest: str = ""
     audio_warning: str = ""
 
     def features(self) -> np.ndarray:
@@ -46,6 +47,7 @@ class ScriptedEmbedder:
     positive: set = field(default_factory=set)
     calls: list = field(default_factory=list)
     on_window: object = None  # called with the window index before progress is reported (fault injection)
+    audio_warning: str = ""  # what the detector says when the film's audio track cannot be decoded
 
     def __call__(self, path, *, backbones="auto", device=None, random_init=False, batch_size=32, progress=None):
         backbone_set = "offline" if backbones == "auto" else backbones
@@ -66,6 +68,7 @@ class ScriptedEmbedder:
         return FakeEmbeddings(
             image=image, audio=audio, times_s=np.arange(self.n_windows, dtype=np.float64),
             backbone_set=backbone_set, duration_s=float(self.n_windows), timings_s={"decode": 0.01, "image": 0.02},
+            backbone_digest=detector.builtin_digest(backbone_set), audio_warning=self.audio_warning,
         )
 
 

@@ -105,6 +105,26 @@ def test_scores_give_one_probability_per_second(api_client, make_movie, embedder
     assert all(p > 0.99 for p in body["scores"][10:22]) and all(p < 0.01 for p in body["scores"][:10])
 
 
+def test_a_film_whose_audio_could_not_be_decoded_says_so_until_an_analysis_decodes_it_well(
+    api_client, make_movie, embedder, active_model
+):
+    active_model()
+    embedder.audio_warning = "The audio track (aac) could not be decoded from 12.0 s on; it was analysed as silence."
+    movie = make_movie()
+    assert pipeline.analysis_run(analysis_id=services.analysis_request(movie=movie).pk) == "succeeded"
+    assert api_client.get(f"/api/movies/{movie.pk}/").json()["audio_warning"] == embedder.audio_warning
+
+    rescore = services.analysis_request(movie=movie, kind="rescore")
+    assert pipeline.analysis_run(analysis_id=rescore.pk) == "succeeded" and len(embedder.calls) == 1
+    assert api_client.get(f"/api/movies/{movie.pk}/").json()["audio_warning"] == embedder.audio_warning  # kept
+
+    embedder.audio_warning = ""  # analysed again, and this time the audio decodes
+    assert pipeline.analysis_run(analysis_id=services.analysis_request(movie=movie).pk) == "succeeded"
+    assert api_client.get(f"/api/movies/{movie.pk}/").json()["audio_warning"] == ""
+    listed = api_client.get("/api/movies/").json()["results"]
+    assert [m["audio_warning"] for m in listed] == [""]
+
+
 def test_scores_before_the_analysis_finished_and_for_unknown_types_are_404(api_client, make_movie, active_model):
     active_model()
     movie = make_movie()

@@ -55,7 +55,7 @@ def _movie_of(film, media_root, user) -> Movie:
 
 
 def _run_queued() -> list[str]:
-    queued = Analysis.objects.filter(status=AnalysisStatus.QUEUED).order_by("pk").values_list("pk", flat=True)
+    queued = Analysis.objects.filter(run__status=AnalysisStatus.QUEUED).order_by("pk").values_list("pk", flat=True)
     return [pipeline.analysis_run(analysis_id=pk) for pk in queued]
 
 

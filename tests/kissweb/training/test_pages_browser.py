@@ -152,9 +152,15 @@ def test_import_the_published_model_then_activate_and_roll_back(
     assert first.is_active and not imported.is_active
 
 
-def test_the_page_measures_cross_validated_quality_and_warns_when_it_rests_on_too_few(page_as, staff_user):  # noqa: F811
-    from kissweb.training import tasks
+def _run_quality(scene_type) -> str:
+    from kissweb.jobs.models import Run
+    from kissweb.training.services import QualityRunner
 
+    run = Run.objects.get(kind=QualityRunner.kind, subject_id=scene_type.pk, status="queued")
+    return QualityRunner.execute(run.pk)
+
+
+def test_the_page_measures_cross_validated_quality_and_warns_when_it_rests_on_too_few(page_as, staff_user):  # noqa: F811
     kissing = kissing_type()
     for seed in range(3):
         movie = movie_with_scenes(staff_user, kinds=[0] * 20 + [1] * 20 + [0] * 20, seed=seed)
@@ -163,7 +169,7 @@ def test_the_page_measures_cross_validated_quality_and_warns_when_it_rests_on_to
     page = page_as(staff_user)
     page.goto("/scene-types/kissing/")
     page.wait_for_selector("[data-testid=quality] [data-state=measuring]")  # staff: queued on its own
-    assert tasks.quality_task(kissing.pk) == "succeeded"  # the worker's part, here in the test
+    assert _run_quality(kissing) == "succeeded"  # the worker's part, here in the test
     box = page.locator("[data-testid=quality] [data-state=current]")
     box.wait_for()
     assert box.get_attribute("data-enough") == "0"
@@ -178,8 +184,34 @@ def test_the_page_measures_cross_validated_quality_and_warns_when_it_rests_on_to
         annotate(movie, kissing, 50, 60, "positive", staff_user)
     page.reload()
     page.wait_for_selector("[data-testid=quality] [data-state=measuring]")
-    assert tasks.quality_task(kissing.pk) == "succeeded"
+    assert _run_quality(kissing) == "succeeded"
     box = page.locator("[data-testid=quality] [data-state=current]")
     box.wait_for()
     assert box.get_attribute("data-enough") == "1" and "Too few labels" not in box.inner_text()
     assert "in 6 movies" in box.inner_text()
+
+
+def test_get_the_published_model_offline_says_how_to_do_it_by_hand(page_as, browser_context, staff_user,  # noqa: F811
+                                                                     settings):
+    import socket
+
+    from kissweb.jobs.models import Run
+    from kissweb.training.fetch import PublishedModelFetchRunner
+
+    kissing_type()
+    with socket.socket() as probe:  # a port nobody listens on: as a machine without internet
+        probe.bind(("127.0.0.1", 0))
+        settings.KISSWEB_PUBLISHED_MODEL_URL = f"http://127.0.0.1:{probe.getsockname()[1]}/uc?export=download&id=X"
+    page = page_as(staff_user)
+    page.goto("/scene-types/kissing/")
+    page.click("#fetch-published-button")
+    page.wait_for_selector("[data-testid=fetch-progress] [data-status=queued]")
+    run = Run.objects.get(kind=PublishedModelFetchRunner.kind)
+    assert PublishedModelFetchRunner.execute(run.pk) == "failed"  # the worker's part, here in the test
+    failed = page.locator("[data-testid=fetch-progress] [data-status=failed]")
+    failed.wait_for()
+    text = failed.inner_text()
+    assert "Could not get the published model" in text and "Download model.pkl by hand" in text
+    assert "Upload a model file" in text and "./kiss manage activate_model model.pkl" in text
+    assert page.is_enabled("#fetch-published-button")
+    screenshot(page, "scene-type-fetch-offline")

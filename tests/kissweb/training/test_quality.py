@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kissweb.training import selectors, services, tasks
+from kissweb.training import selectors, services
 from kissweb.training.models import QualityEstimate
 from tests.kissweb.training.conftest import annotate, movie_with_scenes
 
@@ -46,17 +46,14 @@ def test_new_labels_make_the_figure_out_of_date(six_movies, kissing, user):
     assert selectors.quality_estimate_latest(scene_type=kissing)["current"] is False
 
 
-def test_staff_queue_an_estimate_and_the_task_computes_it(staff_client, six_movies, kissing,
-                                                         django_capture_on_commit_callbacks):
-    from django_q.models import OrmQ
-
-    with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post("/api/scene-types/kissing/quality/")
-    assert response.status_code == 202
-    assert [task.func() for task in OrmQ.objects.all()] == [services.QUALITY_TASK]
+def test_staff_queue_an_estimate_and_a_run_computes_it(staff_client, six_movies, kissing):
+    response = staff_client.post("/api/scene-types/kissing/quality/")
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    again = staff_client.post("/api/scene-types/kissing/quality/")
+    assert again.json()["id"] == response.json()["id"]  # one at a time: the same run
     assert staff_client.get("/api/scene-types/kissing/quality/").json()["estimate"] is None
 
-    assert tasks.quality_task(kissing.pk) == "succeeded"
+    assert services.QualityRunner.execute(response.json()["id"]) == "succeeded"
     body = staff_client.get("/api/scene-types/kissing/quality/").json()
     assert body["current"] is True and body["estimate"]["n_seconds"] == 360 and body["estimate"]["enough"] is True
 
