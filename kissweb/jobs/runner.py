@@ -138,10 +138,13 @@ def run_enqueue(*, run_id: int, delay_s: float = 0.0) -> str:
     name = task_name(kind=row["kind"], run_id=run_id)
     timeout = runner.timeout_s(subject_id=row["subject_id"])
     if delay_s >= 1:
-        schedule(
-            RUN_TASK, run_id, name=f"{name} attempt {row['attempts'] + 1}", schedule_type="O",
-            next_run=timezone.now() + timedelta(seconds=delay_s), q_options={"task_name": name, "timeout": timeout},
-        )
+        try:
+            schedule(
+                RUN_TASK, run_id, name=f"{name} attempt {row['attempts'] + 1}", schedule_type="O",
+                next_run=timezone.now() + timedelta(seconds=delay_s), q_options={"task_name": name, "timeout": timeout},
+            )
+        except IntegrityError:  # that attempt is scheduled already (django-q2 refuses a second schedule of one name)
+            pass
         return ""
     task_id = async_task(RUN_TASK, run_id, task_name=name, timeout=timeout)
     Run.objects.filter(pk=run_id).update(task_id=task_id or "")
