@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from kissweb.analysis.segments import detected_segments_replace
+from kissweb.library.scene_type_runs import SceneTypeRunner
 from kissweb.jobs.runner import Runner, SubjectGone
 from kissweb.library.models import ModelVersion, Movie, SceneType, ScoreTrack
 
@@ -50,18 +51,10 @@ def scene_type_rederive(*, scene_type: SceneType, runner: Runner | None = None) 
     return changes
 
 
-class RederiveRunner(Runner):
+class RederiveRunner(SceneTypeRunner):
     kind = "rederive"
-    subject_type = "scene_type"
     title = "Re-deriving the scenes"
     give_up_hint = "Check the worker's log, then save the settings again."
-
-    @classmethod
-    def lock_key(cls, subject_id: int) -> str:
-        return f"rederive:scene_type:{subject_id}"
-
-    def subject_exists(self) -> bool:
-        return SceneType.objects.filter(pk=self.run.subject_id).exists()
 
     def work(self) -> None:
         for _ in range(MAX_PASSES):

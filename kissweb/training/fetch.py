@@ -14,7 +14,8 @@ from django.core.exceptions import ValidationError
 from kissweb import errors
 from kissweb.analysis.services import PUBLISHED_MODEL_NAME, model_version_create
 from kissweb.jobs.models import Run
-from kissweb.jobs.runner import AlreadyActive, Failure, Runner
+from kissweb.library.scene_type_runs import SceneTypeRunner
+from kissweb.jobs.runner import AlreadyActive, Failure
 from kissweb.library.models import ModelVersion, SceneType
 
 PUBLISHED_SCENE_TYPE = "kissing"
@@ -33,16 +34,11 @@ class NotThePublishedSceneType(errors.Invalid):
     default_code = "not_the_published_scene_type"
 
 
-class PublishedModelFetchRunner(Runner):
+class PublishedModelFetchRunner(SceneTypeRunner):
     kind = "published_model_fetch"
-    subject_type = "scene_type"
     title = "Getting the published model"
     max_attempts = 2
     give_up_hint = "Press “Get the published kissing model” to try again, or upload model.pkl by hand."
-
-    @classmethod
-    def lock_key(cls, subject_id: int) -> str:
-        return f"published_model_fetch:scene_type:{subject_id}"
 
     @classmethod
     def already_active_message(cls, subject_id: int) -> str:  # noqa: ARG003
@@ -51,9 +47,6 @@ class PublishedModelFetchRunner(Runner):
     @classmethod
     def timeout_s(cls, *, subject_id: int) -> int:  # noqa: ARG003
         return 2 * 3600  # about 340 MB over a slow line, resumed
-
-    def subject_exists(self) -> bool:
-        return SceneType.objects.filter(pk=self.run.subject_id).exists()
 
     def first_stage(self) -> str:
         return STAGES["download"][1]

@@ -27,7 +27,8 @@ from kissweb.training.dataset import (
     training_set_gather,
 )
 from kissweb.jobs.models import Run, RunStatus
-from kissweb.jobs.runner import AlreadyActive, Failure, Runner
+from kissweb.library.scene_type_runs import SceneTypeRunner
+from kissweb.jobs.runner import AlreadyActive, Failure
 from kissweb.training.models import QualityEstimate, TrainingRun
 
 log = logging.getLogger(__name__)
@@ -49,17 +50,12 @@ class ModelNotReadable(Exception):
     """The model file training just saved cannot be loaded back (the version is not offered as ready)."""
 
 
-class TrainingRunner(Runner):
+class TrainingRunner(SceneTypeRunner):
     """Gather the annotated seconds, train the head, measure it on held-out spans, save a ready ModelVersion."""
 
     kind = "training"
-    subject_type = "scene_type"
     title = "Training"
     give_up_hint = "The worker's log has the details; press Train to try again."
-
-    @classmethod
-    def lock_key(cls, subject_id: int) -> str:
-        return f"training:scene_type:{subject_id}"
 
     @classmethod
     def mirror(cls, *, run_id: int, subject_id: int, status: str, fields: dict) -> None:  # noqa: ARG003
@@ -69,9 +65,6 @@ class TrainingRunner(Runner):
                 ModelVersion.objects.filter(pk=version_id).exclude(status=ModelVersionStatus.READY).update(
                     status=ModelVersionStatus.FAILED, error=fields.get("error") or f"The training was {status}."
                 )
-
-    def subject_exists(self) -> bool:
-        return SceneType.objects.filter(pk=self.run.subject_id).exists()
 
     def first_stage(self) -> str:
         return "gathering"
@@ -376,21 +369,13 @@ def reference_import(*, scene_type: SceneType, file, user=None) -> ModelVersion:
 QUALITY_FOLDS = 5
 
 
-class QualityRunner(Runner):
+class QualityRunner(SceneTypeRunner):
     """Cross-validate the scene type's current labels and store the figure the scene type page shows."""
 
     kind = "quality_estimate"
-    subject_type = "scene_type"
     title = "Measuring the cross-validated quality"
     max_attempts = 2
     give_up_hint = "Open the scene type page again to measure once more; the worker's log has the details."
-
-    @classmethod
-    def lock_key(cls, subject_id: int) -> str:
-        return f"quality_estimate:scene_type:{subject_id}"
-
-    def subject_exists(self) -> bool:
-        return SceneType.objects.filter(pk=self.run.subject_id).exists()
 
     def first_stage(self) -> str:
         return "cross-validating over your movies"
