@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from detector.decode import ffmpeg_exe, probe  # noqa: E402
-from detector.train import read_items  # noqa: E402
+from detector.dataset import read_items  # noqa: E402
 
 EVEN = "scale=trunc(iw/2)*2:trunc(ih/2)*2"
 LOOKS = {

@@ -37,7 +37,8 @@ from detector.metrics import binary_metrics  # noqa: E402
 from detector.quality import (  # noqa: E402
     best_f1_cut, false_alarms_per_10_min, model_cut, precision_recall_curve,
 )
-from detector.train import LabelledItem, cached_embeddings, item_groups, read_items, train_from_items  # noqa: E402
+from detector.dataset import LabelledItem, cached_embeddings, item_groups, read_items  # noqa: E402
+from detector.train import train_from_items  # noqa: E402
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:

@@ -202,7 +202,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from detector.head import load_model
-    from detector.train import evaluate_from_csv
+    from detector.evaluate import evaluate_from_csv
 
     model = load_model(args.model)
     with progress_bar("embed clips", "clip") as progress:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from detector.metrics import binary_metrics, group_results
+from detector.metrics import binary_metrics, calibrated_cut, group_folds, group_results, precision_recall_curve
 
 RECIPE = "fewshot-v1"
 # L2 strength on standardised features with weights summing to 1: strong, as ~1,300 dimensions meet a dozen clip
@@ -97,7 +97,6 @@ def fit_logistic(
 
 def folds_for(labels: np.ndarray, groups: np.ndarray, k: int, seed: int) -> np.ndarray | None:
     """Fold per second for calibration (k capped so each fold's training part keeps both labels), or None."""
-    from detector.quality import group_folds
 
     y = np.asarray(labels)
     g = np.asarray(groups)
@@ -134,7 +133,6 @@ def train_fewshot(
     and the metrics are computed on the real seconds only.
     """
     from detector.head import SceneModel, score
-    from detector.quality import calibrated_cut
 
     if smooth_s < 1 or smooth_s % 2 == 0:
         raise ValueError(f"smooth_s must be an odd number of seconds >= 1, got {smooth_s}")
@@ -224,7 +222,6 @@ def train_fewshot(
 
 def average_precision(labels: np.ndarray, probabilities: np.ndarray) -> float:
     """Area under the precision-recall steps (each scene second adds its precision / number of scene seconds)."""
-    from detector.quality import precision_recall_curve
 
     y = np.asarray(labels).astype(bool)
     if not y.any():

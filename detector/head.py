@@ -92,7 +92,7 @@ def make_card(
     **extra: Any,
 ) -> dict[str, Any]:
     """A model card with every required key; `extra` keys are kept as given (JSON-serialisable values)."""
-    from detector import __version__
+    from detector.version import __version__
 
     if channel_order not in CHANNEL_ORDERS:
         raise ValueError(f"channel_order must be one of {CHANNEL_ORDERS}, got {channel_order!r}")

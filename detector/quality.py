@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from detector.metrics import binary_metrics
+from detector.metrics import binary_metrics, calibrated_cut, group_folds, precision_recall_curve
+from detector.metrics import plain_id as _plain
 
 # Below these the cross-validated figure says little; `CrossValidation.enough` is False and a warning says why.
 MIN_GROUPS_PER_CLASS = 3
@@ -60,27 +61,6 @@ class CrossValidation:
             "n_scene_groups": self.n_scene_groups, "n_folds": self.n_folds, "enough": self.enough,
             "warnings": list(self.warnings),
         }
-
-
-def group_folds(labels: np.ndarray, groups: np.ndarray, *, k: int, seed: int = 0) -> dict[Any, int]:
-    """Fold number (0..k-1) of each group, stratified by the group's label (majority of its seconds).
-
-    The scene groups are dealt round-robin in a seeded order, then the other groups continue the deal, so every
-    fold gets scene groups where there are at least k of them and folds differ in size by at most one group.
-    """
-    labels = np.asarray(labels).reshape(-1)
-    groups = np.asarray(groups).reshape(-1)
-    rng = np.random.default_rng(seed)
-    unique = np.unique(groups)
-    group_label = {_plain(gid): int(labels[groups == gid].mean() >= 0.5) for gid in unique}
-    folds: dict[Any, int] = {}
-    position = 0
-    for cls in (1, 0):
-        members = sorted(gid for gid, lab in group_label.items() if lab == cls)
-        for index in rng.permutation(len(members)):
-            folds[members[index]] = position % k
-            position += 1
-    return folds
 
 
 def cross_validate(
@@ -175,64 +155,12 @@ def model_cut(card: dict[str, Any]) -> float:
     return float(scoring.get("cut", 0.5))
 
 
-def calibrated_cut(labels: np.ndarray, probabilities: np.ndarray, *, floor: float = 0.5, beta: float = 1.0) -> float:
-    """The cut >= floor with the best F-beta on these (out-of-fold) probabilities; ties take the higher cut.
-
-    The floor keeps the decision at or above the balanced-prior point: kisses are rare in films, so a cut chosen
-    on a handful of clips must not trade false alarms for recall below it. Where no cut >= floor finds a scene
-    second, the floor is returned.
-    """
-    y = np.asarray(labels).astype(bool).reshape(-1)
-    p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
-    candidates = np.unique(p[p >= floor])
-    best_cut, best_value = floor, -1.0
-    for cut in candidates:
-        value = fbeta(y, p >= cut, beta)
-        if value >= best_value:
-            best_cut, best_value = float(cut), value
-    if best_value <= 0.0:
-        return floor
-    # halfway to the next lower probability: the same labels here, less brittle on new footage
-    lower = p[p < best_cut]
-    lower = lower[lower >= floor]
-    return float((best_cut + lower.max()) / 2) if lower.size else best_cut
-
-
-def fbeta(labels: np.ndarray, predictions: np.ndarray, beta: float = 1.0) -> float:
-    y = np.asarray(labels).astype(bool)
-    p = np.asarray(predictions).astype(bool)
-    tp = float(np.sum(y & p))
-    fp = float(np.sum(~y & p))
-    fn = float(np.sum(y & ~p))
-    denominator = (1 + beta**2) * tp + beta**2 * fn + fp
-    return (1 + beta**2) * tp / denominator if denominator else 0.0
-
-
 def false_alarms_per_10_min(labels: np.ndarray, predictions: np.ndarray) -> float:
     """False-alarm seconds per 600 not-scene seconds (0.0 where there are none)."""
     y = np.asarray(labels).astype(bool)
     p = np.asarray(predictions).astype(bool)
     negatives = int((~y).sum())
     return float(600.0 * np.sum(~y & p) / negatives) if negatives else 0.0
-
-
-def precision_recall_curve(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, list[float]]:
-    """Precision and recall at every distinct cut (descending), plus F1, for plots and best-cut search."""
-    y = np.asarray(labels).astype(bool).reshape(-1)
-    p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
-    order = np.argsort(-p, kind="stable")
-    p_sorted, y_sorted = p[order], y[order]
-    tp = np.cumsum(y_sorted)
-    fp = np.cumsum(~y_sorted)
-    last = np.r_[np.nonzero(np.diff(p_sorted))[0], p_sorted.size - 1] if p_sorted.size else np.zeros(0, int)
-    positives = max(int(y.sum()), 1)
-    precision = tp[last] / np.maximum(tp[last] + fp[last], 1)
-    recall = tp[last] / positives
-    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
-    return {
-        "cut": p_sorted[last].tolist(), "precision": precision.tolist(), "recall": recall.tolist(),
-        "f1": f1.tolist(), "false_alarm_seconds": fp[last].astype(int).tolist(),
-    }
 
 
 def best_f1_cut(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
@@ -242,7 +170,3 @@ def best_f1_cut(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, floa
         return {"cut": 0.5, "f1": 0.0, "precision": 0.0, "recall": 0.0}
     i = int(np.argmax(curve["f1"]))
     return {name: float(curve[name][i]) for name in ("cut", "f1", "precision", "recall")}
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bench import quality
-from detector.train import read_items
+from detector.dataset import read_items
 from tests.detector.media import OTHERS, SCENE
 from tests.mediagen import make_colour_video
 

@@ -13,7 +13,8 @@ import detector
 from detector.aggregate import aggregate_probabilities
 from detector.api import detect
 from detector.head import SceneModel, make_card
-from detector.train import items_to_arrays, read_items, train_head
+from detector.dataset import items_to_arrays, read_items
+from detector.train import train_head
 from tests.detector.media import OTHERS, SCENE, make_movie, make_training_clips
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -133,7 +133,7 @@ def _flip_a_byte_in(path, tensor_name):
 
 
 def test_evaluate_scores_clips_on_the_models_own_backbones(published, film, tmp_path):
-    from detector.train import evaluate_from_csv
+    from detector.evaluate import evaluate_from_csv
 
     _, _, model_path = published
     clips = tmp_path / "clips.csv"

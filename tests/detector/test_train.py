@@ -8,7 +8,8 @@ import pytest
 from detector.errors import DetectorError
 from detector.head import load_model, save_model, score
 from detector.metrics import binary_metrics
-from detector.train import read_items, split_groups, train_head
+from detector.dataset import read_items
+from detector.train import split_groups, train_head
 
 
 def grouped_data(n_groups=30, dim=24, shift=6.0, seed=0):
@@ -162,7 +163,7 @@ def test_read_items_names_the_bad_line(tmp_path, text, spans, message):
 
 def test_clips_are_embedded_once_and_cached(tmp_path, monkeypatch):
     import detector.embed
-    from detector.train import items_to_arrays
+    from detector.dataset import items_to_arrays
     from tests.detector.media import make_training_clips
 
     csv_path = make_training_clips(tmp_path / "clips", per_class=1, duration_s=2.0)
@@ -185,7 +186,7 @@ def test_clips_are_embedded_once_and_cached(tmp_path, monkeypatch):
 
 
 def test_spans_take_only_whole_windows_inside(tmp_path):
-    from detector.train import items_to_arrays
+    from detector.dataset import items_to_arrays
     from tests.detector.media import make_movie
 
     movie = make_movie(tmp_path / "movie.mp4", [("blue", 220, 4.0), ("red", 880, 4.0)])
