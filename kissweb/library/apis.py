@@ -351,7 +351,8 @@ class MovieSegmentsApi(APIView):
         user = request.user
         return Response([s.segment_output(row, user=user) for row in rows])
 
-    @extend_schema(request=s.SegmentCreateInputSerializer, responses={201: s.SegmentOutputSerializer, **ERRORS})
+    @extend_schema(request=s.SegmentCreateInputSerializer,
+                   responses={201: s.SegmentOutputSerializer, **ERRORS, **errors.error_responses(409)})
     def post(self, request, movie_id: int):
         movie = selectors.movie_get(movie_id=movie_id)
         permissions.require(user=request.user, action=permissions.CHANGE, subject=movie)  # before the input's 400
@@ -483,7 +484,8 @@ class MovieAnnotationsApi(APIView):
         annotations = selectors.annotation_list(movie=movie, scene_type=request.query_params.get("scene_type") or None)
         return Response(s.AnnotationOutputSerializer(annotations, many=True, context={"request": request}).data)
 
-    @extend_schema(request=s.AnnotationCreateInputSerializer, responses={201: s.AnnotationOutputSerializer, **ERRORS})
+    @extend_schema(request=s.AnnotationCreateInputSerializer,
+                   responses={201: s.AnnotationOutputSerializer, **ERRORS, **errors.error_responses(409)})
     def post(self, request, movie_id: int):
         movie = selectors.movie_get(movie_id=movie_id)
         data = s.AnnotationCreateInputSerializer(data=request.data)

@@ -422,8 +422,12 @@ def annotation_get(*, annotation_id: int) -> Annotation:
 # --- chapters -------------------------------------------------------------------------------------------
 
 
+VTT_MAX_S = 99 * 3600 + 59 * 60 + 59.999  # a cue past 99:59:59 is no time a film reaches
+
+
 def vtt_timestamp(seconds: float) -> str:
-    millis = int(round(max(seconds, 0.0) * 1000))
+    seconds = min(max(seconds, 0.0), VTT_MAX_S) if seconds == seconds else 0.0  # NaN -> 0
+    millis = int(round(seconds * 1000))
     hours, rest = divmod(millis, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
     secs, millis = divmod(rest, 1000)

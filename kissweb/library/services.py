@@ -97,6 +97,25 @@ def _reject_media(exc: Exception, *, filename: str) -> errors.DomainError:
     return UnusableVideo(f"'{filename}' cannot be used: {reason}")
 
 
+class NoVideoFile(errors.NotFound):
+    """A movie added from a URL whose download has not finished (or failed) has no file, hence no duration."""
+
+    default_code = "no_video_file"
+
+    def __init__(self, *, movie: Movie, what: str):
+        state = "its download failed" if movie.status == "failed" else "its download has not finished"
+        super().__init__(f"'{movie.title}' has no video file yet ({state}), so {what}.")
+
+
+class SpanOnFilelessMovie(errors.Conflict):
+    default_code = "no_video_file"
+
+    def __init__(self, *, movie: Movie, what: str):
+        state = "its download failed" if movie.status == "failed" else "its download has not finished"
+        super().__init__(f"'{movie.title}' has no video file yet ({state}), so it has no length to mark a {what} in; "
+                         "add the film again, then mark it.")
+
+
 # --- movies ---------------------------------------------------------------------------------------------
 
 
@@ -300,6 +319,8 @@ def thumbnail_ensure(*, movie: Movie, at_s: float) -> Path:
     """The JPEG still of the movie at `at_s` seconds, made once and then served from disk."""
     import detector
 
+    if not movie.file or movie.duration_s is None:
+        raise NoVideoFile(movie=movie, what="no still can be made")
     if not 0 <= at_s <= movie.duration_s:
         message = f"{at_s:g} s is outside the movie; choose a time between 0 and {movie.duration_s:g} s."
         raise errors.Invalid(message, fields={"t": message})
@@ -366,6 +387,8 @@ def _span_save(span: Segment | Annotation, *, what: str) -> None:
 def segment_create(*, movie: Movie, scene_type: SceneType, start_s: float, end_s: float, user) -> Segment:
     """A manual segment. Analyses never touch manual segments."""
     permissions.require(user=user, action=permissions.CHANGE, subject=movie)
+    if not movie.file:
+        raise SpanOnFilelessMovie(movie=movie, what="segment")
     segment = Segment(
         movie=movie, scene_type=scene_type, start_s=start_s, end_s=end_s, confidence=1.0,
         source=SegmentSource.MANUAL, created_by=user,
@@ -455,6 +478,8 @@ def annotation_create(
     *, movie: Movie, scene_type: SceneType, start_s: float, end_s: float, label: str, user
 ) -> Annotation:
     permissions.require(user=user, action=permissions.CREATE, subject="annotation")
+    if not movie.file:
+        raise SpanOnFilelessMovie(movie=movie, what="label")
     annotation = Annotation(movie=movie, scene_type=scene_type, start_s=start_s, end_s=end_s, label=label, author=user)
     _span_save(annotation, what="annotation")
     return annotation
