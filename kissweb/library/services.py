@@ -25,6 +25,7 @@ from kissweb.library.models import (
     Segment,
     SegmentSource,
 )
+from kissweb.library import media_limits
 from kissweb.library.uploads import StorageFull, UploadTooLarge, is_disk_full
 
 log = logging.getLogger(__name__)
@@ -89,9 +90,13 @@ class UnusableVideo(errors.Unprocessable):
 
 
 def _reject_media(exc: Exception, *, filename: str) -> errors.DomainError:
-    """A DecodeError from the detector -> 415 when the file is no video at all, else 422."""
+    """A DecodeError from the detector -> 415 when the file is no video at all, else 422. What ffmpeg printed goes to
+    the log, never into the sentence (it holds heap addresses and paths)."""
     reason = str(exc).strip() or "it could not be decoded"
     reason = reason.split(": ", 1)[1] if ": " in reason else reason  # drop the temporary path
+    if " (exit " in reason:
+        log.warning("'%s' refused: %s", filename, reason)
+        reason = reason.split(" (exit ", 1)[0] + "; the video may be damaged"
     if any(words in reason.lower() for words in NOT_A_VIDEO_WORDS):
         return NotAVideo(f"'{filename}' is not a video this server can use: {reason}")
     return UnusableVideo(f"'{filename}' cannot be used: {reason}")
@@ -117,6 +122,22 @@ class SpanOnFilelessMovie(errors.Conflict):
 
 
 # --- movies ---------------------------------------------------------------------------------------------
+
+
+def _poster(source: Path, *, info, filename: str) -> bytes:
+    """The poster: the frame at 10% of the film, or its first frame when 10% lies past the last picture (a film of
+    one frame, or a still over longer sound)."""
+    import detector
+
+    try:
+        return detector.extract_frame(source, at_s=info.duration_s * POSTER_AT_FRACTION, width=POSTER_WIDTH)
+    except detector.DecodeError as exc:
+        log.info("no poster of '%s' at 10%%, taking the first frame: %s", filename, exc)
+    try:
+        return detector.extract_frame(source, at_s=0.0, width=POSTER_WIDTH)
+    except detector.DecodeError as exc:
+        raise _reject_media(exc, filename=filename) from exc
+
 
 
 def container_extension(*, container: str, original_filename: str) -> str:
@@ -189,11 +210,12 @@ def movie_store_file(
             raise MovieDuplicate(existing=existing)
         try:
             info = detector.probe(source)
-            poster_jpeg = detector.extract_frame(
-                source, at_s=info.duration_s * POSTER_AT_FRACTION, width=POSTER_WIDTH
-            )
         except detector.DecodeError as exc:
             raise _reject_media(exc, filename=original_filename) from exc
+        media_limits.check_picture_size(width=info.width, height=info.height, filename=original_filename)
+        media_limits.check_duration_plausible(path=source, duration_s=info.duration_s,
+                                              size_bytes=source.stat().st_size, filename=original_filename)
+        poster_jpeg = _poster(source, info=info, filename=original_filename)
 
         media_root = Path(settings.MEDIA_ROOT)
         stem = uuid.uuid4().hex

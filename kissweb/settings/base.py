@@ -140,6 +140,12 @@ STORAGES = {
 
 # Uploads: stream to disk in chunks, never whole in memory.
 KISSWEB_MAX_UPLOAD_BYTES = env_int("KISSWEB_MAX_UPLOAD_BYTES", 20 * 1024**3)
+# What a film may claim (kissweb/library/media_limits.py): its picture size, and bytes per second of its duration
+# (a tiny file whose timestamps claim hours would cost hours of analysis).
+KISSWEB_MAX_VIDEO_PIXELS = env_int("KISSWEB_MAX_VIDEO_PIXELS", 3840 * 2160)
+KISSWEB_MIN_BYTES_PER_SECOND = env_int("KISSWEB_MIN_BYTES_PER_SECOND", 256)
+# Labelled spans (annotations, reviews included) one movie may hold, all people and scene types together.
+KISSWEB_MAX_ANNOTATIONS_PER_MOVIE = env_int("KISSWEB_MAX_ANNOTATIONS_PER_MOVIE", 2000)
 # Add from URL: hosts or CIDRs inside the network that may be fetched from (private addresses are refused otherwise).
 KISSWEB_URL_ALLOWED_HOSTS = env_list("KISSWEB_URL_ALLOWED_HOSTS", [])
 KISSWEB_URL_TIMEOUT_S = env_int("KISSWEB_URL_TIMEOUT_S", 30)
