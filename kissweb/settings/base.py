@@ -117,7 +117,12 @@ AUTHENTICATION_BACKENDS = ["kissweb.login_guard.LoginGuardBackend", "django.cont
 # Brute-force protection (kissweb/login_guard.py): failures counted in the database per account and per address.
 AXES_FAILURE_LIMIT = env_int("KISSWEB_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(seconds=env_int("KISSWEB_LOGIN_COOLOFF_S", 15 * 60))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: one account from anywhere, or one address
+# Locked out: one account from one address, or one address whatever the account. An account alone is never locked (anyone
+# could lock anyone out); past KISSWEB_LOGIN_SLOWDOWN_AFTER failures from anywhere its logins are spaced out instead.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused attempt neither counts nor starts the wait again
+KISSWEB_LOGIN_SLOWDOWN_AFTER = env_int("KISSWEB_LOGIN_SLOWDOWN_AFTER", 2 * AXES_FAILURE_LIMIT)
+KISSWEB_LOGIN_SLOWDOWN_MAX_S = env_int("KISSWEB_LOGIN_SLOWDOWN_MAX_S", 60)
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_LOCKOUT_CALLABLE = "kissweb.login_guard.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "kissweb.login_guard.client_ip"
