@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from kissweb import errors
 from kissweb.analysis.backbones import BackboneKey, BackbonesUnknown, key_of_card, key_of_version
@@ -257,11 +258,36 @@ def _check_activatable(version: ModelVersion) -> None:
         )
 
 
+DEADLOCK_RETRIES = 3
+
+
 def model_version_activate(*, model_version: ModelVersion) -> RescorePlan:
-    """Make model_version the active model of its scene type (one transaction) and queue the library re-score."""
+    """Make model_version the active model of its scene type (one transaction) and queue the library re-score.
+
+    The scene type and model are locked FOR NO KEY UPDATE: that serialises activations without blocking the foreign
+    key checks (FOR KEY SHARE) of a worker that is writing a film's scores and segments while holding the film, which
+    this transaction must update too (a deadlock, 500s under parallel activations). Should Postgres still pick this
+    transaction as a deadlock victim, it is tried again; inside a caller's transaction it cannot be.
+    """
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            return _model_version_activate_once(model_version=model_version)
+        except OperationalError as exc:
+            if not _is_deadlock(exc) or attempt == DEADLOCK_RETRIES or transaction.get_connection().in_atomic_block:
+                raise
+            log.warning("activating model %s met a deadlock (attempt %s); trying again", model_version.pk, attempt)
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _is_deadlock(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "40P01" or "deadlock detected" in str(exc)
+
+
+def _model_version_activate_once(*, model_version: ModelVersion) -> RescorePlan:
     with transaction.atomic():
-        SceneType.objects.select_for_update().get(pk=model_version.scene_type_id)  # one activation at a time
-        version = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
+        SceneType.objects.select_for_update(no_key=True).get(pk=model_version.scene_type_id)  # one at a time
+        version = ModelVersion.objects.select_for_update(no_key=True).get(pk=model_version.pk)
         _check_activatable(version)
         ModelVersion.objects.filter(scene_type_id=version.scene_type_id, is_active=True).exclude(
             pk=version.pk
