@@ -89,6 +89,10 @@ class MovieAnalyzeApi(APIView):
             active = Analysis.objects.filter(run=exc.run).first() if exc.run else None
             exc.extra["analysis"] = active.pk if active else None
             raise
+        except errors.Conflict as exc:  # every 409 of this operation has the shape the schema declares
+            exc.extra.setdefault("analysis", None)
+            exc.extra.setdefault("run", None)
+            raise
         return Response(AnalysisOutputSerializer(analysis).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -172,7 +176,7 @@ class SceneTypeModelUploadApi(APIView):
     MAX_MODEL_BYTES = 1024 * 1024 * 1024
 
     class InputSerializer(serializers.Serializer):
-        file = serializers.FileField(help_text="A .safetensors model file, or the published project's model.pkl.")
+        file = serializers.FileField(use_url=False, help_text="A .safetensors model file, or the published project's model.pkl.")
         name = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
         def validate_file(self, file):
@@ -184,7 +188,7 @@ class SceneTypeModelUploadApi(APIView):
                 )
             return file
 
-    @extend_schema(request=InputSerializer, responses={201: ModelVersionOutputSerializer})
+    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: ModelVersionOutputSerializer})
     def post(self, request, slug: str):
         scene_type = get_object_or_404(SceneType, slug=slug)
         data = self.InputSerializer(data=request.data)

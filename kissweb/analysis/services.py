@@ -48,6 +48,10 @@ def analysis_request(
     A rolled-back transaction queues nothing. The database's one-active-run-per-movie rule makes a second
     concurrent request fail with AnalysisAlreadyActive.
     """
+    if not movie.file:
+        state = "its download failed" if movie.status == "failed" else "its download has not finished"
+        raise errors.Conflict(f"'{movie.title}' has no video file yet ({state}), so there is nothing to analyse; "
+                              "add the film again.", code="no_video_file")
     return AnalysisRunner.analysis_request(movie=movie, kind=kind, stage=stage, requested_by=requested_by)
 
 

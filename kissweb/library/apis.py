@@ -30,6 +30,7 @@ from kissweb.library.models import MovieStatus, SceneType
 from kissweb.library import serializers as s
 from kissweb.library.streaming import ranged_file_response
 from kissweb.library.uploads import HashingLimitedUploadHandler
+from kissweb.pagination import PAGE_FROM_1
 from kissweb.parsers import MultiPartParser
 from kissweb.schema import paginated
 
@@ -66,6 +67,9 @@ class FastJSONRenderer(JSONRenderer):
 _DRF_JSON = DRFJSONEncoder()
 
 
+PAGE_PARAMETER = OpenApiParameter("page", {"type": "integer", "minimum": 1}, description="Pages are numbered from 1.")
+
+
 class ListPagination:
     """DRF's PageNumberPagination as the lists use it (page, page=last, page_size up to 200, 404 "Invalid page.",
     next/previous links), without Django's Paginator: the selectors count and page in one statement."""
@@ -89,8 +93,8 @@ class ListPagination:
             except (TypeError, ValueError):
                 self.page, self.valid = 1, False
             if self.page < 1:
-                self.page, self.valid = 1, False
-            elif self.page * self.page_size > s.PG_BIGINT_MAX:  # its OFFSET would not fit in the database
+                raise errors.Invalid(PAGE_FROM_1, code="invalid_page", fields={"page": PAGE_FROM_1})
+            if self.page * self.page_size > s.PG_BIGINT_MAX:  # its OFFSET would not fit in the database
                 message = f"page {raw} is far past the last page; pages are numbered from 1."
                 raise errors.Invalid(message, code="invalid_page", fields={"page": message})
 
@@ -175,7 +179,7 @@ class MovieListCreateApi(APIView):
     @extend_schema(
         parameters=[
             s.MovieListFilterSerializer,
-            OpenApiParameter("page", int), OpenApiParameter("page_size", int),
+            PAGE_PARAMETER, OpenApiParameter("page_size", int),
             OpenApiParameter(
                 "ordering", str, enum=list(selectors.MOVIE_ORDERINGS),
                 description="-segment_count / -scene_seconds count the chosen scene_type (all types without one).",
@@ -372,7 +376,7 @@ class SegmentSearchApi(APIView):
 
     @extend_schema(
         parameters=[
-            s.SegmentSearchFilterSerializer, OpenApiParameter("page", int), OpenApiParameter("page_size", int),
+            s.SegmentSearchFilterSerializer, PAGE_PARAMETER, OpenApiParameter("page_size", int),
             OpenApiParameter("ordering", str, enum=list(selectors.SEGMENT_ORDERINGS)),
         ],
         responses={200: paginated("PaginatedSegmentList", s.SegmentOutputSerializer()), **ERRORS},

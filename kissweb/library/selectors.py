@@ -192,6 +192,9 @@ def movie_get(*, movie_id: int) -> Movie:
     return get_object_or_404(Movie.objects.select_related("uploaded_by"), pk=movie_id)
 
 
+PG_INT_MAX = 2**31 - 1
+
+
 def movie_page(
     *,
     page: int | None,
@@ -215,6 +218,8 @@ def movie_page(
         raise errors.Invalid(message, fields={"ordering": message})
     if scene_type and min_segments is None:
         min_segments = 1
+    if min_segments:  # the counts are 32-bit columns: a larger minimum (the API takes any int64) matches nothing alike
+        min_segments = min(min_segments, PG_INT_MAX)
     stats_table = MovieSceneStats._meta.db_table
     joins, where, params = [], [], {"scene_type": scene_type or None}
     if scene_type:

@@ -196,7 +196,7 @@ class ModelDownloadApi(APIView):
 
 
 class ReferenceImportInput(serializers.Serializer):
-    file = serializers.FileField(help_text="The published project's model.pkl.")
+    file = serializers.FileField(use_url=False, help_text="The published project's model.pkl.")
 
 
 class ReferenceImportApi(APIView):
