@@ -33,7 +33,7 @@ _EXPORTS: dict[str, str] = {
     "Embeddings": "detector.embed",
     "embed_video": "detector.embed",
     "resolve_backbone_set": "detector.embed",
-    "BACKBONE_DIMS": "detector.constants",
+    "BACKBONE_DIMS": "detector.backbones",
     "fetch_weights": "detector.weights",
     "SceneModel": "detector.head",
     "load_model": "detector.head",
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from detector.aggregate import Segment, aggregate_probabilities
     from detector.api import Detection, detect
     from detector.decode import MediaInfo, extract_frame, probe
-    from detector.constants import BACKBONE_DIMS
+    from detector.backbones import BACKBONE_DIMS
     from detector.embed import Embeddings, embed_video, resolve_backbone_set
     from detector.errors import DecodeError, DetectorError, DownloadError, MissingWeightsError, ModelFileError
     from detector.fetch import fetch_published_model

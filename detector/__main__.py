@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from detector.aggregate import DEFAULT_CUT, DEFAULT_MIN_FRAMES, DEFAULT_THRESHOLD
+from detector.backbones import AUTO_ORDER, BUILTIN_SETS, MODEL_FILE_SETS, RECIPES, SET_NAMES, SETS
 from detector.head import json_default
 
 EXIT_ERROR = 1
@@ -63,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=64)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
-        "--recipe", choices=["paper", "fewshot"], default=None,
-        help="paper: the paper's (default for the paper/published sets); fewshot: the default for the others",
+        "--recipe", choices=RECIPES, default=None,
+        help="default: the backbone set's own ("
+        + ", ".join(f"{name}: {info.default_recipe}" for name, info in SETS.items()) + ")",
     )
     train.add_argument("--looks", default=None,
                        help="few-shot: comma-separated training looks (default all of detector.looks; '' for none)")
@@ -80,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--cache-dir", type=Path)
     _device_option(evaluate)
 
-    fetch = commands.add_parser("fetch-weights", help="download the paper backbones' pretrained weights")
-    fetch.add_argument("--backbones", choices=["paper", "offline"], default="paper")
+    fetch = commands.add_parser("fetch-weights", help="download (or check) a backbone set's pretrained weights")
+    fetch.add_argument("--backbones", choices=BUILTIN_SETS, default=AUTO_ORDER[0])
 
     published = commands.add_parser(
         "fetch-published-model", help="download the published model.pkl and import it (needs internet)"
@@ -102,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _backbones_option(parser: argparse.ArgumentParser, *, default: str | None) -> None:
     parser.add_argument(
-        "--backbones", choices=["paper", "offline", "published", "auto"], default=default,
-        help="backbone set (auto = paper when its weights are present, else offline; published needs --model)",
+        "--backbones", choices=[*SET_NAMES, "auto"], default=default,
+        help=f"backbone set (auto = the first of {', '.join(AUTO_ORDER)} whose weights are present; "
+        f"{', '.join(MODEL_FILE_SETS)} needs --model)",
     )
 
 

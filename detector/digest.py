@@ -15,7 +15,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from detector.constants import BACKBONE_SETS, MODEL_FILE_SETS, RANDOM_INIT_SEED
+from detector.backbones import backbone_set as registry_entry
+from detector.constants import RANDOM_INIT_SEED
 from detector.errors import DetectorError
 
 
@@ -39,18 +40,15 @@ def tensors_digest(tensors: Mapping[str, np.ndarray]) -> str:
 
 
 def builtin_digest(backbone_set: str, *, random_init: bool = False) -> str:
-    """The digest of a built-in set (paper, offline): SHA-256 over the pinned SHA-256 of its weight files, or over
-    the seed when its networks are randomly initialised (tests, benchmarks)."""
-    from detector.weights import EFFICIENTNET_LITE0_SHA256, RESNET18, VGGISH
-
-    if backbone_set in MODEL_FILE_SETS:
+    """The digest of a set whose weights are pinned in detector.backbones (paper, offline): SHA-256 over the pinned
+    SHA-256 of its weight files, or over the seed when its networks are randomly initialised (tests, benchmarks)."""
+    info = registry_entry(backbone_set)
+    if info.in_model_file:
         raise DetectorError(
             f"The {backbone_set!r} backbones are the tensors inside a model file; their digest is in its card "
             "(SceneModel.backbone_digest)."
         )
-    files = {"paper": [RESNET18.sha256, VGGISH.sha256], "offline": [EFFICIENTNET_LITE0_SHA256]}.get(backbone_set)
-    if files is None:
-        raise DetectorError(f"Unknown backbone set {backbone_set!r}; choose one of {', '.join(BACKBONE_SETS)}.")
+    files = list(info.pinned_sha256)
     identity = {"set": backbone_set, "weights": [f"random-init seed {RANDOM_INIT_SEED}"] if random_init else files}
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode("ascii")).hexdigest()
 

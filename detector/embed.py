@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from detector.constants import BACKBONE_DIMS, BACKBONE_SETS, MODEL_FILE_SETS
+from detector.backbones import BACKBONE_DIMS, MODEL_FILE_SETS, SET_NAMES, SETS
 from detector.decode import DEFAULT_STALL_S, iter_window_batches, probe
 from detector.errors import DetectorError
 
@@ -56,13 +56,13 @@ class Embeddings:
 def resolve_backbone_set(backbones: str = "auto") -> str:
     """"paper", "offline" or "published"; "auto" is "paper" when its weights are present (and verified), else
     "offline" (never "published", whose weights are inside a model file)."""
-    if backbones in BACKBONE_SETS:
+    if backbones in SET_NAMES:
         return backbones
     if backbones != "auto":
-        raise DetectorError(f"Unknown backbone set {backbones!r}; choose auto, {', '.join(BACKBONE_SETS)}.")
-    from detector.weights import paper_weights_present
+        raise DetectorError(f"Unknown backbone set {backbones!r}; choose auto, {', '.join(SET_NAMES)}.")
+    from detector.weights import auto_backbone_set
 
-    return "paper" if paper_weights_present() else "offline"
+    return auto_backbone_set()
 
 
 def cpu_has_native_bf16() -> bool:
@@ -86,7 +86,7 @@ def resolve_precision(precision: str, *, backbone_set: str, device_type: str) ->
         raise DetectorError(f"precision must be auto, float32 or bfloat16, not {precision!r}.")
     if precision != "auto":
         return precision
-    if device_type == "cpu" and backbone_set == "paper" and cpu_has_native_bf16():
+    if device_type == "cpu" and backbone_set in SETS and SETS[backbone_set].cpu_bfloat16 and cpu_has_native_bf16():
         return "bfloat16"
     return "float32"
 
@@ -158,7 +158,7 @@ def embed_video(
     """
     import torch
 
-    from detector.backbones import load_backbones, load_model_backbones
+    from detector.networks import load_backbones, load_model_backbones
     from detector.looks import LOOKS, check_looks
 
     looks = check_looks(looks)

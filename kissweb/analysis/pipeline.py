@@ -16,14 +16,13 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from kissweb.analysis import conf, storage
-from kissweb.analysis.backbones import BackboneKey, key_of_version, primary_key
+from kissweb.analysis.backbones import BackboneKey, carries_backbones, key_of_version, primary_key
 from kissweb.analysis.segments import detected_segments_replace
 from kissweb.jobs.models import RunStatus
 from kissweb.jobs.runner import AlreadyActive, Failure, Runner, SubjectGone
 from kissweb.library.models import (
     Analysis,
     AnalysisKind,
-    BackboneSet,
     ModelVersion,
     Movie,
     MovieEmbedding,
@@ -209,7 +208,7 @@ class AnalysisRunner(Runner):
         started = time.monotonic()
         name = storage.embeddings_write(
             features=features, movie_id=movie_id, backbone_set=key.backbone_set,
-            exact=key.backbone_set == BackboneSet.PUBLISHED,
+            exact=carries_backbones(key.backbone_set),
         )
         self.written_files.append(name)
         with transaction.atomic():
@@ -410,7 +409,7 @@ def _embed_video(video_path: str, *, key: BackboneKey, source: ModelVersion | No
     """One decoding pass with the backbones `key` names: a standard set, or the model file's own backbones."""
     import detector
 
-    if key.backbone_set == BackboneSet.PUBLISHED:
+    if carries_backbones(key.backbone_set):
         if source is None:
             raise detector.MissingWeightsError(f"No model carries the {key} backbones any more.")
         return detector.embed_video(

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import OperationalError, transaction
 
 from kissweb import errors
-from kissweb.analysis.backbones import BackboneKey, BackbonesUnknown, key_of_card, key_of_version
+from kissweb.analysis.backbones import BackboneKey, BackbonesUnknown, carries_backbones, key_of_card, key_of_version
 from kissweb.analysis.pipeline import AnalysisAlreadyActive, AnalysisRunner
 from kissweb.analysis.pipeline import analysis_run as pipeline_analysis_run
 from kissweb.analysis.rederive import RederiveRunner, scene_type_rederive
@@ -24,7 +24,6 @@ from kissweb.jobs.sweeper import run_sweep
 from kissweb.library.models import (
     Analysis,
     AnalysisKind,
-    BackboneSet,
     ModelVersion,
     ModelVersionStatus,
     Movie,
@@ -251,7 +250,7 @@ def _check_activatable(version: ModelVersion) -> None:
             code="model_not_ready",
         )
     channel_order = (version.card or {}).get("channel_order", "RGB")
-    if channel_order != "RGB" and version.backbone_set != BackboneSet.PUBLISHED:
+    if channel_order != "RGB" and not carries_backbones(version.backbone_set):
         # Standard-set embeddings are RGB; a head trained on other input would score them wrongly without any sign.
         raise errors.Unprocessable(
             f"Model '{version.name}' expects {channel_order} frames but names the {version.backbone_set} "

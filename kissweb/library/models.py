@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import CheckConstraint, F, Q, UniqueConstraint
 
 from kissweb.jobs.models import ACTIVE_RUN_STATUSES, Run, RunStatus
-from kissweb.library.digests import standard_digest
+from kissweb.library.digests import SET_NAMES, STANDARD_SETS, standard_digest
 
 
 class MovieStatus(models.TextChoices):
@@ -98,10 +98,8 @@ class SceneType(models.Model):
         return self.slug
 
 
-class BackboneSet(models.TextChoices):
-    PAPER = "paper"
-    OFFLINE = "offline"
-    PUBLISHED = "published"  # the published model's own fine-tuned backbones, carried in its model file
+# the detector's registry of backbone sets (detector.backbones), e.g. BackboneSet.PAPER == "paper"
+BackboneSet = models.TextChoices("BackboneSet", [(name.upper(), name) for name in SET_NAMES])
 
 
 DIGEST_REGEX = r"^[0-9a-f]{64}$"
@@ -153,9 +151,9 @@ class ModelVersion(models.Model):
 
 
 def _standard_digest_fill(row) -> None:
-    """A paper or offline row has exactly one possible digest (the detector's checksums fix those weights): fill it
+    """A row of a standard set (paper, offline) has exactly one possible digest (the detector's checksums fix those weights): fill it
     when left blank. A published row must name its own; the constraint refuses it otherwise."""
-    if not row.backbone_digest and row.backbone_set in (BackboneSet.PAPER, BackboneSet.OFFLINE):
+    if not row.backbone_digest and row.backbone_set in STANDARD_SETS:
         row.backbone_digest = standard_digest(row.backbone_set)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from detector.backbones import load_backbones
-from detector.constants import BACKBONE_DIMS, EFFICIENTNET_LITE_MEAN, IMAGENET_MEAN
+from detector.backbones import BACKBONE_DIMS, EFFICIENTNET_LITE0
+from detector.constants import EFFICIENTNET_LITE_MEAN, IMAGENET_MEAN
+from detector.networks import load_backbones
 from detector.errors import MissingWeightsError
 from detector.vggish import VGGish
 
@@ -55,15 +56,15 @@ def test_random_weights_are_seeded():
 
 
 def test_offline_set_loads_the_shipped_pretrained_weights():
-    from detector.backbones import _efficientnet_lite0
-    from detector.weights import efficientnet_lite0_path
+    from detector.networks import _efficientnet_lite0
+    from detector.weights import package_weight_path
 
     pretrained = load_backbones("offline", "cpu", False)
     random = load_backbones("offline", "cpu", True)
     stem = pretrained.image_net.net._conv_stem.weight
     assert not torch.equal(stem, random.image_net.net._conv_stem.weight)
     assert pretrained.mean.flatten().tolist() == pytest.approx(EFFICIENTNET_LITE_MEAN)
-    raw = torch.load(efficientnet_lite0_path(), weights_only=True)
+    raw = torch.load(package_weight_path(EFFICIENTNET_LITE0), weights_only=True)
     assert raw["_bn0.running_var"].mean() != pytest.approx(1.0, abs=0.05)  # trained statistics, not fresh ones
     eps = _efficientnet_lite0(True).net._bn0.eps
     scale = raw["_bn0.weight"] / torch.sqrt(raw["_bn0.running_var"] + eps)
@@ -72,7 +73,7 @@ def test_offline_set_loads_the_shipped_pretrained_weights():
 
 @pytest.mark.parametrize("architecture", ["resnet18", "efficientnet_lite0"])
 def test_folding_batchnorm_keeps_the_outputs(architecture):
-    from detector.backbones import _efficientnet_lite0, _resnet18, fold_batchnorm
+    from detector.networks import _efficientnet_lite0, _resnet18, fold_batchnorm
 
     torch.manual_seed(3)
     net = (_resnet18(True) if architecture == "resnet18" else _efficientnet_lite0(True)).eval()

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detector.constants import BACKBONE_DIMS, LOG_OFFSET
+from detector.backbones import BACKBONE_DIMS
+from detector.constants import LOG_OFFSET
 from detector.embed import Embeddings, embed_video, resolve_backbone_set
 from detector.errors import DecodeError, DetectorError
 from tests.mediagen import make_colour_video, make_video

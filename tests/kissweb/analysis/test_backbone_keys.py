@@ -23,3 +23,15 @@ def test_a_published_model_file_keys_by_its_own_digest(tmp_path):
     key = key_of_card(model.card)
     assert (key.backbone_set, key.digest) == ("published", model.backbone_digest)
     assert model.backbone_digest == detector.tensors_digest(detector.load_backbone_tensors(model))
+
+
+def test_the_apps_backbone_sets_are_the_detectors_registry():
+    from detector.backbones import SETS
+    from kissweb.analysis.backbones import STANDARD_SETS, carries_backbones
+    from kissweb.library.models import BackboneSet, ModelVersion, MovieEmbedding
+
+    assert list(BackboneSet.values) == list(SETS)
+    for model in (ModelVersion, MovieEmbedding):
+        assert [value for value, _ in model._meta.get_field("backbone_set").choices] == list(SETS)
+    assert set(STANDARD_SETS) == {name for name, info in SETS.items() if info.weights is not None}
+    assert [name for name in SETS if carries_backbones(name)] == ["published"]
