@@ -2,8 +2,9 @@
 
 The rule, in one table (`RULES`): every signed-in, active person reads the whole library; a movie, its
 segments and its analyses are changed or deleted by staff or the person who uploaded it; an annotation by staff
-or its author; an export by staff or who requested it; scene types, model files, training and activation are
-staff's. Anonymous people may do nothing here (the login and health endpoints are open by their own views).
+or its author; an export by staff or who requested it; a background run is seen and cancelled by staff, who asked for
+it, or who owns what it works on (a movie's uploader, an export's requester); scene types, model files, training and
+activation are staff's. Anonymous people may do nothing here (the login and health endpoints are open by their own views).
 
 How to use it
 -------------
@@ -74,8 +75,9 @@ RULES: dict[str, dict[Action, Who]] = {
     # Model files run inside the worker: uploading, importing and activating them is staff's alone.
     "model": {READ: SIGNED_IN, CREATE: STAFF, CHANGE: STAFF, DELETE: STAFF, ACTIVATE: STAFF, EXPORT: SIGNED_IN},
     "training_run": {READ: SIGNED_IN, CREATE: STAFF, CHANGE: STAFF},
-    # Any background run (kissweb.jobs): everyone sees its progress; staff or who asked for it cancel it.
-    "run": {READ: SIGNED_IN, CHANGE: OWNER},
+    # Any background run (kissweb.jobs): staff, who asked for it, and the owner of what it works on (RUN_SUBJECTS)
+    # see and cancel it. A movie's progress is part of the movie, which everyone reads.
+    "run": {READ: OWNER, CHANGE: OWNER},
     "export": {READ: OWNER, CREATE: SIGNED_IN, CHANGE: OWNER, DELETE: OWNER},
     # Each person's own player settings (/api/me/...): there is no one else's to reach.
     "preferences": {READ: SIGNED_IN, CHANGE: SIGNED_IN},
@@ -85,8 +87,11 @@ RULES: dict[str, dict[Action, Who]] = {
 _NOUNS: dict[str, tuple[str, str]] = {
     "movie": ("movie", "uploaded"), "segment": ("movie", "uploaded"), "annotation": ("annotation", "made"),
     "analysis": ("movie", "uploaded"), "scene_type": ("scene type", ""), "model": ("model file", ""),
-    "training_run": ("training run", ""), "run": ("run", "started"), "export": ("export", "requested"), "preferences": ("preference", ""),
+    "training_run": ("training run", ""), "run": ("run", "asked for"), "export": ("export", "requested"),
+    "preferences": ("preference", ""),
 }
+# Who else owns a kind, for the refusal's sentence.
+_ALSO_OWNED_BY = {"run": "the owner of the movie or export it works on"}
 _VERBS = {
     READ: "see", CREATE: "add", CHANGE: "change", DELETE: "delete", EXPORT: "export", TRAIN: "train",
     ACTIVATE: "activate",
@@ -95,10 +100,15 @@ _VERBS = {
 
 @dataclass(frozen=True)
 class Subject:
-    """What an action is on: a kind from RULES and, for owned kinds, the owner's user id."""
+    """What an action is on: a kind from RULES and, for owned kinds, the owner's user id (and, for a run, the user id
+    of whoever owns what it works on)."""
 
     kind: str
     owner_id: int | None = None
+    subject_owner_id: int | None = None
+
+    def owned_by(self, user_id) -> bool:
+        return user_id is not None and user_id in (self.owner_id, self.subject_owner_id)
 
 
 def _owner(*path: str) -> Callable[[Any], int | None]:
@@ -124,6 +134,20 @@ _SUBJECTS: dict[str, tuple[str, Callable[[Any], int | None]]] = {
     "jobs.Run": ("run", _owner("requested_by_id")),
     "exports.Export": ("export", _owner("requested_by_id")),
 }
+# A run's subject_type -> the model its subject_id names (owned by whoever owns that row, as _SUBJECTS says).
+RUN_SUBJECTS: dict[str, str] = {"movie": "library.Movie", "export": "exports.Export"}
+
+
+def _run_subject_owner(run: Any) -> int | None:
+    """The owner of what a run works on (one query), or None (a scene type's runs, a deleted subject)."""
+    from django.apps import apps
+
+    label = RUN_SUBJECTS.get(run.subject_type)
+    if label is None:
+        return None
+    _, owner = _SUBJECTS[label]
+    row = apps.get_model(label).objects.filter(pk=run.subject_id).first()
+    return owner(row) if row is not None else None
 
 
 def subject_of(obj: Any) -> Subject:
@@ -138,7 +162,9 @@ def subject_of(obj: Any) -> Subject:
     if label not in _SUBJECTS:
         raise KeyError(f"No permission rule for {label}; add it to kissweb.permissions._SUBJECTS and RULES.")
     kind, owner = _SUBJECTS[label]
-    return Subject(kind, owner(obj) if OWNER in RULES[kind].values() else None)
+    if OWNER not in RULES[kind].values():
+        return Subject(kind)
+    return Subject(kind, owner(obj), _run_subject_owner(obj) if kind == "run" else None)
 
 
 def _signed_in(user) -> bool:
@@ -156,7 +182,7 @@ def allows(*, user, action: Action, subject: Any) -> bool:
     if who is STAFF:
         return bool(user.is_staff)
     if who is OWNER:
-        return bool(user.is_staff or (subject.owner_id is not None and subject.owner_id == user.pk))
+        return bool(user.is_staff or subject.owned_by(user.pk))
     return False
 
 
@@ -168,7 +194,8 @@ def refusal(*, action: Action, subject: Any) -> str:
     verb = _VERBS[action]
     who = RULES[subject.kind].get(action)
     if who is OWNER:
-        return f"Only the person who {owner_did} this {noun}, or staff, can {verb} it."
+        also = f", {_ALSO_OWNED_BY[subject.kind]}" if subject.kind in _ALSO_OWNED_BY else ""
+        return f"Only the person who {owner_did} this {noun}{also}, or staff, can {verb} it."
     if who is STAFF:
         return f"Only staff can {verb} {noun}s."
     if who is SIGNED_IN:

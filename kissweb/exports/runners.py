@@ -17,10 +17,6 @@ class ExportRunner(Runner):
     max_attempts = 2
     give_up_hint = "Try the export again; if it keeps failing, the details are in the worker's log."
 
-    @classmethod
-    def may_cancel(cls, *, run, user) -> bool:
-        return Export.objects.filter(pk=run.subject_id, requested_by_id=user.pk).exists()
-
     def subject_exists(self) -> bool:
         return Export.objects.filter(pk=self.run.subject_id).exists()
 

@@ -34,10 +34,6 @@ class UrlDownloadRunner(Runner):
         if not movie.exists():
             raise SubjectGone(f"movie {subject_id} was deleted")
 
-    @classmethod
-    def may_cancel(cls, *, run, user) -> bool:
-        return Movie.objects.filter(pk=run.subject_id, uploaded_by_id=user.pk).exists()
-
     def subject_exists(self) -> bool:
         return Movie.objects.filter(pk=self.run.subject_id).exists()
 

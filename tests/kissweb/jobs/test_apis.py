@@ -74,6 +74,32 @@ def test_who_asked_for_a_run_or_staff_may_cancel_it_and_others_may_not(api_clien
     assert response.json()["cancel_requested"] is True and response.json()["status"] == "running"
 
 
+def test_a_run_is_seen_by_staff_who_asked_for_it_and_the_owner_of_its_movie_only(
+        api_client, other_client, staff_client, anon_client, make_movie, user, staff_user, kissing):
+    """GET /api/runs/{id} showed any run (its kind, stage, error) to any signed-in person."""
+    asked = analysis_create(movie=make_movie(), status="running", run_fields={"requested_by": user})
+    rescore = analysis_create(movie=make_movie(), status="queued", kind="rescore",
+                              run_fields={"requested_by": staff_user})  # staff re-scores alice's movie
+    training = training_create(scene_type=kissing, status="running", run_fields={"requested_by": staff_user})
+    for run_id in (asked.run_id, rescore.run_id):
+        assert api_client.get(f"/api/runs/{run_id}/").status_code == 200
+        assert staff_client.get(f"/api/runs/{run_id}/").status_code == 200
+        refused = other_client.get(f"/api/runs/{run_id}/")
+        assert refused.status_code == 403 and "or staff, can see it" in refused.json()["detail"]
+    assert staff_client.get(f"/api/runs/{training.run_id}/").status_code == 200
+    assert api_client.get(f"/api/runs/{training.run_id}/").status_code == 403
+    assert anon_client.get(f"/api/runs/{asked.run_id}/").status_code in (401, 403)
+
+
+def test_the_uploader_may_cancel_a_re_score_of_their_movie_that_staff_started(
+        api_client, other_client, make_movie, staff_user):
+    rescore = analysis_create(movie=make_movie(), status="queued", kind="rescore",
+                              run_fields={"requested_by": staff_user})
+    assert other_client.post(f"/api/runs/{rescore.run_id}/cancel/").status_code == 403
+    cancelled = api_client.post(f"/api/runs/{rescore.run_id}/cancel/")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+
+
 def test_a_second_analysis_request_answers_409_with_the_run_in_progress(api_client, make_movie):
     movie = make_movie()
     first = api_client.post(f"/api/movies/{movie.pk}/analyze/")
