@@ -69,6 +69,9 @@ class AnalysisRunner(Runner):
     title = "Analysis"
     max_attempts = conf.MAX_ATTEMPTS
     give_up_hint = "Check the worker's log, then press Analyse to try again."
+    # A failure leaves a movie analysed before `ready` with its scenes of before, the reason shown beside them as a
+    # warning (Movie.error), instead of marking it failed.
+    failure_keeps_scenes = False
 
     def __init__(self, run):
         super().__init__(run)
@@ -109,9 +112,9 @@ class AnalysisRunner(Runner):
 
     @classmethod
     def mirror(cls, *, run_id: int, subject_id: int, status: str, fields: dict) -> None:  # noqa: ARG003
-        if status == RunStatus.CANCELLED:
+        if status == RunStatus.CANCELLED or (status == RunStatus.FAILED and cls.failure_keeps_scenes):
             done_before = Analysis.objects.filter(movie_id=subject_id, run__status=RunStatus.SUCCEEDED).exists()
-            movie_status = MovieStatus.READY if done_before else MovieStatus.UPLOADED
+            movie_status = MovieStatus.READY if done_before else _MOVIE_STATUS.get(status, MovieStatus.UPLOADED)
         else:
             movie_status = _MOVIE_STATUS[status]
         updates = {"status": movie_status, **{k: v for k, v in fields.items() if k in ("progress", "eta_s", "error")}}
@@ -390,6 +393,7 @@ class RescoreRunner(AnalysisRunner):
 
     kind = AnalysisKind.RESCORE
     title = "Re-scoring"
+    failure_keeps_scenes = True  # nothing was replaced: the scenes of the last analysis still stand
 
     def _to_embed(self, needed: list[BackboneKey], why: dict, features: dict) -> tuple[list[BackboneKey], object]:
         started = time.monotonic()

@@ -116,7 +116,10 @@ class MovieOutputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=MovieStatus.choices)
     progress = serializers.FloatField()
     eta_s = serializers.FloatField(allow_null=True)
-    error = serializers.CharField()
+    error = serializers.CharField(
+        help_text="Why the last run failed. With status `failed` the movie has no usable analysis; with status `ready` "
+        "a re-scoring failed and the scenes shown are those of the analysis before it (a warning)."
+    )
     audio_warning = serializers.CharField(
         help_text="Non-empty when the film's audio track could not be decoded and the analysis used silence instead."
     )

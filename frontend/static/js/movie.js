@@ -43,12 +43,15 @@ function renderHead() {
     box.replaceChildren(el("div", { class: "alert error", role: "alert" },
       el("strong", {}, m.duration_s === null ? "The download failed. " : "The analysis failed. "), m.error || "No reason was given.",
       m.can_edit ? " Use “Analyse again” to retry." : ""));
-  } else if (m.audio_warning) {
-    box.replaceChildren(el("div", { class: "alert warn", role: "status", dataset: { testid: "audio-warning" } },
-      el("strong", {}, "Analysed without sound. "), m.audio_warning,
-      " The scenes were found from the picture alone there, so they may be less accurate."));
   } else {
-    box.replaceChildren();
+    // a ready movie whose re-scoring failed keeps the scenes of before; the reason shows as a warning
+    box.replaceChildren(...[
+      m.status === "ready" && m.error ? el("div", { class: "alert warn", role: "status", dataset: { testid: "rescore-warning" } },
+        el("strong", {}, "Re-scoring failed. "), m.error, " The scenes shown are those of the analysis before it.") : null,
+      m.audio_warning ? el("div", { class: "alert warn", role: "status", dataset: { testid: "audio-warning" } },
+        el("strong", {}, "Analysed without sound. "), m.audio_warning,
+        " The scenes were found from the picture alone there, so they may be less accurate.") : null,
+    ].filter(Boolean));
   }
 }
 

@@ -448,14 +448,19 @@ def test_a_confirmed_scene_keeps_its_review_after_a_settings_save_and_after_anal
     assert Annotation.objects.get(pk=rejected.pk).segment is None  # kept as the person's label of that span
 
 
-def test_a_rescore_whose_model_cannot_be_read_fails_visibly(make_movie, embedder, active_model, kissing, model_file):
-    """Fault 5: it used to "succeed", skip the scene type and leave the previous model's segments as if current."""
+def test_a_rescore_whose_model_cannot_be_read_fails_visibly(make_movie, embedder, active_model, kissing, model_file,
+                                                            api_client):
+    """Fault 5: it used to "succeed", skip the scene type and leave the previous model's segments as if current.
+    The failed re-score then marked the movie failed although its scenes of before still stood: it stays ready, with
+    those scenes, and the reason is shown as a warning."""
     from kissweb.analysis.services import model_version_activate, model_version_create
 
     active_model()
     embedder.positive = set(range(10, 22))
     movie = make_movie()
     _run(movie)
+    scenes_before = _detected(movie)
+    assert scenes_before
     newer = model_version_create(scene_type=kissing, file=model_file(), name="newer")
     Path(newer.weights.path).write_bytes(b"\x80 not a model any more")  # damaged on disk after it was registered
     plan = model_version_activate(model_version=newer)
@@ -467,4 +472,12 @@ def test_a_rescore_whose_model_cannot_be_read_fails_visibly(make_movie, embedder
     movie.refresh_from_db()
     assert rescore.status == AnalysisStatus.FAILED and rescore.attempts == 1
     assert "'newer'" in rescore.error and "cannot be read" in rescore.error and newer.weights.path not in rescore.error
-    assert movie.status == MovieStatus.FAILED and movie.error == rescore.error
+    assert movie.status == MovieStatus.READY and movie.error == rescore.error
+    assert _detected(movie) == scenes_before
+    shown = api_client.get(f"/api/movies/{movie.pk}/").json()
+    assert shown["status"] == "ready" and "'newer'" in shown["error"] and shown["run"] is None
+
+    Path(newer.weights.path).write_bytes(model_file().read_bytes())  # mended: the next analysis that succeeds
+    assert _run(movie)[0] == "succeeded"                               # clears the warning
+    movie.refresh_from_db()
+    assert movie.status == MovieStatus.READY and movie.error == ""
