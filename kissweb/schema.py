@@ -1,7 +1,8 @@
 """The OpenAPI schema's view of the API: drf-spectacular, plus what every endpoint can answer.
 
 `AutoSchema` documents the error responses each operation can give, in the one error shape (kissweb.errors):
-401/403 unless the view is open to all, 404 for a path with an id or a paginated list (a page past the last),
+401 (no or bad credentials, with `WWW-Authenticate: Token`) and 403 (signed in, not allowed) unless the view is
+open to all, 404 for a path with an id or a paginated list (a page past the last),
 400 for anything that takes input (a body or query parameters), 413 for a body (past 10 MB of JSON or the upload
 limit), 411 for an upload (chunked, without Content-Length). A view documents what is particular to it (409, 415, 422, 429, ...) with `extend_schema`.
 tests/kissweb/test_openapi_responses.py checks real responses against the schema.
@@ -17,6 +18,14 @@ from rest_framework.permissions import AllowAny
 from kissweb.errors import ErrorSerializer
 
 
+# A request without (valid) credentials is 401 with this challenge; a signed-in person who may not is 403.
+UNAUTHENTICATED_CHALLENGE = {
+    "description": "Send `Authorization: Token <token>` (POST /api/auth/token/ gives one) or sign in.",
+    "required": True,
+    "schema": {"type": "string", "const": "Token"},
+}
+
+
 class AutoSchema(openapi.AutoSchema):
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
@@ -25,6 +34,8 @@ class AutoSchema(openapi.AutoSchema):
         responses = operation["responses"]
         for code in self._implied_error_statuses(operation):
             responses.setdefault(str(code), self._get_response_for_code(ErrorSerializer, str(code)))
+        if "401" in responses:
+            responses["401"].setdefault("headers", {})["WWW-Authenticate"] = UNAUTHENTICATED_CHALLENGE
         return operation
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):

@@ -65,6 +65,10 @@ def assert_matches_schema(response, method: str, path: str) -> None:
     responses = operation["responses"]
     where = f"{method.upper()} {template} -> {status}"
     assert status in responses, f"{where} is not documented (documented: {sorted(responses)})"
+    for name, header in responses[status].get("headers", {}).items():
+        if header.get("required"):
+            assert response.has_header(name), f"{where}: the documented header {name} is missing"
+            jsonschema.validate(response[name], header.get("schema", {}))
     documented = responses[status].get("content", {})
     body = getattr(response, "content", b"") if not getattr(response, "streaming", False) else None
     if method.lower() == "head":

@@ -37,8 +37,13 @@ def ids(user, make_movie, kissing):
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
 def test_anonymous_is_refused_with_json(anon_client, ids, method, path):
     response = getattr(anon_client, method)(path.format(**ids), HTTP_ACCEPT="application/json")
-    assert response.status_code in (401, 403)
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
     assert response.json()["detail"]
+
+
+def test_a_signed_in_person_who_may_not_gets_403_without_a_challenge(api_client):
+    response = api_client.post("/api/scene-types/", {"slug": "fight", "name": "Fight"}, format="json")
+    assert response.status_code == 403 and not response.has_header("WWW-Authenticate")
 
 
 @pytest.mark.parametrize(("method", "path"), [e for e in ENDPOINTS if "{" in e[1]])
