@@ -90,26 +90,44 @@ WORKER_RESTART_DELAYS_S = (1, 5, 15, 60)  # waits before restarting a worker tha
 WORKER_HEALTHY_AFTER_S = 60  # a worker that ran this long before dying is restarted at once
 
 
-def _worker_start(python: str) -> subprocess.Popen:
-    return _start([python, "manage.py", "qcluster"])
+def _worker_start(python: str, queue: str) -> subprocess.Popen:
+    return subprocess.Popen([python, "manage.py", "qcluster"], cwd=REPO, start_new_session=True,
+                            env={**os.environ, "KISSWEB_WORKER_QUEUE": queue})
 
 
-def _worker_restart(worker: subprocess.Popen, *, python: str, started_at: float, quick_deaths: int) -> tuple:
-    """Start a new qcluster after the old one died (its pool workers, orphaned in its process group, go too)."""
-    try:
-        os.killpg(worker.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    quick_deaths = quick_deaths + 1 if time.monotonic() - started_at < WORKER_HEALTHY_AFTER_S else 0
-    delay = WORKER_RESTART_DELAYS_S[min(quick_deaths, len(WORKER_RESTART_DELAYS_S)) - 1] if quick_deaths else 0
-    print(
-        f"kiss: the task worker (qcluster, pid {worker.pid}) exited with code {worker.returncode}; the web server "
-        f"stays up, and a new worker starts{f' in {delay} s' if delay else ' now'}. Runs it was working on are "
-        "queued again once their heartbeat is stale.",
-        file=sys.stderr, flush=True,
-    )
-    time.sleep(delay)
-    return _worker_start(python), time.monotonic(), quick_deaths
+class Worker:
+    """The qcluster of one queue, restarted when it dies (after a pause when it keeps dying right after its start)."""
+
+    def __init__(self, python: str, queue: str):
+        self.python, self.queue = python, queue
+        self.proc, self.started_at, self.quick_deaths = _worker_start(python, queue), time.monotonic(), 0
+
+    def restart_if_dead(self) -> None:
+        worker = self.proc
+        if worker.poll() is None:
+            return
+        try:  # its pool workers, orphaned in its process group, go too
+            os.killpg(worker.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        healthy = time.monotonic() - self.started_at >= WORKER_HEALTHY_AFTER_S
+        self.quick_deaths = 0 if healthy else self.quick_deaths + 1
+        delays = WORKER_RESTART_DELAYS_S
+        delay = delays[min(self.quick_deaths, len(delays)) - 1] if self.quick_deaths else 0
+        print(
+            f"kiss: the task worker of the {self.queue} queue (qcluster, pid {worker.pid}) exited with code "
+            f"{worker.returncode}; the web server stays up, and a new worker starts{f' in {delay} s' if delay else ' now'}. "
+            "Runs it was working on are queued again once their heartbeat is stale.",
+            file=sys.stderr, flush=True,
+        )
+        time.sleep(delay)
+        self.proc, self.started_at = _worker_start(self.python, self.queue), time.monotonic()
+
+
+def _queue_names() -> list[str]:
+    from kissweb.jobs.queues import queue_names
+
+    return queue_names()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -124,9 +142,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "--worker-class", "gthread", "--workers", str(args.web_workers), "--threads", "8",
         "--timeout", "3600", "--graceful-timeout", "10", "--access-logfile", "-",
     ])
-    worker, worker_started, quick_deaths = _worker_start(python), time.monotonic(), 0
+    # One worker per queue (analyses, downloads, the sweeper), so that no kind of work waits behind another.
+    workers = [Worker(python, queue) for queue in _queue_names()]
     url = f"http://{'localhost' if args.host in ('127.0.0.1', '0.0.0.0') else args.host}:{args.port}/"
-    print(f"\nKissweb is running at {url}  (Ctrl-C stops the web server and the worker)", flush=True)
+    print(f"\nKissweb is running at {url}  (Ctrl-C stops the web server and the workers)", flush=True)
     if new_password:
         print(f"Created user 'admin' with password: {new_password}  (shown once; change it after logging in)",
               flush=True)
@@ -141,26 +160,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     try:
         while not stopping and web.poll() is None:
-            if worker.poll() is not None and not stopping:
-                # A dead worker must not take the site down: restart it, and say so.
-                worker, worker_started, quick_deaths = _worker_restart(
-                    worker, python=python, started_at=worker_started, quick_deaths=quick_deaths
-                )
+            for worker in workers:
+                if not stopping:  # a dead worker must not take the site down: restart it, and say so
+                    worker.restart_if_dead()
             time.sleep(0.5)
     finally:
         web_died = web.poll() is not None
-        _stop_all([web, worker])
+        _stop_all([web, *(worker.proc for worker in workers)])
     if web_died and not stopping:
-        print(f"kiss: the web server exited with code {web.returncode}; stopped the worker.", file=sys.stderr)
+        print(f"kiss: the web server exited with code {web.returncode}; stopped the workers.", file=sys.stderr)
         return 1
     print("kiss: stopped.", file=sys.stderr)
     return 0
 
 
-def cmd_worker(args: argparse.Namespace) -> int:  # noqa: ARG001
+def cmd_worker(args: argparse.Namespace) -> int:
     export_database_url()
     export_secret_key()
-    return subprocess.call([sys.executable, "manage.py", "qcluster"], cwd=REPO)
+    return subprocess.call([sys.executable, "manage.py", "qcluster"], cwd=REPO,
+                           env={**os.environ, "KISSWEB_WORKER_QUEUE": args.queue})
 
 
 def cmd_manage(args: argparse.Namespace) -> int:
@@ -189,12 +207,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kiss")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the web app and a task worker")
+    serve = sub.add_parser("serve", help="run the web app and a task worker per queue")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     serve.add_argument("--host", default=os.environ.get("KISSWEB_HOST", "127.0.0.1"))
     serve.add_argument("--web-workers", type=int, default=2)
     serve.set_defaults(func=cmd_serve)
-    sub.add_parser("worker", help="run a task worker only").set_defaults(func=cmd_worker)
+    worker = sub.add_parser("worker", help="run a task worker only (of one queue)")
+    worker.add_argument("--queue", default=os.environ.get("KISSWEB_WORKER_QUEUE") or "work",
+                        help="the queue it serves: work (default), downloads or housekeeping (the sweeper)")
+    worker.set_defaults(func=cmd_worker)
     for name, func in (("manage", cmd_manage), ("test", cmd_test)):
         p = sub.add_parser(name)
         p.add_argument("rest", nargs=argparse.REMAINDER)

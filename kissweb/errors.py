@@ -35,6 +35,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -131,11 +132,34 @@ def _path_pattern() -> re.Pattern:
     return re.compile(rf"(?<![\w./])(?:{alternatives})(?:/{_PATH_CHARS}*)*")
 
 
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+
+
+def url_for_people(url: str) -> str:
+    """url as others may read it: without a user name or password, query string or fragment, which is where links
+    carry their secrets (`?access_token=...`); "?…" says that a query was there."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: nothing of it is safe to show
+        return url.split("://", 1)[0] + "://…"
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) + ("?…" if parts.query else "")
+
+
+def without_secrets(text: str) -> str:
+    """`text` with every URL in it as `url_for_people` shows it."""
+    if not text or "://" not in text:
+        return text
+    return _URL.sub(lambda match: url_for_people(match.group(0)), text)
+
+
 def without_paths(text: str, *, movie_title: str | Callable[[], str] | None = None) -> str:
     """`text` for people, with every absolute server path taken out: a movie's video file becomes the movie's
     title (when given; a callable is asked only when there is a path), any other path "a file on the server".
     The path itself belongs in the server log, written where the error is made (`exception_handler` logs what it
-    removes from API errors)."""
+    removes from API errors). URLs lose their query strings and user info on the way (`without_secrets`): what
+    one person added from a link is read by everyone."""
+    text = without_secrets(text)
     if not text or "/" not in text:
         return text
     movies = str(Path(settings.MEDIA_ROOT) / "movies") + "/"

@@ -1,4 +1,4 @@
-"""A local HTTP server on 127.0.0.1 for the add-from-URL tests: it serves a generated film and the ways a server can
+"""A local HTTP server on 127.0.0.1 (or another loopback address, e.g. a trap on 127.0.0.2) for the add-from-URL tests: it serves a generated film and the ways a server can
 misbehave (redirects inside the network, web pages, lengths that lie). Nothing leaves the machine."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 class FilmServer:
     """`routes` maps a path to (status, headers, body bytes or a callable writing the body); `requests` counts."""
 
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1"):
         self.routes: dict[str, tuple[int, dict[str, str], object]] = {}
         self.requests: list[str] = []
         server = self
@@ -42,13 +42,16 @@ class FilmServer:
             def log_message(self, *args):  # quiet
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if not host.startswith("127."):
+            raise ValueError("test servers listen on loopback only")
+        self.host = host
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        return f"http://{self.host}:{self.httpd.server_address[1]}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -75,5 +78,19 @@ def chunked(total_bytes: int, *, piece: int = 64 * 1024):
             out.write(f"{n:x}\r\n".encode() + b"\0" * n + b"\r\n")
             sent += n
         out.write(b"0\r\n\r\n")
+
+    return write
+
+
+def drip(*, piece: bytes = b"\0" * 10, every_s: float = 0.3, for_s: float = 30.0):
+    """A body writer that sends `piece` every `every_s` seconds for `for_s` seconds (a server that drips)."""
+    import time
+
+    def write(out) -> None:
+        end = time.monotonic() + for_s
+        while time.monotonic() < end:
+            out.write(piece)
+            out.flush()
+            time.sleep(every_s)
 
     return write

@@ -49,3 +49,16 @@ def test_every_kissweb_variable_in_compose_is_read_by_the_code():
     for name in _env("web"):
         if name.startswith(("KISSWEB_", "DJANGO_")) and name != "DJANGO_SETTINGS_MODULE":
             assert f'"{name}"' in code, f"{name} is set in docker-compose.yml but nothing reads it"
+
+
+def test_every_queue_has_a_worker_service_sharing_the_app_environment():
+    from django.conf import settings
+
+    served = {}
+    for name, service in COMPOSE["services"].items():
+        if service.get("command") == ["python", "manage.py", "qcluster"]:
+            served[service["environment"].get("KISSWEB_WORKER_QUEUE", "work")] = name
+            assert {k: v for k, v in service["environment"].items() if k != "KISSWEB_WORKER_QUEUE"} == _env("web")
+            assert service["volumes"] == ["media:/data"]
+    assert set(served) == set(settings.KISSWEB_QUEUES), served
+    assert served["work"] == "worker"  # `--scale worker=N` scales the analyses

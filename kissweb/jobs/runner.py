@@ -23,6 +23,7 @@ Writing a new kind of background work:
         subject_type = "movie"           # what subject_id refers to; lock_key() is "<subject_type>:<subject_id>"
         title = "The export"             # starts the sentences in errors ("The export gave up after 3 attempts")
         max_attempts = 3
+        queue = "exports"                # optional: a queue of settings.KISSWEB_QUEUES (default "work")
 
         def subject_exists(self) -> bool:          # False: the run ends quietly (its subject was deleted)
             return Movie.objects.filter(pk=self.run.subject_id).exists()
@@ -62,6 +63,7 @@ from django.utils import timezone
 from kissweb import errors
 from kissweb.jobs import conf
 from kissweb.jobs.models import ACTIVE_RUN_STATUSES, Run, RunStatus
+from kissweb.jobs.queues import WORK, cluster_of
 from kissweb.jobs.selectors import run_progress
 
 log = logging.getLogger(__name__)
@@ -137,16 +139,18 @@ def run_enqueue(*, run_id: int, delay_s: float = 0.0) -> str:
     runner = runner_for(row["kind"])
     name = task_name(kind=row["kind"], run_id=run_id)
     timeout = runner.timeout_s(subject_id=row["subject_id"])
+    cluster = cluster_of(runner.queue)
     if delay_s >= 1:
         try:
+            # The schedule names the queue's cluster: that queue's worker hands it over when it is due.
             schedule(
-                RUN_TASK, run_id, name=f"{name} attempt {row['attempts'] + 1}", schedule_type="O",
+                RUN_TASK, run_id, name=f"{name} attempt {row['attempts'] + 1}", schedule_type="O", cluster=cluster,
                 next_run=timezone.now() + timedelta(seconds=delay_s), q_options={"task_name": name, "timeout": timeout},
             )
         except IntegrityError:  # that attempt is scheduled already (django-q2 refuses a second schedule of one name)
             pass
         return ""
-    task_id = async_task(RUN_TASK, run_id, task_name=name, timeout=timeout)
+    task_id = async_task(RUN_TASK, run_id, task_name=name, timeout=timeout, cluster=cluster)
     Run.objects.filter(pk=run_id).update(task_id=task_id or "")
     return task_id
 
@@ -177,6 +181,7 @@ class Runner:
     subject_type: ClassVar[str] = ""
     title: ClassVar[str] = "The run"
     max_attempts: ClassVar[int] = 3
+    queue: ClassVar[str] = WORK  # the queue (kissweb.jobs.queues) whose workers run this kind
     give_up_hint: ClassVar[str] = "Check the worker's log, then try again."
 
     def __init_subclass__(cls, **kwargs):

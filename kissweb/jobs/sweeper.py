@@ -1,4 +1,5 @@
-"""One sweeper for every kind of run, on every broker: a django-q2 schedule calls `run_sweep()` every minute.
+"""One sweeper for every kind of run, on every broker: a django-q2 schedule calls `run_sweep()` every minute, on the
+housekeeping queue, whose worker runs nothing else (a long run on another queue cannot delay it).
 
 - A running run whose heartbeat is older than the stale limit lost its worker (killed, out of memory, machine gone):
   it is queued again, or failed once its attempts are used up.
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from kissweb.jobs import conf
 from kissweb.jobs.models import Run, RunStatus
+from kissweb.jobs.queues import HOUSEKEEPING, cluster_of, queue_names
 from kissweb.jobs.runner import SubjectGone, run_enqueue, runner_for, runners, task_name
 
 log = logging.getLogger(__name__)
@@ -32,21 +34,23 @@ RETIRED_SCHEDULES = ("kissweb: re-queue or fail stalled analyses", "kissweb-trai
 
 
 def broker_task_names() -> set[str] | None:
-    """Names of the tasks waiting in the broker, or None when this broker cannot be listed."""
+    """Names of the tasks waiting in the broker, on every queue, or None when this broker cannot be listed."""
     from django_q.brokers import get_broker
     from django_q.brokers.orm import ORM
     from django_q.brokers.redis_broker import Redis
     from django_q.signing import SignedPackage
 
-    broker = get_broker()
-    if isinstance(broker, ORM):
-        from django_q.models import OrmQ
+    payloads = []
+    for queue in queue_names():
+        broker = get_broker(cluster_of(queue))
+        if isinstance(broker, ORM):
+            from django_q.models import OrmQ
 
-        payloads = OrmQ.objects.filter(key=broker.list_key).values_list("payload", flat=True)
-    elif isinstance(broker, Redis):
-        payloads = broker.connection.lrange(broker.list_key, 0, -1)
-    else:
-        return None
+            payloads += OrmQ.objects.filter(key=broker.list_key).values_list("payload", flat=True)
+        elif isinstance(broker, Redis):
+            payloads += broker.connection.lrange(broker.list_key, 0, -1)
+        else:
+            return None
     names = set()
     for payload in payloads:
         try:
@@ -129,7 +133,9 @@ def run_sweep() -> dict:
 
 
 def sweeper_schedule_ensure() -> None:
-    """Create or update the sweeper's django-q2 schedule (idempotent; called after every migrate)."""
+    """Create or update the sweeper's django-q2 schedule (idempotent; called after every migrate). It belongs to the
+    housekeeping queue, whose worker runs nothing else, so a six-hour analysis on the work queue cannot hold up the
+    recovery of lost runs or the expiry of exports."""
     from django_q.models import Schedule
 
     Schedule.objects.filter(name__in=RETIRED_SCHEDULES).delete()
@@ -137,6 +143,6 @@ def sweeper_schedule_ensure() -> None:
         name=SWEEPER_SCHEDULE_NAME,
         defaults={
             "func": SWEEP_TASK, "schedule_type": Schedule.MINUTES, "minutes": conf.sweep_every_minutes(),
-            "repeats": -1,
+            "repeats": -1, "cluster": cluster_of(HOUSEKEEPING),
         },
     )

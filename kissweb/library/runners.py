@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from kissweb import errors
+from kissweb.jobs import conf
 from kissweb.jobs.models import RunStatus
+from kissweb.jobs.queues import DOWNLOADS
 from kissweb.jobs.runner import Failure, Runner, SubjectGone
 from kissweb.library.models import Movie, MovieStatus
 from kissweb.library.url_import import movie_download
@@ -15,6 +19,7 @@ class UrlDownloadRunner(Runner):
     subject_type = "movie"
     title = "The download"
     max_attempts = 3
+    queue = DOWNLOADS  # a download waits on a remote server: it must never hold up an analysis
     give_up_hint = "Check that the address works in a browser, then add it again."
 
     @classmethod
@@ -33,6 +38,11 @@ class UrlDownloadRunner(Runner):
             movie.filter(status=MovieStatus.DOWNLOADING).update(status=MovieStatus.FAILED, error=reason, eta_s=None)
         if not movie.exists():
             raise SubjectGone(f"movie {subject_id} was deleted")
+
+    @classmethod
+    def timeout_s(cls, *, subject_id: int) -> int:  # noqa: ARG003
+        # The download stops itself at its deadline; the rest (probe, poster) takes minutes at most.
+        return min(conf.task_timeout_cap_s(), int(settings.KISSWEB_URL_DEADLINE_S) + 15 * 60)
 
     def subject_exists(self) -> bool:
         return Movie.objects.filter(pk=self.run.subject_id).exists()

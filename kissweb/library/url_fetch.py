@@ -7,9 +7,16 @@
 - Redirects are followed by hand (at most MAX_REDIRECTS), each new location checked the same way.
 - The size limit is enforced while the bytes arrive, whatever Content-Length says; a web page or other text is
   refused as soon as its headers or first bytes show it.
-- Sites yt-dlp knows (YouTube and many others) go through yt-dlp to find the file's address and the page's title;
-  the file itself is then fetched here, with the same checks. yt-dlp's catch-all "generic" extractor is off, so
-  yt-dlp never fetches an arbitrary page.
+- A download has an overall deadline and a minimum rate (averaged over each `timeout_s`), and reads whatever has
+  arrived, so a server that drips a few bytes at a time cannot hold a worker, and the progress callback (which may
+  raise to cancel) runs between chunks.
+- Errors people read never say how the network answered (refused, reset, closed, timed out): with an allowlisted
+  server that would turn the error text into a port scanner. The details go to the log.
+- yt-dlp reads pages of a few named sites only (SITES), each pinned to its own public hosts. yt-dlp fetches those
+  pages with its own HTTP client, which follows redirects without this module's checks; its other extractors
+  accept any host (Mediasite, Kaltura, the generic one, ...), so one of them given an allowed or public page would
+  follow that page's redirect inside the network. Everything else is a plain download here, every hop checked; the
+  file a site's page points to is fetched here too.
 
 No Django here: the caller passes the limits and the allowlist.
 """
@@ -19,9 +26,12 @@ from __future__ import annotations
 import hashlib
 import http.client
 import ipaddress
+import logging
 import re
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +49,16 @@ YTDLP_FORMAT = (
     "/best[vcodec!=none][acodec!=none][protocol^=http]"
 )
 
+# yt-dlp's extractors that may read a page, and the hosts (with their subdomains) each may be asked about.
+SITES: dict[str, tuple[str, ...]] = {
+    "Youtube": ("youtube.com", "youtu.be", "youtube-nocookie.com"),
+    "Vimeo": ("vimeo.com",),
+    "Dailymotion": ("dailymotion.com", "dai.ly"),
+    "ArchiveOrg": ("archive.org",),
+}
+
 Progress = Callable[[int, int | None], None]
+log = logging.getLogger(__name__)
 
 
 class UrlRefused(Exception):
@@ -58,6 +77,10 @@ class NotVideoContent(Exception):
 
 class DownloadFailed(Exception):
     """The server could not be reached, answered with an error, or stopped early."""
+
+
+class DownloadTooSlow(DownloadFailed):
+    """The download went past its deadline or below its minimum rate (trying again would hold a worker again)."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +156,8 @@ def check_url(url: str, *, allowed: Allowlist, resolve=socket.getaddrinfo) -> Ta
     try:
         infos = resolve(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise DownloadFailed(f"The host '{host}' could not be found ({exc}).") from None
+        log.info("add from URL: %s does not resolve: %s", host, exc)
+        raise DownloadFailed(f"The host '{host}' could not be found.") from None
     addresses = []
     for info in infos:
         try:
@@ -175,12 +199,14 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def _open(url: str, *, allowed: Allowlist, timeout_s: float, headers: dict[str, str] | None):
+def _open(url: str, *, allowed: Allowlist, timeout_s: float, headers: dict[str, str] | None, deadline: _Deadline):
     """(connection, response, final url) after following redirects, each hop checked."""
     for _ in range(MAX_REDIRECTS + 1):
         target = check_url(url, allowed=allowed)
         connection = (_PinnedHTTPS if target.scheme == "https" else _PinnedHTTP)(target, timeout_s)
         try:
+            connection.connect()
+            deadline.watch(connection.sock)
             connection.request("GET", target.path, headers={
                 "User-Agent": USER_AGENT, "Accept": "video/*, application/octet-stream;q=0.9, */*;q=0.5",
                 **(headers or {}),
@@ -188,7 +214,8 @@ def _open(url: str, *, allowed: Allowlist, timeout_s: float, headers: dict[str, 
             response = connection.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             connection.close()
-            raise DownloadFailed(f"'{target.host}' could not be reached ({exc}).") from None
+            log.info("add from URL: %s (%s port %s) failed: %r", target.host, target.address, target.port, exc)
+            raise DownloadFailed(f"'{target.host}' did not answer with a file.") from None
         if response.status in (301, 302, 303, 307, 308):
             location = response.getheader("Location")
             connection.close()
@@ -208,16 +235,62 @@ def _filename(response, url: str) -> str:
     return Path(unquote(urlsplit(url).path)).name[:500]
 
 
+class _Deadline:
+    """Shuts the connection's socket down when the deadline passes, so that a server that sends nothing, or drips
+    its headers, cannot keep the download past it."""
+
+    def __init__(self, deadline_s: float | None):
+        self.expired = False
+        self._sock = None
+        self._timer = threading.Timer(deadline_s, self._expire) if deadline_s else None
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+
+    def watch(self, sock) -> None:
+        # The socket itself: http.client hands it from the connection to the response once the headers are read.
+        self._sock = sock
+        if self.expired:
+            self._expire()
+
+    def _expire(self) -> None:
+        self.expired = True
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
 def fetch(
     url: str, *, dest: Path, limit_bytes: int, allowed: Allowlist, progress: Progress | None = None,
-    timeout_s: float = 30.0, headers: dict[str, str] | None = None,
+    timeout_s: float = 30.0, headers: dict[str, str] | None = None, deadline_s: float | None = None,
+    min_rate_bps: int = 0,
 ) -> Fetched:
-    """Download url to dest (created; removed again on any failure), hashing it and enforcing limit_bytes."""
-    connection, response, final_url = _open(url, allowed=allowed, timeout_s=timeout_s, headers=headers)
+    """Download url to dest (created; removed again on any failure), hashing it and enforcing limit_bytes.
+
+    deadline_s: the most the whole download may take; min_rate_bps: the fewest bytes per second it must average over
+    every `timeout_s` (DownloadTooSlow otherwise). `progress(received, total)` is called after every chunk read, and
+    may raise to stop the download."""
+    started = time.monotonic()
+    deadline = _Deadline(deadline_s)
     written = False
+    connection = None
     try:
+        try:
+            connection, response, final_url = _open(url, allowed=allowed, timeout_s=timeout_s, headers=headers,
+                                                    deadline=deadline)
+        except DownloadFailed:
+            if deadline.expired:
+                raise _too_late(deadline_s) from None
+            raise
         if response.status != 200:
-            raise DownloadFailed(f"The server answered {response.status} {response.reason} for this address.")
+            raise DownloadFailed(f"The server answered with status {response.status} for this address.")
         content_type = (response.getheader("Content-Type") or "").split(";", 1)[0].strip().lower()
         if content_type.startswith(TEXT_TYPES):
             raise NotVideoContent(f"The address gives a web page or text ({content_type}), not a video file.")
@@ -226,14 +299,20 @@ def fetch(
         if total is not None and total > limit_bytes:
             raise DownloadTooLarge(limit_bytes=limit_bytes)
         hasher, received = hashlib.sha256(), 0
+        window_start, window_bytes = started, 0
         dest.parent.mkdir(parents=True, exist_ok=True)
         written = True
         with dest.open("xb") as out:
             while True:
                 try:
-                    chunk = response.read(CHUNK_BYTES)
+                    chunk = response.read1(CHUNK_BYTES)  # what has arrived: a drip still comes back to this loop
                 except (OSError, http.client.HTTPException) as exc:
-                    raise DownloadFailed(f"The download broke off after {received} bytes ({exc}).") from None
+                    if deadline.expired:
+                        raise _too_late(deadline_s) from None
+                    log.info("add from URL: the transfer from %s broke off after %s bytes: %r", url, received, exc)
+                    raise DownloadFailed(f"The download broke off after {received} bytes.") from None
+                if deadline.expired:
+                    raise _too_late(deadline_s)
                 if not chunk:
                     break
                 if received == 0 and chunk.lstrip()[:16].lower().startswith(HTML_STARTS):
@@ -243,6 +322,15 @@ def fetch(
                     raise DownloadTooLarge(limit_bytes=limit_bytes)
                 hasher.update(chunk)
                 out.write(chunk)
+                now = time.monotonic()
+                window_bytes += len(chunk)
+                if now - window_start >= timeout_s:
+                    if min_rate_bps and window_bytes < min_rate_bps * (now - window_start):
+                        raise DownloadTooSlow(
+                            f"The server sent {window_bytes / (now - window_start):,.0f} bytes per second, below the "
+                            f"minimum of {min_rate_bps:,} (KISSWEB_URL_MIN_RATE_BPS); the download was stopped."
+                        )
+                    window_start, window_bytes = now, 0
                 if progress is not None:
                     progress(received, total)
         if total is not None and received != total:
@@ -255,33 +343,65 @@ def fetch(
             dest.unlink(missing_ok=True)
         raise
     finally:
-        connection.close()
+        deadline.cancel()
+        if connection is not None:
+            connection.close()
+
+
+def _too_late(deadline_s: float | None) -> DownloadTooSlow:
+    return DownloadTooSlow(
+        f"The download took longer than its limit of {deadline_s:,.0f} s (KISSWEB_URL_DEADLINE_S) and was stopped."
+    )
 
 
 # --- sites yt-dlp knows ------------------------------------------------------------------------------------------
 
 
-def known_site(url: str) -> str | None:
-    """The name of the yt-dlp extractor for this URL's site, or None when only a plain download applies."""
-    from yt_dlp.extractor import gen_extractor_classes
+def _site_host(host: str, domains: tuple[str, ...]) -> bool:
+    return any(host == domain or host.endswith(f".{domain}") for domain in domains)
 
-    for extractor in gen_extractor_classes():
-        if extractor.ie_key() != "Generic" and extractor.suitable(url):
-            return extractor.ie_key()
+
+def known_site(url: str) -> str | None:
+    """The yt-dlp extractor (a key of SITES) for this page, or None when only a plain download applies: the host must
+    be one of that site's own and the extractor must take the URL."""
+    from yt_dlp.extractor import get_info_extractor
+
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().rstrip(".")
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    for key, domains in SITES.items():
+        if _site_host(host, domains) and get_info_extractor(key).suitable(url):
+            return key
     return None
 
 
-def site_media(url: str, *, allowed: Allowlist, timeout_s: float = 30.0) -> SiteMedia:
-    """Ask yt-dlp for the file behind a page of a site it knows (one file with picture and sound).
+def _site_error_message(exc: Exception) -> str:
+    """What yt-dlp said, when the site said it (a removed or private video); nothing about the network."""
+    from yt_dlp.utils import ExtractorError
 
-    Untested here: the development machines cannot reach YouTube or any other site.
+    cause = (getattr(exc, "exc_info", None) or (None, None))[1]
+    if isinstance(cause, ExtractorError) and cause.expected and cause.cause is None:
+        return f": {cause.orig_msg}"[:300]
+    return ""
+
+
+def site_media(url: str, *, allowed: Allowlist, timeout_s: float = 30.0) -> SiteMedia:
+    """Ask yt-dlp for the file behind a page of a site in SITES (one file with picture and sound).
+
+    Untested against the real sites here: the development machines cannot reach YouTube or any other site.
     """
     import yt_dlp
 
+    key = known_site(url)
+    if key is None:
+        raise UrlRefused("Kissweb reads pages of only a few named sites; this address is not one of them.")
     check_url(url, allowed=allowed)
     options = {
         "quiet": True, "no_warnings": True, "skip_download": True, "noplaylist": True,
-        "allowed_extractors": ["default", "-generic"], "format": YTDLP_FORMAT, "socket_timeout": timeout_s,
+        # This site's extractor alone: a page that points at another extractor's URL ends here, unread.
+        "allowed_extractors": [re.escape(yt_dlp.extractor.get_info_extractor(key).IE_NAME.lower())],
+        "format": YTDLP_FORMAT, "socket_timeout": timeout_s,
     }
     try:
         with yt_dlp.YoutubeDL(options) as ydl:
@@ -293,7 +413,8 @@ def site_media(url: str, *, allowed: Allowlist, timeout_s: float = 30.0) -> Site
                 "This site offers the video only in pieces (HLS/DASH streams) or without sound, which Kissweb does "
                 "not download; download it yourself and upload the file."
             ) from None
-        raise DownloadFailed(f"yt-dlp could not read this page: {message}") from None
+        log.info("add from URL: yt-dlp could not read %s: %s", url, message)
+        raise DownloadFailed(f"The site's page could not be read{_site_error_message(exc)}.") from None
     if info.get("_type") == "playlist" or not info.get("url"):
         raise NotVideoContent("This address is a list of videos, not one video; add them one at a time.")
     return SiteMedia(

@@ -63,17 +63,21 @@ def movie_request_from_url(*, url: str, title: str | None = None, user) -> Movie
 
 
 def _refusal(exc: Exception, *, url: str) -> errors.DomainError | None:
-    """The sentence an upload would give for the same problem (None: not a refusal)."""
+    """The sentence an upload would give for the same problem (None: not a refusal). The address appears without
+    its query string or user info: everyone who can see the movie reads its error."""
+    shown = errors.url_for_people(url)
     if isinstance(exc, url_fetch.DownloadTooLarge):
         return UploadTooLarge(limit_bytes=exc.limit_bytes)
     if isinstance(exc, url_fetch.NotVideoContent):
         from kissweb.library.services import NotAVideo
 
-        return NotAVideo(f"'{url}' is not a video this server can use: {exc}")
+        return NotAVideo(f"'{shown}' is not a video this server can use: {exc}")
     if isinstance(exc, url_fetch.UrlRefused):
         return errors.Invalid(str(exc), code="url_refused")
+    if isinstance(exc, url_fetch.DownloadTooSlow):
+        return errors.Unprocessable(f"'{shown}' could not be downloaded: {exc}", code="download_too_slow")
     if isinstance(exc, url_fetch.DownloadFailed):
-        return errors.Unprocessable(f"'{url}' could not be downloaded: {exc}", code="download_failed")
+        return errors.Unprocessable(f"'{shown}' could not be downloaded: {exc}", code="download_failed")
     return None
 
 
@@ -104,8 +108,12 @@ def movie_download(*, movie_id: int, report: Report) -> Movie:
             media = url_fetch.site_media(url, allowed=allowlist(), timeout_s=settings.KISSWEB_URL_TIMEOUT_S)
             page_title, fetch_url, headers = media.title, media.media_url, media.headers
         report(progress=0.0, stage="downloading", force=True)
-        fetched = url_fetch.fetch(fetch_url, dest=dest, limit_bytes=limit, allowed=allowlist(), progress=on_bytes,
-                                  timeout_s=settings.KISSWEB_URL_TIMEOUT_S, headers=headers)
+        fetched = url_fetch.fetch(
+            fetch_url, dest=dest, limit_bytes=limit, allowed=allowlist(), progress=on_bytes,
+            timeout_s=settings.KISSWEB_URL_TIMEOUT_S, headers=headers,
+            deadline_s=max(1.0, settings.KISSWEB_URL_DEADLINE_S - (time.monotonic() - started)),
+            min_rate_bps=settings.KISSWEB_URL_MIN_RATE_BPS,
+        )
     except Exception as exc:
         dest.unlink(missing_ok=True)
         refusal = _refusal(exc, url=url)

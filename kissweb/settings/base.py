@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from kissweb.settings.env import env_bool, env_int, env_list, env_str
 from kissweb.settings.secret import secret_key
@@ -103,8 +104,6 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured("Kissweb runs on PostgreSQL only; DATABASE_URL must start with postgres://.")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -154,6 +153,9 @@ KISSWEB_MAX_ANNOTATIONS_PER_MOVIE = env_int("KISSWEB_MAX_ANNOTATIONS_PER_MOVIE",
 # Add from URL: hosts or CIDRs inside the network that may be fetched from (private addresses are refused otherwise).
 KISSWEB_URL_ALLOWED_HOSTS = env_list("KISSWEB_URL_ALLOWED_HOSTS", [])
 KISSWEB_URL_TIMEOUT_S = env_int("KISSWEB_URL_TIMEOUT_S", 30)
+# A download ends at this deadline, or when it averages fewer bytes per second over any KISSWEB_URL_TIMEOUT_S.
+KISSWEB_URL_DEADLINE_S = env_int("KISSWEB_URL_DEADLINE_S", 3 * 3600)
+KISSWEB_URL_MIN_RATE_BPS = env_int("KISSWEB_URL_MIN_RATE_BPS", 64 * 1024)
 # Exports: how long a finished export is kept, and the limits of a supercut made from a scene search.
 KISSWEB_EXPORT_TTL_S = env_int("KISSWEB_EXPORT_TTL_S", 24 * 3600)
 KISSWEB_EXPORT_MAX_SCENES = env_int("KISSWEB_EXPORT_MAX_SCENES", 50)
@@ -201,10 +203,31 @@ SPECTACULAR_SETTINGS = {
 
 # django-q2: the ORM broker on one machine, Redis when REDIS_URL is set.
 REDIS_URL = env_str("REDIS_URL", "") or None
+# One django-q2 queue per kind of work, each with its own worker processes, so that one kind never waits behind
+# another: a Runner names its queue (kissweb.jobs.runner.Runner.queue). "work" is the default queue (analyses,
+# training, ...); "downloads" holds add-from-URL downloads; "housekeeping" only the sweeper (lost runs, expiry).
+# A worker serves one queue: `KISSWEB_WORKER_QUEUE=downloads python manage.py qcluster` (unset: "work").
+# "nice": the worker's CPU niceness (higher yields the CPU to the other queues' workers on the same machine).
+KISSWEB_QUEUE_NAME = env_str("KISSWEB_QUEUE_NAME", "kissweb")
+KISSWEB_QUEUES: dict[str, dict] = {
+    "work": {"workers": env_int("KISSWEB_WORKERS", 1), "nice": 0},
+    "downloads": {"workers": env_int("KISSWEB_DOWNLOAD_WORKERS", 1), "nice": 0},
+    "housekeeping": {"workers": 1, "nice": 0},
+}
+KISSWEB_WORKER_QUEUE = env_str("KISSWEB_WORKER_QUEUE", "work")
+if KISSWEB_WORKER_QUEUE not in KISSWEB_QUEUES:
+    raise ImproperlyConfigured(
+        f"KISSWEB_WORKER_QUEUE={KISSWEB_WORKER_QUEUE!r} is not a queue; choose one of {', '.join(KISSWEB_QUEUES)}."
+    )
+
 Q_CLUSTER: dict = {
-    # The queue's name (Redis keys, ORM queue rows): workers on one broker with the same name share the work.
-    "name": env_str("KISSWEB_QUEUE_NAME", "kissweb"),
-    "workers": env_int("KISSWEB_WORKERS", 1),
+    # The queue's name (Redis keys, ORM queue rows): workers on one broker with the same name share the work. It is
+    # also the key tasks are signed with, the same for every queue.
+    "name": KISSWEB_QUEUE_NAME,
+    # The queue this process's worker serves (django-q2 reads tasks from the list of this name).
+    # (the naming rule is kissweb.jobs.queues.cluster_of's).
+    "cluster_name": KISSWEB_QUEUE_NAME if KISSWEB_WORKER_QUEUE == "work" else f"{KISSWEB_QUEUE_NAME}-{KISSWEB_WORKER_QUEUE}",
+    "workers": KISSWEB_QUEUES[KISSWEB_WORKER_QUEUE]["workers"],
     "recycle": 50,
     "timeout": env_int("KISSWEB_TASK_TIMEOUT_S", 6 * 3600),
     "retry": env_int("KISSWEB_TASK_RETRY_S", 6 * 3600 + 600),

@@ -108,8 +108,15 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(fresh_database, tmp_path):
         status, token = _get_json(f"{base}/api/auth/token/", data={"username": "admin", "password": password})
         assert status == 200 and token["token"]
 
+        # One worker per queue (work, downloads, housekeeping), each serving its own queue.
+        queues = {}
+        for pid in _children_running(proc.pid, "qcluster"):
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            queues[next(v.split(b"=", 1)[1].decode() for v in environ if v.startswith(b"KISSWEB_WORKER_QUEUE="))] = pid
+        assert sorted(queues) == ["downloads", "housekeeping", "work"], queues
+
         # Fault 11: the worker's parent killed. The site stays up, `serve` says so and starts a new worker.
-        [old_worker] = _children_running(proc.pid, "qcluster")
+        old_worker = queues["work"]
         os.kill(old_worker, signal.SIGKILL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not any("task worker" in line for line in output):
@@ -117,14 +124,15 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(fresh_database, tmp_path):
             if not line:
                 break
             output.append(line)
-        assert any(f"task worker (qcluster, pid {old_worker}) exited" in line for line in output), "".join(output)
+        assert any(f"task worker of the work queue (qcluster, pid {old_worker}) exited" in line for line in output), (
+            "".join(output))
         assert proc.poll() is None and _get_json(f"{base}/api/health/")[0] == 200
         for _ in range(90):
             new_workers = _children_running(proc.pid, "qcluster")
-            if new_workers and new_workers != [old_worker] and _get_json(f"{base}/api/health/")[1].get("workers"):
+            if len(new_workers) == 3 and old_worker not in new_workers:
                 break
             time.sleep(1)
-        assert new_workers and old_worker not in new_workers, "".join(output)
+        assert len(new_workers) == 3 and old_worker not in new_workers, "".join(output)
     finally:
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         proc.send_signal(signal.SIGINT)
@@ -134,6 +142,6 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(fresh_database, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             raise
     assert proc.returncode == 0, "".join(output) + rest
-    assert len(children) == 2  # gunicorn and qcluster
+    assert len(children) == 4  # gunicorn and a qcluster per queue
     for pid in children:  # each started its own process group; none may be left running
         assert subprocess.run(["pgrep", "-g", pid], capture_output=True).returncode == 1, f"group {pid} still runs"

@@ -272,11 +272,15 @@ def test_the_database_connection_lost_mid_run_is_retried_and_finishes(qcluster, 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_sweeper_schedule_revives_an_analysis_whose_worker_vanished(qcluster, make_movie, kissing):  # noqa: F811
+    """...even while the only worker of the work queue is busy with a long task: the sweeper has a queue and a
+    worker of its own (before, it waited behind whatever the work queue was doing, up to 6 hours)."""
     from datetime import timedelta
 
     from django.utils import timezone
-    from django_q.models import OrmQ, Schedule
+    from django_q.models import OrmQ, Schedule, Task
+    from django_q.tasks import async_task
 
+    from kissweb.jobs.models import Run
     from kissweb.jobs.sweeper import SWEEPER_SCHEDULE_NAME
     from kissweb.library.models import Analysis, Movie
     from tests.runs import analysis_create
@@ -289,7 +293,16 @@ def test_the_sweeper_schedule_revives_an_analysis_whose_worker_vanished(qcluster
                                run_fields={"attempts": 1, "heartbeat_at": long_ago, "started_at": long_ago})
     Movie.objects.filter(pk=movie.pk).update(status="analyzing")
     assert not OrmQ.objects.exists()
-    qcluster(timeout_s=120, retry_s=150, extra_env={"KISSWEB_ANALYSIS_STALE_S": "60"})
+    env = {"KISSWEB_ANALYSIS_STALE_S": "60"}
+    async_task("time.sleep", 100, task_name="a-long-task", timeout=140)  # the work queue's only worker is busy
+    qcluster(timeout_s=150, retry_s=180, extra_env=env)
+    qcluster(timeout_s=150, retry_s=180, extra_env={**env, "KISSWEB_WORKER_QUEUE": "housekeeping"})
+
+    def requeued():
+        return Run.objects.filter(pk=analysis.run_id, attempts=1, status="queued").exists()
+
+    wait_for(requeued, timeout_s=80, interval_s=0.5, what="the sweeper to re-queue the analysis")
+    assert not Task.objects.filter(name="a-long-task").exists(), "the long task was still running"
 
     def finished():
         a = Analysis.objects.get(pk=analysis.pk)

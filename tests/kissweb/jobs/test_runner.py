@@ -79,6 +79,41 @@ def test_a_request_is_handed_to_the_broker_only_when_the_transaction_commits(dja
     assert _reload(run).task_id == task["id"]
 
 
+class DownloadingRunner(CountingRunner):
+    kind = "test-downloading"
+    subject_type = "download"
+    queue = "downloads"
+
+
+def test_each_kind_goes_to_its_own_queue_so_one_kind_never_waits_behind_another(django_capture_on_commit_callbacks):
+    from django_q.models import OrmQ
+
+    with django_capture_on_commit_callbacks(execute=True):
+        work, download = _request(), DownloadingRunner.request(subject_id=1)
+    assert {task.key: task.task["name"] for task in OrmQ.objects.all()} == {
+        "kissweb": f"test-counting-{work.pk}", "kissweb-downloads": f"test-downloading-{download.pk}",
+    }
+
+
+def test_a_retry_waits_on_its_own_queue(script, monkeypatch, django_capture_on_commit_callbacks):
+    scheduled = []
+    monkeypatch.setattr("django_q.tasks.schedule", lambda *args, **kwargs: scheduled.append(kwargs))
+    script.script = ["flaky"]
+    run = DownloadingRunner.request(subject_id=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert DownloadingRunner.execute(run.pk) == "retrying"
+    assert [k["cluster"] for k in scheduled] == ["kissweb-downloads"]
+
+
+def test_a_runner_of_an_unknown_queue_is_refused_when_it_is_queued(django_capture_on_commit_callbacks):
+    class Lost(CountingRunner):
+        kind = "test-lost-queue"
+        queue = "nowhere"
+
+    with pytest.raises(LookupError, match="No queue 'nowhere'"), django_capture_on_commit_callbacks(execute=True):
+        Lost.request(subject_id=1)
+
+
 def test_one_active_run_per_lock_key_and_the_refusal_carries_the_run():
     first = _request(subject_id=7)
     with pytest.raises(AlreadyActive) as refused:

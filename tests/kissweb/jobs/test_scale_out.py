@@ -124,6 +124,7 @@ def test_two_workers_on_redis_survive_one_being_killed_and_analyse_each_film_onc
         "KISSWEB_JOBS_SWEEP_MINUTES": "1",
     }
     workers = [qcluster(timeout_s=300, retry_s=330, extra_env=shared) for _ in range(2)]
+    qcluster(timeout_s=300, retry_s=330, extra_env={**shared, "KISSWEB_WORKER_QUEUE": "housekeeping"})  # the sweeper
     web = WebApp(env={**workers[0].env}, log_path=tmp_path / "web.log")
     try:
         web.wait_ready()

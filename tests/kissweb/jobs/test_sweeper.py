@@ -67,6 +67,16 @@ def test_a_queued_run_whose_task_was_lost_is_handed_over_again_once():
     assert run_sweep()["lost"] == []  # still waiting in the broker: not twice
 
 
+def test_a_task_waiting_on_another_queue_is_not_lost(django_capture_on_commit_callbacks):
+    from tests.kissweb.jobs.test_runner import DownloadingRunner
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run = DownloadingRunner.request(subject_id=1)
+    Run.objects.filter(pk=run.pk).update(enqueued_at=_stale())
+    assert broker_task_names() == {f"test-downloading-{run.pk}"}
+    assert run_sweep()["lost"] == []
+
+
 def test_a_run_waiting_for_its_back_off_is_not_lost():
     run = CountingRunner.request(subject_id=1)
     Run.objects.filter(pk=run.pk).update(queued_at=_stale(), enqueued_at=timezone.now() + timedelta(seconds=30))
@@ -81,6 +91,8 @@ def test_the_schedule_exists_after_migrate_and_replaces_the_old_ones():
     sweeper_schedule_ensure()
     schedule = Schedule.objects.get(name=SWEEPER_SCHEDULE_NAME)
     assert schedule.func == SWEEP_TASK and schedule.schedule_type == Schedule.MINUTES
+    # On the housekeeping queue, whose worker runs nothing else: a 6-hour analysis cannot hold it up.
+    assert schedule.cluster == "kissweb-housekeeping"
     assert list(Schedule.objects.filter(name__startswith="kissweb").values_list("name", flat=True)) == [
         SWEEPER_SCHEDULE_NAME
     ]

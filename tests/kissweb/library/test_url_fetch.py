@@ -6,12 +6,16 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import socket
+import threading
+import time
 
 import pytest
 
 from kissweb.library import url_fetch
-from kissweb.library.url_fetch import Allowlist, DownloadFailed, DownloadTooLarge, NotVideoContent, UrlRefused
-from tests.httpserver import FilmServer, chunked
+from kissweb.library.url_fetch import (
+    Allowlist, DownloadFailed, DownloadTooLarge, DownloadTooSlow, NotVideoContent, UrlRefused,
+)
+from tests.httpserver import FilmServer, chunked, drip
 
 LOCAL = Allowlist.parse(["127.0.0.1"])
 
@@ -141,4 +145,105 @@ def test_an_error_status_is_reported(server, tmp_path):
 
 def test_known_sites_go_to_yt_dlp_and_plain_links_do_not():
     assert url_fetch.known_site("https://www.youtube.com/watch?v=dQw4w9WgXcQ") == "Youtube"
+    assert url_fetch.known_site("https://youtu.be/dQw4w9WgXcQ") == "Youtube"
     assert url_fetch.known_site("https://media.example/film.mp4") is None
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8000/Mediasite/Play/0123456789abcdef0123456789abcdef",  # yt-dlp's Mediasite takes any host
+    "https://media.example/Mediasite/Play/0123456789abcdef0123456789abcdef1d",
+    "https://invidious.example/watch?v=dQw4w9WgXcQ",  # Youtube's extractor takes mirrors' hosts too
+    "https://youtube.com.evil.example/watch?v=dQw4w9WgXcQ",
+])
+def test_yt_dlp_reads_pages_of_the_named_sites_on_their_own_hosts_only(url):
+    assert url_fetch.known_site(url) is None
+    with pytest.raises(UrlRefused, match="only a few named sites"):
+        url_fetch.site_media(url, allowed=LOCAL)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _hang_up_server():
+    """A server on 127.0.0.1 that accepts a connection and closes it without a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def test_network_errors_do_not_say_what_answered(tmp_path):
+    """A port nobody listens on and a server that hangs up read the same, so the error is no port scanner."""
+    listener = _hang_up_server()
+    messages = []
+    try:
+        for port in (_closed_port(), listener.getsockname()[1]):
+            with pytest.raises(DownloadFailed) as failed:
+                url_fetch.fetch(f"http://127.0.0.1:{port}/f.mp4", dest=tmp_path / "dl" / "f.part",
+                                limit_bytes=10**6, allowed=LOCAL, timeout_s=5)
+            messages.append(str(failed.value))
+    finally:
+        listener.close()
+    assert messages[0] == messages[1] == "'127.0.0.1' did not answer with a file."
+
+
+def test_a_dripping_server_is_stopped_at_the_deadline(server, tmp_path):
+    server.routes["/drip.mp4"] = (200, {"Content-Type": "video/mp4", "Content-Length": "1000000"}, drip())
+    started = time.monotonic()
+    with pytest.raises(DownloadTooSlow, match="longer than its limit of 1 s"):
+        url_fetch.fetch(server.url("/drip.mp4"), dest=tmp_path / "dl" / "f.part", limit_bytes=10**6,
+                        allowed=LOCAL, deadline_s=1)
+    assert time.monotonic() - started < 5 and nothing_in(tmp_path / "dl")
+
+
+def test_a_silent_server_is_stopped_at_the_deadline_not_at_its_read_timeout(server, tmp_path):
+    server.routes["/silent.mp4"] = (200, {"Content-Type": "video/mp4", "Content-Length": "1000000"},
+                                    lambda out: time.sleep(20))
+    started = time.monotonic()
+    with pytest.raises(DownloadTooSlow, match="longer than"):
+        url_fetch.fetch(server.url("/silent.mp4"), dest=tmp_path / "dl" / "f.part", limit_bytes=10**6,
+                        allowed=LOCAL, timeout_s=30, deadline_s=1)
+    assert time.monotonic() - started < 5
+
+
+def test_a_server_below_the_minimum_rate_is_stopped(server, tmp_path):
+    server.routes["/drip.mp4"] = (200, {"Content-Type": "video/mp4", "Content-Length": "1000000"}, drip())
+    started = time.monotonic()
+    with pytest.raises(DownloadTooSlow, match="below the minimum of 1,000"):
+        url_fetch.fetch(server.url("/drip.mp4"), dest=tmp_path / "dl" / "f.part", limit_bytes=10**6,
+                        allowed=LOCAL, timeout_s=1, min_rate_bps=1000)
+    assert time.monotonic() - started < 5 and nothing_in(tmp_path / "dl")
+
+
+def test_the_progress_callback_runs_between_small_chunks_and_can_stop_the_download(server, tmp_path):
+    """A cancel is noticed at the next chunk, not when a megabyte has arrived."""
+    server.routes["/drip.mp4"] = (200, {"Content-Type": "video/mp4", "Content-Length": "1000000"}, drip())
+
+    class Cancelled(Exception):
+        pass
+
+    calls = []
+
+    def progress(done, total):
+        calls.append(done)
+        if len(calls) == 3:
+            raise Cancelled
+
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        url_fetch.fetch(server.url("/drip.mp4"), dest=tmp_path / "dl" / "f.part", limit_bytes=10**6,
+                        allowed=LOCAL, progress=progress)
+    assert calls == [10, 20, 30] and time.monotonic() - started < 5 and nothing_in(tmp_path / "dl")
