@@ -111,6 +111,16 @@ class Unprocessable(DomainError):
     status_code, default_code = 422, "unprocessable"
 
 
+class TooMany(DomainError):
+    """429: the person has as much going on as one person may (a quota); `retry_after_s` becomes `Retry-After`."""
+
+    status_code, default_code = 429, "too_many"
+
+    def __init__(self, detail: str, *, retry_after_s: float, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after_s = max(1, int(-(-retry_after_s // 1)))
+
+
 class StorageFull(DomainError):
     """507: the server's disk is full; nothing was kept."""
 
@@ -303,6 +313,8 @@ def exception_handler(exc: Exception, context: Mapping[str, Any] | None = None) 
     if isinstance(exc, DomainError):
         body = error_body(exc.detail, code=exc.code, fields=exc.fields, extra=exc.extra)
         status = exc.status_code
+        if isinstance(exc, TooMany):
+            headers["Retry-After"] = str(exc.retry_after_s)
     elif isinstance(exc, drf.APIException):
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header

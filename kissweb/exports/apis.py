@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
@@ -24,6 +26,7 @@ from kissweb.library.streaming import ranged_file_response
 from kissweb.schema import paginated
 
 ERRORS = errors.error_responses(400, 401, 403, 404, 409)
+REQUEST_ERRORS = {**ERRORS, **errors.error_responses(422, 429)}
 CONTENT_TYPES = {".mp4": "video/mp4", ".png": "image/png"}
 
 
@@ -35,7 +38,9 @@ class ExportOutputSerializer(serializers.Serializer):
     progress = serializers.FloatField()
     eta_s = serializers.FloatField(allow_null=True)
     stage = serializers.CharField(allow_blank=True)
-    error = serializers.CharField(allow_blank=True)
+    error = serializers.CharField(allow_blank=True, help_text="Why it failed, in words for people (no server paths).")
+    note = serializers.CharField(allow_blank=True, help_text="What was left out to stay within the limits, if anything.")
+    scenes_left_out = serializers.IntegerField(help_text="Scenes asked for that the limits left out.")
     download_url = serializers.CharField(allow_null=True)
     file_name = serializers.CharField(allow_null=True)
     size_bytes = serializers.IntegerField(allow_null=True)
@@ -46,8 +51,10 @@ class ExportOutputSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
-def download_name(export: Export) -> str:
+def download_name(export: Export, *, ascii_only: bool = False) -> str:
     title = export.movie.title if export.movie_id else "scenes"
+    if ascii_only:
+        title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
     stem = re.sub(r"[^\w\- ]+", "", title).strip().replace(" ", "-")[:80] or "export"
     suffix = Path(export.file).suffix or (".png" if export.kind == ExportKind.CONTACT_SHEET else ".mp4")
     start = services.clock(export.scenes[0]["start_s"]).replace(":", "-") if export.scenes else ""
@@ -56,13 +63,25 @@ def download_name(export: Export) -> str:
     return f"{stem}-{what}{suffix}"
 
 
+def attachment_disposition(*, name: str, ascii_name: str) -> str:
+    """Content-Disposition for a download (RFC 6266): a plain ASCII `filename` for old clients and, when the name
+    has other characters, `filename*` with the UTF-8 name (instead of Django's RFC 2047 encoding of the header)."""
+    header = f'attachment; filename="{ascii_name}"'
+    if name != ascii_name:
+        header += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return header
+
+
 def export_output(export: Export, run) -> dict:
     status = run.status if run is not None else "queued"
     ready = status == "succeeded" and bool(export.file)
     return {
         "id": export.pk, "run": run.pk if run is not None else None, "kind": export.kind, "status": status,
         "progress": run.progress if run is not None else 0.0, "eta_s": run.eta_s if run is not None else None,
-        "stage": run.stage if run is not None else "", "error": run.error if run is not None else "",
+        "stage": run.stage if run is not None else "",
+        "error": errors.without_paths(run.error, movie_title=export.movie.title if export.movie_id else None)
+        if run is not None else "",
+        "note": export.params.get("note", ""), "scenes_left_out": int(export.params.get("left_out") or 0),
         "download_url": f"/api/exports/{export.pk}/download/" if ready else None,
         "file_name": download_name(export) if ready else None, "size_bytes": export.size_bytes,
         "movie": export.movie_id, "scene_type": export.scene_type.slug if export.scene_type_id else None,
@@ -102,7 +121,7 @@ class SearchExportInputSerializer(SegmentSearchFilterSerializer):
 
 
 class SegmentExportApi(APIView):
-    @extend_schema(request=ClipInputSerializer, responses={202: ExportOutputSerializer, **ERRORS})
+    @extend_schema(request=ClipInputSerializer, responses={202: ExportOutputSerializer, **REQUEST_ERRORS})
     def post(self, request, segment_id: int):
         segment = library_selectors.segment_get(segment_id=segment_id)
         permissions.require(user=request.user, action=permissions.EXPORT, subject=segment)
@@ -114,7 +133,7 @@ class SegmentExportApi(APIView):
 
 
 class MovieExportApi(APIView):
-    @extend_schema(request=MovieExportInputSerializer, responses={202: ExportOutputSerializer, **ERRORS})
+    @extend_schema(request=MovieExportInputSerializer, responses={202: ExportOutputSerializer, **REQUEST_ERRORS})
     def post(self, request, movie_id: int):
         movie = library_selectors.movie_get(movie_id=movie_id)
         permissions.require(user=request.user, action=permissions.EXPORT, subject=movie)
@@ -136,7 +155,7 @@ class ExportListCreateApi(APIView):
         runs = selectors.export_runs(export_ids=[e.pk for e in page])
         return paginator.get_paginated_response([export_output(e, runs.get(e.pk)) for e in page])
 
-    @extend_schema(request=SearchExportInputSerializer, responses={202: ExportOutputSerializer, **ERRORS})
+    @extend_schema(request=SearchExportInputSerializer, responses={202: ExportOutputSerializer, **REQUEST_ERRORS})
     def post(self, request):
         permissions.require(user=request.user, action=permissions.CREATE, subject="export")
         data = SearchExportInputSerializer(data=request.data)
@@ -189,5 +208,6 @@ class ExportDownloadApi(APIView):
             path=path, relative_name=export.file, range_header=request.META.get("HTTP_RANGE"),
             content_type=CONTENT_TYPES.get(path.suffix, "application/octet-stream"), cache_control="private, no-cache",
         )
-        response["Content-Disposition"] = f'attachment; filename="{download_name(export)}"'
+        response["Content-Disposition"] = attachment_disposition(name=download_name(export),
+                                                                 ascii_name=download_name(export, ascii_only=True))
         return response

@@ -12,6 +12,7 @@ Plain functions on files, no Django. Each one:
 from __future__ import annotations
 
 import errno
+import math
 import os
 import shutil
 import tempfile
@@ -130,10 +131,15 @@ def output_size(sizes: Sequence[tuple[int, int]], *, max_height: int) -> tuple[i
     return even(w), even(h)
 
 
+MIN_SOURCE_FPS = 1.0  # a rate read below this is a broken header (e.g. 0.001), not a film: treated as unknown
+DEFAULT_FPS = 25.0
+
+
 def output_fps(rates: Sequence[float | None], *, max_fps: float) -> float:
-    """One frame rate for a supercut: the highest source rate, capped (frames are repeated or dropped to fit)."""
-    known = [r for r in rates if r and r > 0]
-    return min(max(known, default=25.0), max_fps)
+    """One frame rate for an export: the highest plausible source rate, capped (frames are repeated or dropped to
+    fit); DEFAULT_FPS when no source has a plausible one."""
+    known = [r for r in rates if r is not None and math.isfinite(r) and r >= MIN_SOURCE_FPS]
+    return min(max(known, default=DEFAULT_FPS), max_fps)
 
 
 # --- progress ----------------------------------------------------------------------------------------------------
@@ -324,7 +330,9 @@ class Timeline:
 
 def title_card(lines: Sequence[str], *, size: tuple[int, int]) -> np.ndarray:
     """A still: the lines centred in white on black, the first one larger."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
+
+    from kissweb.exports.fonts import font as typeface
 
     w, h = size
     image = Image.new("RGB", (w, h), (0, 0, 0))
@@ -332,7 +340,7 @@ def title_card(lines: Sequence[str], *, size: tuple[int, int]) -> np.ndarray:
     big, small = max(12, h // 12), max(10, h // 20)
     y = h // 2 - (big + small * (len(lines) - 1)) // 2
     for i, line in enumerate(lines):
-        font = ImageFont.load_default(size=big if i == 0 else small)
+        font = typeface(big, bold=True) if i == 0 else typeface(small)
         text = fit_text(draw, line, font, w - w // 10)
         width = draw.textlength(text, font=font)
         draw.text(((w - width) / 2, y), text, fill=(255, 255, 255) if i == 0 else (200, 200, 200), font=font)

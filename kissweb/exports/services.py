@@ -16,7 +16,8 @@ from django.utils import timezone
 from kissweb import errors, permissions
 from kissweb.exports import render, sheet, streamcopy
 from kissweb.exports.models import Export, ExportKind
-from kissweb.jobs.runner import run_cancel, runner_for
+from kissweb.jobs.models import ACTIVE_RUN_STATUSES, Run
+from kissweb.jobs.runner import runner_for
 from kissweb.library.models import Movie, SceneType, Segment
 
 EXPORTS_DIR = "exports"
@@ -28,6 +29,7 @@ CROSSFADE_S = 0.5
 CARD_S = 2.0
 SHEET_FRAMES = 6
 SHEET_MAX_ROWS = 300  # ~200 MB of picture in memory while the PNG is written
+QUOTA_RETRY_S = 60  # Retry-After when none of the person's exports has an ETA yet
 
 Report = Callable[..., None]
 
@@ -52,6 +54,37 @@ def _scene(segment: Segment | dict) -> dict:
     }
 
 
+def max_length_s() -> float:
+    """The longest any export may last (clips and supercuts; a contact sheet is capped in rows)."""
+    return float(settings.KISSWEB_EXPORT_MAX_MINUTES) * 60
+
+
+def _require_quota(user) -> None:
+    """At most KISSWEB_EXPORT_MAX_ACTIVE exports queued or being made per person. The person's row is locked first,
+    so that concurrent requests of one person are counted one after another."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    limit = int(settings.KISSWEB_EXPORT_MAX_ACTIVE)
+    active = Run.objects.filter(kind=EXPORT_RUN_KIND, requested_by_id=user.pk, status__in=ACTIVE_RUN_STATUSES)
+    etas = [eta for eta in active.values_list("eta_s", flat=True)]
+    if len(etas) >= limit:
+        known = [eta for eta in etas if eta is not None]
+        raise errors.TooMany(
+            f"You already have {len(etas)} exports queued or being made, the most one person may have at once on "
+            "this server. Wait until one is done (or cancel one), then ask again.",
+            code="export_quota", retry_after_s=min(known) if known else QUOTA_RETRY_S,
+            extra={"limit": limit},
+        )
+
+
+def _too_long(what: str, seconds: float) -> errors.Unprocessable:
+    return errors.Unprocessable(
+        f"{what} lasts {clock(seconds)}; an export may last at most {clock(max_length_s())}. Export a shorter "
+        "scene, or ask your administrator to raise the limit.", code="export_too_long",
+    )
+
+
 def _queue(export: Export, *, user) -> Export:
     runner_for(EXPORT_RUN_KIND).request(subject_id=export.pk, requested_by=user, stage="waiting for a worker")
     return export
@@ -71,11 +104,29 @@ def export_request_clip(*, segment: Segment, padding_s: float = 1.0, user) -> Ex
         message = f"padding_s must be between 0 and {MAX_PADDING_S:g} seconds."
         raise errors.Invalid(message, fields={"padding_s": message})
     _require_ready(segment.movie)
+    start = max(segment.start_s - padding_s, 0.0)
+    end = min(segment.end_s + padding_s, segment.movie.duration_s or segment.end_s + padding_s)
+    if end - start > max_length_s():
+        raise _too_long("This scene with its padding", end - start)
+    _require_quota(user)
     export = Export.objects.create(
         kind=ExportKind.CLIP, requested_by=user, movie=segment.movie, scene_type_id=segment.scene_type_id,
         params={"padding_s": padding_s}, scenes=[_scene(segment)], expires_at=timezone.now() + _ttl(),
     )
     return _queue(export, user=user)
+
+
+def _fitting(scenes: list[dict], *, limit_s: float, card_s: float) -> list[dict]:
+    """The scenes in order, as many as fit in limit_s seconds of supercut (overlaps counted once, title cards
+    included)."""
+    chosen, total, reached = [], 0.0, 0.0
+    for scene in scenes:
+        added = max(scene["end_s"] - max(scene["start_s"], reached), 0.0) + card_s
+        if total + added > limit_s:
+            break
+        chosen.append(scene)
+        total, reached = total + added, max(reached, scene["end_s"])
+    return chosen
 
 
 def _movie_scenes(movie: Movie, scene_type: SceneType) -> list[dict]:
@@ -95,35 +146,50 @@ def export_request_for_movie(
         message = "For a film, kind must be 'supercut' or 'contact_sheet' (a clip is exported from its scene)."
         raise errors.Invalid(message, fields={"kind": message})
     _require_ready(movie)
-    scenes = _movie_scenes(movie, scene_type)
+    every = _movie_scenes(movie, scene_type)
+    scenes = every
     if not scenes:
         raise errors.Conflict(f"'{movie.title}' has no {scene_type.name.lower()} scenes to export.", code="no_scenes")
-    if kind == ExportKind.CONTACT_SHEET and len(scenes) > SHEET_MAX_ROWS:
+    found = len(scenes)
+    what = scene_type.name.lower()
+    if kind == ExportKind.CONTACT_SHEET:
         scenes = scenes[:SHEET_MAX_ROWS]
+        note = (f"The contact sheet shows the first {len(scenes)} of the {found} {what} scenes: a sheet has at most "
+                f"{SHEET_MAX_ROWS} rows." if len(scenes) < found else "")
+    else:
+        scenes = _fitting(scenes, limit_s=max_length_s(), card_s=CARD_S if title_cards else 0.0)
+        if not scenes:
+            raise _too_long(f"The first {what} scene of '{movie.title}'", every[0]["end_s"] - every[0]["start_s"])
+        note = (f"The supercut holds the first {len(scenes)} of the {found} {what} scenes: more would make it "
+                f"longer than {clock(max_length_s())}, the longest an export may last." if len(scenes) < found else "")
+    _require_quota(user)
     export = Export.objects.create(
-        kind=kind, requested_by=user, movie=movie, scene_type=scene_type, params={"title_cards": title_cards},
+        kind=kind, requested_by=user, movie=movie, scene_type=scene_type,
+        params={"title_cards": title_cards, "left_out": found - len(scenes), "note": note},
         scenes=scenes, expires_at=timezone.now() + _ttl(),
     )
     return _queue(export, user=user)
 
 
-def search_scenes(*, filters: dict, max_scenes: int, max_minutes: float) -> list[dict]:
-    """The scenes of a scene search in its order, until max_scenes or max_minutes is reached."""
+def search_scenes(*, filters: dict, max_scenes: int, max_minutes: float, card_s: float = 0.0) -> tuple[list[dict], int]:
+    """The scenes of a scene search in its order, until max_scenes or max_minutes (title cards included) is reached,
+    and how many scenes the search finds in all."""
     from kissweb.library import selectors
 
-    chosen, seconds, page = [], 0.0, 1
+    chosen, seconds, page, found = [], 0.0, 1, 0
     while len(chosen) < max_scenes:
         result = selectors.segment_page(page=page, page_size=200, **filters)
+        found = result.count
         for row in result.rows:
-            length = row["end_s"] - row["start_s"]
+            length = row["end_s"] - row["start_s"] + card_s
             if len(chosen) >= max_scenes or seconds + length > max_minutes * 60:
-                return chosen
+                return chosen, found
             chosen.append(_scene(row))
             seconds += length
         if page * 200 >= result.count:
             break
         page += 1
-    return chosen
+    return chosen, found
 
 
 @transaction.atomic
@@ -136,7 +202,8 @@ def export_request_from_search(
     cap_scenes, cap_minutes = int(settings.KISSWEB_EXPORT_MAX_SCENES), float(settings.KISSWEB_EXPORT_MAX_MINUTES)
     max_scenes = min(max_scenes or cap_scenes, cap_scenes)
     max_minutes = min(max_minutes or cap_minutes, cap_minutes)
-    scenes = search_scenes(filters=filters, max_scenes=max_scenes, max_minutes=max_minutes)
+    scenes, found = search_scenes(filters=filters, max_scenes=max_scenes, max_minutes=max_minutes,
+                                  card_s=CARD_S if title_cards else 0.0)
     ready = set(Movie.objects.filter(pk__in={s["movie_id"] for s in scenes}).exclude(file="").values_list("pk",
                                                                                                         flat=True))
     scenes = [s for s in scenes if s["movie_id"] in ready]
@@ -145,11 +212,15 @@ def export_request_from_search(
                               code="no_scenes")
     for movie in Movie.objects.filter(pk__in=ready):
         permissions.require(user=user, action=permissions.EXPORT, subject=movie)
+    note = (f"The supercut holds {len(scenes)} of the {found} scenes this search finds (at most {max_scenes} "
+            f"scenes and {clock(max_minutes * 60)} of film per export)."
+            if len(scenes) < found else "")
+    _require_quota(user)
     slug = filters.get("scene_type")
     export = Export.objects.create(
         kind=ExportKind.SUPERCUT, requested_by=user, scene_type=SceneType.objects.filter(slug=slug).first() if slug
         else None, params={"filters": filters, "max_scenes": max_scenes, "max_minutes": max_minutes,
-                           "title_cards": title_cards},
+                           "title_cards": title_cards, "left_out": found - len(scenes), "note": note},
         scenes=scenes, expires_at=timezone.now() + _ttl(),
     )
     return _queue(export, user=user)
@@ -174,10 +245,6 @@ def _source(movie: Movie) -> Path:
     if not movie.file or not path.is_file():
         raise render.SourceUnreadable(f"The video file of '{movie.title}' is missing from the server's media folder.")
     return path
-
-
-def _size(movie: Movie, *, max_height: int) -> tuple[int, int]:
-    return render.output_size([(movie.width, movie.height)], max_height=max_height)
 
 
 def export_render(*, export_id: int, report: Report, on_done: Callable[[], None] | None = None) -> Export:
@@ -207,8 +274,8 @@ def export_render(*, export_id: int, report: Report, on_done: Callable[[], None]
         scene, movie = scenes[0], movies[scenes[0]["movie_id"]]
         padding = float(export.params.get("padding_s", 1.0))
         start, end = max(scene["start_s"] - padding, 0.0), min(scene["end_s"] + padding, movie.duration_s)
-        fps = min(movie.fps or 25.0, MAX_CLIP_FPS)
-        size = render.output_size([(movie.width, movie.height)], max_height=max(movie.height, 2))
+        fps = render.output_fps([movie.fps], max_fps=MAX_CLIP_FPS)
+        size = render.output_size([(movie.width, movie.height)], max_height=max_height)
         source = _source(movie)
         if movie.width == size[0] and movie.height == size[1] and streamcopy.stream_copy_possible(
                 source, start, end, duration_s=movie.duration_s):
@@ -233,7 +300,8 @@ def export_render(*, export_id: int, report: Report, on_done: Callable[[], None]
     else:
         rows = [sheet.SheetRow(_source(movies[s["movie_id"]]), s["start_s"], s["end_s"], _sheet_lines(
             movies[s["movie_id"]], s)) for s in scenes]
-        sheet.render_contact_sheet(rows=rows, output=output, frames_per_row=SHEET_FRAMES, progress=progress)
+        sheet.render_contact_sheet(rows=rows, output=output, frames_per_row=SHEET_FRAMES, progress=progress,
+                                   footer=_sheet_footer(export))
     try:
         with transaction.atomic():
             if not Export.objects.filter(pk=export.pk).update(
@@ -249,6 +317,14 @@ def export_render(*, export_id: int, report: Report, on_done: Callable[[], None]
     return export
 
 
+def _sheet_footer(export: Export) -> str:
+    left_out = int(export.params.get("left_out") or 0)
+    if not left_out:
+        return ""
+    return (f"{left_out} more scene{'s' if left_out > 1 else ''} not shown: a contact sheet has at most "
+            f"{len(export.scenes)} rows.")
+
+
 def _sheet_lines(movie: Movie, scene: dict) -> tuple[str, ...]:
     length = scene["end_s"] - scene["start_s"]
     sure = ("added by a person" if scene["source"] == "manual" or scene["confidence"] is None
@@ -260,12 +336,7 @@ def _sheet_lines(movie: Movie, scene: dict) -> tuple[str, ...]:
 
 
 def export_delete(*, export: Export, user) -> None:
-    """Delete an export (its file goes after the commit); a run still going stops at its next progress report."""
+    """Delete an export: its file goes after the commit, and its run stops (kissweb.exports.signals)."""
     permissions.require(user=user, action=permissions.DELETE, subject=export)
-    from kissweb.exports.selectors import export_run
-
-    run = export_run(export=export)
     with transaction.atomic():
-        if run is not None and run.is_active:
-            run_cancel(run=run)
         export.delete()

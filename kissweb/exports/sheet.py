@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kissweb.exports.fonts import font as typeface
 from kissweb.exports.render import (
     Cancelled,
     Cut,
@@ -20,6 +21,10 @@ from kissweb.exports.render import (
     short,
     strict_readers,
 )
+
+
+FOOTER_HEIGHT = 40
+FOOTER_BACKGROUND = (250, 200, 60)  # a band that is seen: rows were left out
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,11 @@ def sheet_times(start_s: float, end_s: float, k: int) -> list[float]:
 
 def render_contact_sheet(
     *, rows: Sequence[SheetRow], output: Path, frames_per_row: int = 6, thumb_width: int = 240,
-    label_width: int = 300, progress: ProgressFn | None = None,
+    label_width: int = 300, progress: ProgressFn | None = None, footer: str = "",
 ) -> None:
-    """A PNG grid, one row per scene: its words on the left, then `frames_per_row` frames across the scene."""
-    from PIL import Image, ImageDraw, ImageFont
+    """A PNG grid, one row per scene: its words on the left, then `frames_per_row` frames across the scene;
+    `footer` (e.g. that rows were left out) in a band below the last row."""
+    from PIL import Image, ImageDraw
 
     if not rows:
         raise RenderError("There are no scenes to put on the contact sheet.")
@@ -51,9 +57,15 @@ def render_contact_sheet(
     pad = 8
     row_height = thumb_height + 2 * pad
     width = label_width + frames_per_row * (thumb_width + pad) + pad
-    sheet = Image.new("RGB", (width, row_height * len(rows)), (24, 24, 28))
+    footer_height = FOOTER_HEIGHT if footer else 0
+    sheet = Image.new("RGB", (width, row_height * len(rows) + footer_height), (24, 24, 28))
     draw = ImageDraw.Draw(sheet)
-    heading, body = ImageFont.load_default(size=18), ImageFont.load_default(size=14)
+    heading, body = typeface(18, bold=True), typeface(14)
+    if footer:
+        top = row_height * len(rows)
+        draw.rectangle((0, top, width, top + footer_height), fill=FOOTER_BACKGROUND)
+        draw.text((pad, top + (footer_height - 18) // 2), fit_text(draw, footer, heading, width - 2 * pad),
+                  fill=(20, 20, 20), font=heading)
     total, done = len(rows) * frames_per_row, 0
     clips: dict[Path, object] = {}
     try:

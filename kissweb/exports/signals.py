@@ -1,4 +1,6 @@
-"""An export's file goes when its row goes (a deleted film takes its exports with it, by cascade)."""
+"""When an export row goes (deleted by its owner, expired, or with its film by cascade), its file goes after the
+commit and its run stops: a queued run is cancelled at once, a running one at its next progress report (it would
+otherwise render on to its end and only then find its export gone)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from kissweb.exports.models import Export
+from kissweb.jobs.models import ACTIVE_RUN_STATUSES, Run
+from kissweb.jobs.runner import run_cancel
 
 
 @receiver(post_delete, sender=Export, dispatch_uid="kissweb.exports.remove_file")
@@ -17,3 +21,10 @@ def _remove_file(sender, instance: Export, **kwargs):  # noqa: ARG001
     if instance.file:
         path = Path(settings.MEDIA_ROOT) / instance.file
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
+
+
+@receiver(post_delete, sender=Export, dispatch_uid="kissweb.exports.stop_runs")
+def _stop_runs(sender, instance: Export, **kwargs):  # noqa: ARG001
+    with transaction.atomic():
+        for run in Run.objects.filter(subject_type="export", subject_id=instance.pk, status__in=ACTIVE_RUN_STATUSES):
+            run_cancel(run=run)

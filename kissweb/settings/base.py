@@ -156,11 +156,13 @@ KISSWEB_URL_TIMEOUT_S = env_int("KISSWEB_URL_TIMEOUT_S", 30)
 # A download ends at this deadline, or when it averages fewer bytes per second over any KISSWEB_URL_TIMEOUT_S.
 KISSWEB_URL_DEADLINE_S = env_int("KISSWEB_URL_DEADLINE_S", 3 * 3600)
 KISSWEB_URL_MIN_RATE_BPS = env_int("KISSWEB_URL_MIN_RATE_BPS", 64 * 1024)
-# Exports: how long a finished export is kept, and the limits of a supercut made from a scene search.
+# Exports: how long a finished export is kept, how long and how tall one may be, how many scenes a supercut of a
+# scene search takes, and how many exports one person may have queued or running at once.
 KISSWEB_EXPORT_TTL_S = env_int("KISSWEB_EXPORT_TTL_S", 24 * 3600)
 KISSWEB_EXPORT_MAX_SCENES = env_int("KISSWEB_EXPORT_MAX_SCENES", 50)
 KISSWEB_EXPORT_MAX_MINUTES = env_int("KISSWEB_EXPORT_MAX_MINUTES", 30)
 KISSWEB_EXPORT_MAX_HEIGHT = env_int("KISSWEB_EXPORT_MAX_HEIGHT", 720)
+KISSWEB_EXPORT_MAX_ACTIVE = env_int("KISSWEB_EXPORT_MAX_ACTIVE", 5)
 KISSWEB_EXPORT_X264_PRESET = env_str("KISSWEB_EXPORT_X264_PRESET", "veryfast")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 # On the media volume, so that accepting an upload is a rename, not a copy.

@@ -20,6 +20,7 @@ function exportItem(label) {
   const state = el("span", { class: "state" });
   const eta = el("span", { class: "muted small" });
   const action = el("span", { class: "export-action" });
+  const note = el("p", { class: "muted small export-note", hidden: "" });
   const cancel = el("button", { type: "button", class: "small ghost", "data-action": "cancel-export" }, "Cancel");
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
@@ -32,7 +33,7 @@ function exportItem(label) {
   });
   const item = el("li", { class: "export-item" },
     el("div", { class: "top" }, el("span", { class: "name" }, label), state), bar,
-    el("div", { class: "progress-text" }, eta, action));
+    el("div", { class: "progress-text" }, eta, action), note);
   item.update = (exp) => {
     item.dataset.exportId = String(exp.id);
     item.dataset.runId = String(exp.run ?? "");
@@ -44,6 +45,8 @@ function exportItem(label) {
     else if (exp.status === "failed") eta.textContent = exp.error || "No reason was given.";
     else if (exp.status === "succeeded") eta.textContent = exp.size_bytes ? formatBytes(exp.size_bytes) : "";
     else eta.textContent = exp.stage || "";
+    note.textContent = exp.note || "";  // what the limits left out (rows of a contact sheet, scenes of a supercut)
+    note.hidden = !exp.note;
     item.classList.toggle("error", exp.status === "failed");
     const busy = exp.status === "queued" || exp.status === "running";
     if (busy && exp.run && !action.firstChild) action.replaceChildren(cancel);

@@ -204,3 +204,46 @@ def test_a_cut_on_keyframes_is_copied_without_re_encoding(tmp_path, monkeypatch)
     facts = stream_facts(out)
     assert facts["video_codec"] == "h264" and facts["audio_codec"] == "aac"
     assert leftovers(tmp_path / "out") == [out]
+
+
+MISSING = "\U000f0000"  # a private-use code point no font has: drawn as the font's .notdef box
+
+
+def ink(image: np.ndarray) -> np.ndarray:
+    """The bright pixels of a picture of light words on a dark ground."""
+    return image.max(axis=2) > 128
+
+
+def test_title_cards_draw_the_en_dash_not_a_box():
+    dash = render.title_card(["Casablanca", "0:00 – 0:03"], size=(640, 360))
+    box = render.title_card(["Casablanca", f"0:00 {MISSING} 0:03"], size=(640, 360))
+    assert not np.array_equal(ink(dash), ink(box))
+
+    def glyph(char: str) -> tuple[int, int]:  # (height, width) of the ink of one character on the second line
+        line = ink(render.title_card(["Casablanca", char], size=(640, 360)))[190:]
+        rows, cols = np.nonzero(line)
+        return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+
+    (dash_h, dash_w), (hyphen_h, hyphen_w), (box_h, box_w) = glyph("–"), glyph("-"), glyph(MISSING)
+    assert dash_h <= hyphen_h < box_h / 3 and dash_w > hyphen_w  # a flat bar longer than a hyphen, not a box
+
+
+def test_contact_sheets_draw_the_en_dash_not_a_box(films, tmp_path):
+    drawn = {}
+    for name, text in (("dash", "0:00 – 0:03"), ("box", f"0:00 {MISSING} 0:03")):
+        out = tmp_path / f"{name}.png"
+        sheet.render_contact_sheet(rows=[sheet.SheetRow(films["rgb"], 0.2, 3.0, ("Casablanca", text))], output=out,
+                                   frames_per_row=1, thumb_width=160, label_width=200)
+        drawn[name] = ink(np.asarray(Image.open(out).convert("RGB"))[:, :200])
+    assert not np.array_equal(drawn["dash"], drawn["box"])
+
+
+def test_the_export_font_has_every_glyph_exports_draw():
+    from fontTools.ttLib import TTFont
+
+    from kissweb.exports.fonts import font_path
+
+    for bold in (False, True):
+        cmap = TTFont(font_path(bold=bold)).getBestCmap()
+        assert all(ord(c) in cmap for c in "–…·% 0123456789:()ÄÉéèñøßçœ"), bold
+        assert ord(MISSING) not in cmap
