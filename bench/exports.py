@@ -1,11 +1,13 @@
 """Benchmark: exports (kissweb/exports/render.py, moviepy) on a generated 2-hour 1280x720 H.264 + AAC film.
 
     .venv/bin/python bench/exports.py                 # both cases below
-    .venv/bin/python bench/exports.py --only clip     # or: supercut
+    .venv/bin/python bench/exports.py --only clip     # or: supercut, huge
 
 - clip: a 2-minute scene (+1 s padding each side) cut from 1:40:00 into the film, and the same length from 0:01:00
   for comparison: equal times show that nothing is decoded from the start of the film to reach a scene.
 - supercut: 20 scenes of 30 s (10 minutes) spread over the whole film, 0.5 s crossfades, one 720p output.
+- huge (only with --only huge): 0.8 s cut from a generated 8192x8192 film, once at the size the app exports it at
+  (scaled to KISSWEB_EXPORT_MAX_HEIGHT, 720) and once at the film's own size (what a clip was before the cap).
 
 The film is the embed benchmark's 300 s movie (testsrc2 + sine, ~2.5 Mbit/s, a keyframe every 10 s) joined 24 times
 with ffmpeg's concat demuxer and -c copy, generated once into bench/out/ (git-ignored). Each run is a fresh child
@@ -32,6 +34,17 @@ from bench.embed import OUT, ffmpeg, movie_300s  # noqa: E402
 
 FILM_S = 7200
 SIZE, FPS = (1280, 720), 25.0
+
+
+def movie_huge() -> Path:
+    """2 s of a 8192x8192 H.264 film (a moving test pattern; about 200 KB, like the upload that was reported)."""
+    path = OUT / "exports_8192sq.mp4"
+    if not path.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        ffmpeg("-f", "lavfi", "-i", "testsrc2=s=8192x8192:r=25:d=2", "-c:v", "libx264", "-preset", "ultrafast",
+               "-crf", "40", "-pix_fmt", "yuv420p", str(path) + ".tmp.mp4")
+        os.replace(str(path) + ".tmp.mp4", path)
+    return path
 
 
 def movie_2h() -> Path:
@@ -95,7 +108,11 @@ def child(args: argparse.Namespace) -> None:
     film, out = Path(args.film), OUT / f"exports_{args.case}_{args.at:.0f}.mp4"
     sampler = TreeMemory()
     started = time.perf_counter()
-    if args.case == "clip":
+    if args.case == "huge":
+        size = render.output_size([(8192, 8192)], max_height=int(args.at))
+        render.render_clip(source=film, start_s=0.1, end_s=0.9, size=size, fps=FPS, has_audio=False, output=out)
+        output_s = 0.8
+    elif args.case == "clip":
         start, end = args.at - 1.0, args.at + 120.0 + 1.0
         render.render_clip(source=film, start_s=start, end_s=end, size=SIZE, fps=FPS, has_audio=True, output=out)
         output_s = end - start
@@ -131,7 +148,8 @@ def table(results: list[dict]) -> str:
              "python + ffmpegs at once / largest ffmpeg | load avg before -> after |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        where = time.strftime("%H:%M:%S", time.gmtime(r["at_s"])) if r["case"] == "clip" else "20 scenes over 2 h"
+        where = {"clip": time.strftime("%H:%M:%S", time.gmtime(r["at_s"])), "supercut": "20 scenes over 2 h",
+                 "huge": f"8192x8192 -> height {r['at_s']:.0f}"}[r["case"]]
         lines.append(
             f"| {r['case']} | {where} | {r['output_s']:.0f} | {r['wall_s']:.1f} | {r['x_real_time']:.2f} "
             f"| {r['python_cpu_s']:.0f} | {r['ffmpeg_cpu_s']:.0f} | {r['peak_rss_mb']:.0f} / "
@@ -142,7 +160,7 @@ def table(results: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["clip", "supercut"])
+    parser.add_argument("--only", choices=["clip", "supercut", "huge"])
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--at", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--film", help=argparse.SUPPRESS)
@@ -152,10 +170,13 @@ def main() -> None:
         child(args)
         return
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs", file=sys.stderr)
-    film = movie_2h()
     results = []
-    cases = [("clip", 6000.0), ("clip", 60.0)] if args.only != "supercut" else []
-    cases += [("supercut", 0.0)] if args.only != "clip" else []
+    if args.only == "huge":
+        film, cases = movie_huge(), [("huge", 720.0), ("huge", 8192.0)]  # at: the largest height
+    else:
+        film = movie_2h()
+        cases = [("clip", 6000.0), ("clip", 60.0)] if args.only != "supercut" else []
+        cases += [("supercut", 0.0)] if args.only != "clip" else []
     for case, at in cases:
         results.append(run_case(case, at, film))
         print(table(results[-1:]), file=sys.stderr)

@@ -12,6 +12,7 @@ Plain functions on files, no Django. Each one:
 from __future__ import annotations
 
 import errno
+import logging
 import math
 import os
 import shutil
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[float], None]
 
@@ -391,8 +394,9 @@ def write_timeline(
         raise
     except UserWarning as exc:  # strict_readers: a frame could not be read
         raise SourceUnreadable(f"A source film is damaged where the export needs it: {short(exc)}") from exc
-    except OSError as exc:
-        raise RenderError(f"ffmpeg could not write the export: {short(exc)}") from exc
+    except OSError as exc:  # moviepy's words carry ffmpeg's raw stderr and the file's path: those go to the log
+        log.warning("the export encoder failed writing %s: %s", output, exc)
+        raise RenderError("ffmpeg could not write the export; the details are in the worker's log.") from exc
     finally:
         timeline.close()
 
