@@ -32,6 +32,27 @@ def binary_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, Any
     }
 
 
+def average_precision(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Area under the precision-recall steps: the mean, over scene seconds, of the precision at the cut that first
+    takes them in (seconds with equal probability enter together, as sklearn's `average_precision_score` counts
+    them). NaN where there is no scene second (undefined, not zero)."""
+    y = np.asarray(labels).astype(bool).reshape(-1)
+    p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    if y.shape != p.shape:
+        raise ValueError(f"labels and probabilities differ in length: {y.size} and {p.size}")
+    positives = int(y.sum())
+    if positives == 0:
+        return float("nan")
+    order = np.argsort(-p, kind="stable")
+    p_sorted, y_sorted = p[order], y[order]
+    tp = np.cumsum(y_sorted)
+    seen = np.arange(1, y.size + 1)
+    last = np.r_[np.nonzero(np.diff(p_sorted))[0], p_sorted.size - 1]  # the last index of each distinct cut
+    recall = np.r_[0.0, tp[last] / positives]
+    precision = tp[last] / seen[last]
+    return float(np.sum(np.diff(recall) * precision))
+
+
 def group_results(
     groups: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, *, cut: float = 0.5
 ) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ numpy only at import; torch is imported by training.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -170,3 +170,133 @@ def best_f1_cut(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, floa
         return {"cut": 0.5, "f1": 0.0, "precision": 0.0, "recall": 0.0}
     i = int(np.argmax(curve["f1"]))
     return {name: float(curve[name][i]) for name in ("cut", "f1", "precision", "recall")}
+
+
+# --- the held-out protocol: intervals over sources, scenes against labelled spans --------------------------------
+
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+BOOTSTRAP_LEVEL = 0.95
+SCENE_MIN_IOU = 0.3
+
+
+def bootstrap_interval(
+    units: Sequence[Any],
+    statistic: Callable[[list[Any]], float],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    level: float = BOOTSTRAP_LEVEL,
+) -> dict[str, Any]:
+    """Percentile bootstrap interval of `statistic` over `units` (one per source), resampled with replacement.
+
+    Each resample draws len(units) units (a source may come twice, all its seconds with it) and computes the
+    statistic on that list. Resamples whose statistic is undefined (NaN: e.g. no scene second drawn) are left out
+    and counted. Returns {"low", "high", "resamples", "defined", "seed", "level"}; low = high = NaN when no
+    resample was defined. Deterministic for a seed.
+    """
+    if resamples < 1:
+        raise ValueError("resamples must be at least 1")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    units = list(units)
+    values = np.full(resamples, np.nan)
+    if units:
+        rng = np.random.default_rng(seed)
+        draws = rng.integers(0, len(units), size=(resamples, len(units)))
+        for index, draw in enumerate(draws):
+            values[index] = statistic([units[i] for i in draw])
+    defined = values[~np.isnan(values)]
+    tail = (1.0 - level) / 2 * 100
+    low, high = (np.percentile(defined, [tail, 100 - tail]) if defined.size else (np.nan, np.nan))
+    return {"low": float(low), "high": float(high), "resamples": int(resamples), "defined": int(defined.size),
+            "seed": int(seed), "level": float(level)}
+
+
+def interval_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Intersection over union of two [start, end) intervals (0.0 when they do not overlap)."""
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = (a[1] - a[0]) + (b[1] - b[0]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+@dataclass
+class SceneMatch:
+    """Detected scenes against labelled scene spans of one file (or a pool of files).
+
+    matched: scene spans found by a detected scene with IoU >= min_iou (one detection per span, greedily by IoU);
+    false_scenes: detected scenes matching no span that lie mostly (at least half) on labelled seconds; unjudged:
+    the others, mostly on seconds nobody labelled (they count for nothing).
+    """
+
+    n_truth: int
+    n_detected: int
+    matched: int
+    false_scenes: int
+    unjudged: int
+
+    @property
+    def recall(self) -> float:
+        return self.matched / self.n_truth if self.n_truth else float("nan")
+
+    @property
+    def precision(self) -> float:
+        judged = self.matched + self.false_scenes
+        return self.matched / judged if judged else float("nan")
+
+    def __add__(self, other: "SceneMatch") -> "SceneMatch":
+        return SceneMatch(*(getattr(self, name) + getattr(other, name) for name in
+                            ("n_truth", "n_detected", "matched", "false_scenes", "unjudged")))
+
+
+def match_scenes(
+    truth: Sequence[tuple[float, float]],
+    detected: Sequence[tuple[float, float]],
+    *,
+    labelled: Sequence[tuple[float, float]] | None = None,
+    min_iou: float = SCENE_MIN_IOU,
+) -> SceneMatch:
+    """Match detected scenes to labelled scene spans of one file (all [start_s, end_s) in seconds).
+
+    labelled: every labelled span of the file, scene or not (None: the whole file is labelled). A detected scene
+    that matches nothing is a false scene when at least half of it lies on labelled seconds, else unjudged.
+    """
+    pairs = sorted(
+        ((interval_iou(t, d), ti, di) for ti, t in enumerate(truth) for di, d in enumerate(detected)),
+        reverse=True,
+    )
+    used_truth: set[int] = set()
+    used_detected: set[int] = set()
+    for iou, ti, di in pairs:
+        if iou < min_iou:
+            break
+        if ti in used_truth or di in used_detected:
+            continue
+        used_truth.add(ti)
+        used_detected.add(di)
+    false_scenes = unjudged = 0
+    for di, (start, end) in enumerate(detected):
+        if di in used_detected:
+            continue
+        if labelled is None:
+            false_scenes += 1
+            continue
+        covered = _covered_seconds(start, end, labelled)
+        if covered >= 0.5 * (end - start):
+            false_scenes += 1
+        else:
+            unjudged += 1
+    return SceneMatch(n_truth=len(truth), n_detected=len(detected), matched=len(used_truth),
+                      false_scenes=false_scenes, unjudged=unjudged)
+
+
+def _covered_seconds(start: float, end: float, spans: Sequence[tuple[float, float]]) -> float:
+    """Length of [start, end) covered by the union of spans."""
+    pieces = sorted((max(start, s), min(end, e)) for s, e in spans if min(end, e) > max(start, s))
+    covered, reach = 0.0, start
+    for s, e in pieces:
+        s = max(s, reach)
+        if e > s:
+            covered += e - s
+            reach = e
+    return covered

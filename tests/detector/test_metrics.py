@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.metrics import binary_metrics, group_results
+from detector.metrics import average_precision, binary_metrics, group_results
 
 
 def test_binary_metrics_by_hand():
@@ -41,3 +41,20 @@ def test_group_results_one_row_per_group():
     assert rows[0]["mean_score"] == pytest.approx(1.9 / 3, abs=1e-6)
     assert rows[0]["predicted"] == 1 and rows[0]["second_accuracy"] == pytest.approx(2 / 3, abs=1e-6)
     assert rows[1]["predicted"] == 0 and rows[1]["second_accuracy"] == pytest.approx(0.5)
+
+
+def test_average_precision_by_hand():
+    # ranked: 1 (P 1/1), 0, 1 (P 2/3), 0 -> (1 + 2/3) / 2
+    assert average_precision(np.array([1, 0, 1, 0]), np.array([0.9, 0.8, 0.7, 0.1])) == pytest.approx(5 / 6)
+    # a perfect ranking is 1 whatever the scores' scale
+    assert average_precision(np.array([0, 1, 1, 0]), np.array([0.01, 0.03, 0.02, 0.001])) == 1.0
+    # tied scores enter together: both seconds at one cut, precision 1/2 at recall 1
+    assert average_precision(np.array([1, 0]), np.array([0.5, 0.5])) == pytest.approx(0.5)
+    # the worst ranking: the scene second last of 4
+    assert average_precision(np.array([0, 0, 0, 1]), np.array([0.9, 0.8, 0.7, 0.1])) == pytest.approx(1 / 4)
+
+
+def test_average_precision_without_scene_seconds_is_undefined_and_lengths_must_agree():
+    assert np.isnan(average_precision(np.array([0, 0]), np.array([0.2, 0.9])))
+    with pytest.raises(ValueError):
+        average_precision(np.array([0, 1]), np.array([0.2]))

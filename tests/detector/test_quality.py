@@ -12,7 +12,9 @@ import pytest
 import detector
 from detector.errors import DetectorError
 from detector.head import SceneModel, score, smooth_runs
+from detector.metrics import binary_metrics
 from detector.quality import (
+    SceneMatch, bootstrap_interval, interval_iou, match_scenes,
     best_f1_cut, calibrated_cut, cross_validate, false_alarms_per_10_min, group_folds, precision_recall_curve,
 )
 from tests.detector.test_train import grouped_data
@@ -102,3 +104,59 @@ def test_score_smooths_only_when_the_card_asks():
     smoothing = SceneModel(weight=weight, bias=bias, card={"scoring": {"smooth_s": 3}})
     np.testing.assert_allclose(score(x, smoothing), 1 / (1 + np.exp(-smooth_runs(margin, 3))), rtol=1e-5)
     assert not np.allclose(score(x, smoothing), score(x, plain))
+
+
+def _pooled_f1(units):
+    y = np.concatenate([u[0] for u in units])
+    p = np.concatenate([u[1] for u in units])
+    return binary_metrics(y, p)["f1"] if y.any() else float("nan")
+
+
+def test_bootstrap_of_a_perfect_scorer_is_one_with_a_degenerate_interval():
+    units = [(np.array([1, 1, 0]), np.array([1, 1, 0])), (np.array([0, 0]), np.array([0, 0])),
+             (np.array([1, 0, 0, 0]), np.array([1, 0, 0, 0]))]
+    interval = bootstrap_interval(units, _pooled_f1, resamples=200, seed=3)
+    assert interval["low"] == interval["high"] == 1.0
+    # draws of only the all-negative source leave F1 undefined: left out and counted
+    assert 0 < interval["defined"] <= 200 and interval["resamples"] == 200 and interval["seed"] == 3
+
+
+def test_bootstrap_interval_spans_the_sources_and_is_seeded():
+    # source A is perfect, source B misses every scene second: F1 of a draw depends on which sources it holds
+    units = [(np.array([1, 1, 0]), np.array([1, 1, 0])), (np.array([1, 1, 0]), np.array([0, 0, 0]))]
+    interval = bootstrap_interval(units, _pooled_f1, resamples=500, seed=0)
+    assert interval["low"] == 0.0 and interval["high"] == 1.0 and interval["defined"] == 500
+    assert bootstrap_interval(units, _pooled_f1, resamples=500, seed=0) == interval
+    three = units + [(np.array([1, 1, 0]), np.array([1, 1, 0]))]
+    assert bootstrap_interval(three, _pooled_f1, resamples=500, seed=0, level=0.5)["low"] > 0.0
+    with pytest.raises(ValueError):
+        bootstrap_interval(units, _pooled_f1, resamples=0)
+
+
+def test_interval_iou_by_hand():
+    assert interval_iou((10, 14), (11, 15)) == pytest.approx(3 / 5)
+    assert interval_iou((0, 2), (2, 4)) == 0.0
+    assert interval_iou((0, 10), (0, 10)) == 1.0
+
+
+def test_scene_matching_counts_found_false_and_unjudged_scenes():
+    truth = [(10.0, 14.0), (30.0, 33.0)]
+    labelled = [(0.0, 20.0), (30.0, 33.0)]  # 20..30 and after 33 nobody labelled
+    detected = [
+        (11.0, 15.0),  # IoU 0.6 with the first kiss, but the next scene overlaps it more: false (one per kiss)
+        (11.5, 14.0),  # IoU 0.625 with the first kiss: found
+        (0.0, 3.0),  # on labelled not-kiss seconds: false
+        (21.0, 28.0),  # on unlabelled seconds: judges nothing
+        (32.0, 45.0),  # overlaps the second kiss with IoU 1/15 < 0.3, mostly unlabelled: unjudged
+    ]
+    match = match_scenes(truth, detected, labelled=labelled)
+    assert (match.n_truth, match.n_detected, match.matched, match.false_scenes, match.unjudged) == (2, 5, 1, 2, 2)
+    assert match.recall == 0.5 and match.precision == pytest.approx(1 / 3)
+    # with the whole file labelled every unmatched scene is false
+    assert match_scenes(truth, detected).false_scenes == 4
+    # the IoU floor is the rule: 0.3 finds a scene overlapping by 3 of 10 seconds, 0.31 does not
+    assert match_scenes([(0.0, 10.0)], [(7.0, 10.0)]).matched == 1
+    assert match_scenes([(0.0, 10.0)], [(7.0, 10.0)], min_iou=0.31).matched == 0
+    total = match + SceneMatch(1, 0, 0, 0, 0)
+    assert total.n_truth == 3 and total.recall == pytest.approx(1 / 3)
+    assert np.isnan(SceneMatch(0, 0, 0, 0, 0).recall) and np.isnan(SceneMatch(0, 0, 0, 0, 0).precision)
