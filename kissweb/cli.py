@@ -142,7 +142,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "--worker-class", "gthread", "--workers", str(args.web_workers), "--threads", "8",
         "--timeout", "3600", "--graceful-timeout", "10", "--access-logfile", "-",
     ])
-    # One worker per queue (analyses, downloads, the sweeper), so that no kind of work waits behind another.
+    # One worker per queue (analyses, downloads, exports, the sweeper), so that no kind of work waits behind another.
     workers = [Worker(python, queue) for queue in _queue_names()]
     url = f"http://{'localhost' if args.host in ('127.0.0.1', '0.0.0.0') else args.host}:{args.port}/"
     print(f"\nKissweb is running at {url}  (Ctrl-C stops the web server and the workers)", flush=True)
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(func=cmd_serve)
     worker = sub.add_parser("worker", help="run a task worker only (of one queue)")
     worker.add_argument("--queue", default=os.environ.get("KISSWEB_WORKER_QUEUE") or "work",
-                        help="the queue it serves: work (default), downloads or housekeeping (the sweeper)")
+                        help="the queue it serves: work (default), downloads, exports or housekeeping (the sweeper)")
     worker.set_defaults(func=cmd_worker)
     for name, func in (("manage", cmd_manage), ("test", cmd_test)):
         p = sub.add_parser(name)

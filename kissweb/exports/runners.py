@@ -7,12 +7,15 @@ from kissweb.exports import render
 from kissweb.exports.models import Export
 from kissweb.exports.services import export_render
 from kissweb.exports.sweeper import export_sweep
+from kissweb.jobs.queues import EXPORTS
 from kissweb.jobs.runner import Failure, Runner
 
 
 class ExportRunner(Runner):
     kind = "export"
     subject_type = "export"
+    # Their own queue, served by a worker at a lower CPU priority: a thousand exports never delay an analysis.
+    queue = EXPORTS
     title = "The export"
     max_attempts = 2
     give_up_hint = "Try the export again; if it keeps failing, the details are in the worker's log."

@@ -13,6 +13,7 @@ from django.conf import settings
 
 WORK = "work"  # the default queue: analyses, re-scores, training, ...
 DOWNLOADS = "downloads"  # add from URL
+EXPORTS = "exports"  # clips, supercuts, contact sheets: below analyses (a niceness), never in front of them
 HOUSEKEEPING = "housekeeping"  # the sweeper only: it must never wait behind a long run
 
 

@@ -214,6 +214,8 @@ KISSWEB_QUEUE_NAME = env_str("KISSWEB_QUEUE_NAME", "kissweb")
 KISSWEB_QUEUES: dict[str, dict] = {
     "work": {"workers": env_int("KISSWEB_WORKERS", 1), "nice": 0},
     "downloads": {"workers": env_int("KISSWEB_DOWNLOAD_WORKERS", 1), "nice": 0},
+    # Exports (and playable copies) below analyses: their own worker, and a niceness that yields the CPU to them.
+    "exports": {"workers": env_int("KISSWEB_EXPORT_WORKERS", 1), "nice": env_int("KISSWEB_EXPORT_NICE", 10)},
     "housekeeping": {"workers": 1, "nice": 0},
 }
 KISSWEB_WORKER_QUEUE = env_str("KISSWEB_WORKER_QUEUE", "work")

@@ -187,3 +187,18 @@ def test_every_export_is_scaled_to_the_max_height(api_client, scenes, film, medi
     for export_id in (one["id"], supercut["id"]):
         facts = stream_facts(media_root / Export.objects.get(pk=export_id).file)
         assert (facts["width"], facts["height"]) == (160, 120), export_id
+
+
+def test_exports_wait_on_their_own_queue_below_analyses(api_client, scenes, film, settings,
+                                                        django_capture_on_commit_callbacks):
+    from django_q.models import OrmQ
+
+    from kissweb.analysis.services import analysis_request
+
+    with django_capture_on_commit_callbacks(execute=True):
+        body = clip(api_client, scenes[0]).json()
+        analysis_request(movie=film, requested_by=None)
+    queues = {task.task["name"]: task.key for task in OrmQ.objects.all()}
+    assert queues[f"export-{body['run']}"] == "kissweb-exports"  # not in front of (or behind) the analyses
+    assert [key for name, key in queues.items() if not name.startswith("export-")] == ["kissweb"]
+    assert settings.KISSWEB_QUEUES["exports"]["nice"] > settings.KISSWEB_QUEUES["work"]["nice"]  # and below them
