@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="least share of scene seconds")
     detect.add_argument("--json", action="store_true", help="JSON on stdout (the default; kept for scripts)")
     _device_option(detect)
+    detect.add_argument("--decoder", choices=["auto", "ffmpeg", "nvdec"], default=None,
+                        help="who decodes the pictures (default: KISSWEB_DECODER, else auto: NVDEC on a CUDA host "
+                             "with PyNvVideoCodec, ffmpeg otherwise); the JSON's decoding says which ran and why")
 
     embed = commands.add_parser("embed", help="per-second embeddings of a video to .npz")
     embed.add_argument("video", type=Path)
@@ -154,7 +157,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     with progress_bar("detect", "s") as progress:
         result = detect(
             args.video, model=args.model, backbones=args.backbones, cut=args.cut, min_frames=args.min_frames,
-            threshold=args.threshold, device=args.device, progress=progress,
+            threshold=args.threshold, device=args.device, progress=progress, decoder=args.decoder,
         )
     emit(result.to_json())
     return 0

@@ -29,9 +29,11 @@ class Detection:
     window_s: float = 1.0
     warnings: list[str] = field(default_factory=list)
     cut: float = DEFAULT_CUT
+    decoding: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The CLI's JSON: duration_s, window_s, scores, segments [{start_s, end_s, confidence}], model, timings_s."""
+        """The CLI's JSON: duration_s, window_s, scores, segments [{start_s, end_s, confidence}], model, timings_s,
+        decoding {backend: ffmpeg|nvdec, decoders, reason}."""
         return {
             "duration_s": float(self.duration_s),
             "window_s": self.window_s,
@@ -44,6 +46,7 @@ class Detection:
             "model": self.model,
             "timings_s": {name: round(float(value), 4) for name, value in self.timings_s.items()},
             "warnings": self.warnings,
+            "decoding": self.decoding,
         }
 
 
@@ -59,6 +62,7 @@ def detect(
     random_init: bool | None = None,
     batch_size: int = 32,
     progress: Callable[[int, int], None] | None = None,
+    decoder: str | None = None,
 ) -> Detection:
     """Find the model's scenes in a video: embed (one pass) -> score each second -> Algorithm 1.
 
@@ -66,7 +70,7 @@ def detect(
     may only repeat it, or be "auto"), its own backbones where the file carries them (published), and, where the
     model's card says BGR, with BGR frames. `random_init` None follows the card (models trained on randomly
     initialised backbones, for tests). `cut` None is the card's calibrated cut where its recipe stored one
-    (`detector.quality.model_cut`), else 0.5. Raises DetectorError subclasses.
+    (`detector.quality.model_cut`), else 0.5. `decoder`: see embed_video. Raises DetectorError subclasses.
     """
     started = time.perf_counter()
     if not isinstance(model, SceneModel):
@@ -88,6 +92,7 @@ def detect(
     loaded = time.perf_counter()
     embeddings = embed_video(
         path, model=model, device=device, random_init=random_init, batch_size=batch_size, progress=progress,
+        decoder=decoder,
     )
     if embeddings.audio_warning:
         notes.append(embeddings.audio_warning)
@@ -114,4 +119,5 @@ def detect(
         backbone_set=backbone_set,
         warnings=notes,
         cut=float(cut),
+        decoding=dict(embeddings.decoding),
     )

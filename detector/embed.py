@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from detector.backbones import BACKBONE_DIMS, MODEL_FILE_SETS, SET_NAMES, SETS
-from detector.decode import DEFAULT_STALL_S, iter_window_batches, probe
+from detector.decode import DEFAULT_STALL_S, DecodeChoice, choose_backend, iter_window_batches, probe
 from detector.errors import DetectorError
 
 __all__ = ["BACKBONE_DIMS", "Embeddings", "embed_video", "resolve_backbone_set"]
@@ -47,6 +48,7 @@ class Embeddings:
     channel_order: str = "RGB"
     audio_warning: str = ""
     looks: dict[str, np.ndarray] = field(default_factory=dict)  # look name -> image embeddings (training only)
+    decoding: dict = field(default_factory=dict)  # DecodeChoice.to_json(): the backend that read the pictures, why
 
     def features(self) -> np.ndarray:
         """(n, Di + Da) float32: the paper's concatenation, image first."""
@@ -135,6 +137,8 @@ def embed_video(
     exact_frames: bool = False,
     precision: str = "auto",
     looks: Sequence[str] = (),
+    decoder: str | None = None,
+    decoders: int | None = None,
 ) -> Embeddings:
     """Embed every 1-second window of a movie with a backbone set.
 
@@ -154,12 +158,15 @@ def embed_video(
     precision: see resolve_precision (KISSWEB_EMBED_PRECISION overrides "auto").
     looks: names from detector.looks.LOOKS; each also embeds the window's picture in that look (training data;
     one more image-network pass per look, same decode) into Embeddings.looks.
+    decoder: auto (KISSWEB_DECODER, else auto: NVDEC where the networks run on CUDA and it reads the film), ffmpeg
+    or nvdec; decoders: NVDEC decoders for this film (KISSWEB_NVDEC_DECODERS, else 4). Embeddings.decoding says
+    which ran and why; a film NVDEC cannot read is decoded by ffmpeg (detector.decode.backends).
     Raises DecodeError / MissingWeightsError / ModelFileError / DetectorError.
     """
     import torch
 
     from detector.networks import load_backbones, load_model_backbones
-    from detector.looks import LOOKS, check_looks
+    from detector.looks import check_looks
 
     looks = check_looks(looks)
 
@@ -190,9 +197,14 @@ def embed_video(
     device_type = torch.device(device).type
     precision = resolve_precision(precision, backbone_set=name, device_type=device_type)
     if model is not None and model.carries_backbones:
-        nets = load_model_backbones(model, str(torch.device(device)), precision)
+        nets = _warm(("model", model.backbone_digest, str(torch.device(device)), precision),
+                     lambda: load_model_backbones(model, str(torch.device(device)), precision))
     else:
-        nets = load_backbones(name, str(torch.device(device)), bool(random_init), precision)
+        nets = _warm((name, bool(random_init), str(torch.device(device)), precision),
+                     lambda: load_backbones(name, str(torch.device(device)), bool(random_init), precision))
+    choice = choose_backend(info, device_type=nets.device.type, requested=decoder, decoders=decoders)
+    if choice.backend == "nvdec" and looks:
+        choice = DecodeChoice("ffmpeg", "fell back to ffmpeg: the training looks are drawn on CPU pictures")
     n = info.window_count
     image_dim, audio_dim = nets.dims
     image_out = np.empty((n, image_dim), dtype=np.float32)
@@ -204,7 +216,43 @@ def embed_video(
     micro = batch_size if on_cuda else min(batch_size, CPU_MICRO_BATCH)
     report = progress or (lambda done, total: None)
     report(0, n)
+    audio_warning = ""
+    if choice.backend == "nvdec":
+        from detector.decode.nvdec import NvdecError
+        from detector.embed_gpu import embed_nvdec
 
+        try:
+            with torch.inference_mode(), _deterministic_cudnn():
+                image_out, audio_out, audio_warning = embed_nvdec(
+                    path, info=info, nets=nets, choice=choice, channel_order=channel_order, batch_size=batch_size,
+                    timeout_s=timeout_s, stall_s=stall_s, report=report, timings=timings,
+                )
+        except NvdecError as exc:
+            choice = DecodeChoice("ffmpeg", f"fell back to ffmpeg: {exc}")
+            timings.update(decode_wait=0.0, image=0.0, audio=0.0)
+            report(0, n)
+    if choice.backend == "ffmpeg":
+        audio_warning = _embed_ffmpeg(path, info=info, nets=nets, channel_order=channel_order, batch_size=batch_size,
+                      micro=micro, timeout_s=timeout_s, stall_s=stall_s, exact_frames=exact_frames, looks=looks,
+                      image_out=image_out, audio_out=audio_out, look_out=look_out, report=report, timings=timings)
+
+    timings["total"] = time.perf_counter() - started
+    return Embeddings(
+        image=image_out, audio=audio_out, times_s=np.arange(n, dtype=np.float64), backbone_set=name,
+        duration_s=float(info.duration_s), timings_s=timings, precision=precision, backbone_digest=nets.digest,
+        channel_order=channel_order, audio_warning=audio_warning, looks=look_out, decoding=choice.to_json(),
+    )
+
+
+def _embed_ffmpeg(path, *, info, nets, channel_order, batch_size, micro, timeout_s, stall_s, exact_frames, looks,
+                  image_out, audio_out, look_out, report, timings) -> str:
+    """The CPU decode path: one ffmpeg pass for pictures and sound, the networks batch by batch (any device)."""
+    import torch
+
+    from detector.looks import LOOKS
+
+    n = info.window_count
+    on_cuda = nets.device.type == "cuda"
     with contextlib.ExitStack() as stack:
         stack.enter_context(torch.inference_mode())
         if on_cuda:
@@ -243,13 +291,22 @@ def embed_video(
             timings["audio"] += time.perf_counter() - now
             report(k + b, n)
             waited = time.perf_counter()
+    return audio_warning
 
-    timings["total"] = time.perf_counter() - started
-    return Embeddings(
-        image=image_out, audio=audio_out, times_s=np.arange(n, dtype=np.float64), backbone_set=name,
-        duration_s=float(info.duration_s), timings_s=timings, precision=precision, backbone_digest=nets.digest,
-        channel_order=channel_order, audio_warning=audio_warning, looks=look_out,
-    )
+
+_WARM: dict[tuple, object] = {}
+_WARM_LOCK = threading.Lock()
+
+
+def _warm(key: tuple, load: Callable[[], object]):
+    """On CUDA the networks are loaded once per process and kept (a GPU worker warms them once, not per film);
+    on the CPU they are loaded per call, as before."""
+    if not key[-2].startswith("cuda"):
+        return load()
+    with _WARM_LOCK:
+        if key not in _WARM:
+            _WARM[key] = load()
+        return _WARM[key]
 
 
 def _to_device(array: np.ndarray, key: str, pinned: dict, device) -> "torch.Tensor":

@@ -207,6 +207,9 @@ class AnalysisRunner(Runner):
         decode = detail.get("decode", detail.get("decode_wait"))
         if decode is not None:
             self.timings_s["decode"] = round(self.timings_s.get("decode", 0.0) + float(decode), 3)
+        # which decoder read the pictures (ffmpeg on the CPU, or NVDEC) and why: {backend, decoders, reason}
+        if getattr(embeddings, "decoding", None):
+            self.timings_s["decoding"] = dict(embeddings.decoding)
 
         started = time.monotonic()
         name = storage.embeddings_write(

@@ -63,6 +63,10 @@ class MediaInfo:
     rotation_deg: int = 0
     pixel_aspect: float = 1.0
     video_end_s: float | None = None
+    color_matrix: str = "bt601"  # YUV -> RGB as ffmpeg's scaler does it: bt709 where the stream says so, else bt601
+    full_range: bool = False  # JPEG-range YUV (0-255) rather than the usual 16-235
+    constant_frame_rate: bool = True  # the stream's base rate equals its average rate (frame i shown at i / fps)
+    video_start_s: float = 0.0  # where the video's first frame sits on the file's timeline
 
     @property
     def window_count(self) -> int:
@@ -167,6 +171,10 @@ def probe(path: str | os.PathLike, *, timeout_s: float = 30) -> MediaInfo:
         if duration_s <= 0:
             raise DecodeError(f"{path}: the movie has zero duration.")
         video_end_s = None
+        origin_s = (container.start_time or 0) / 1_000_000
+        video_start_s = 0.0
+        if video.start_time is not None and video.time_base is not None:
+            video_start_s = float(video.start_time * video.time_base) - origin_s
         if video.duration is not None and video.time_base is not None:
             origin_s = (container.start_time or 0) / 1_000_000  # ffmpeg's timeline starts at the container start
             video_end_s = float(((video.start_time or 0) + video.duration) * video.time_base) - origin_s
@@ -178,6 +186,7 @@ def probe(path: str | os.PathLike, *, timeout_s: float = 30) -> MediaInfo:
         if rotation in (90, 270):
             width, height = height, width
         rate = video.average_rate or video.guessed_rate
+        base = video.base_rate
         return MediaInfo(
             duration_s=duration_s,
             width=int(width),
@@ -190,6 +199,10 @@ def probe(path: str | os.PathLike, *, timeout_s: float = 30) -> MediaInfo:
             rotation_deg=rotation,
             pixel_aspect=pixel_aspect,
             video_end_s=video_end_s,
+            color_matrix="bt709" if getattr(first, "colorspace", None) == _AVCOL_SPC_BT709 else "bt601",
+            full_range=getattr(first, "color_range", None) == _AVCOL_RANGE_JPEG,
+            constant_frame_rate=bool(rate and base and rate == base) and _on_frame_grid(container, video, rate),
+            video_start_s=video_start_s,
         )
     except av.error.FFmpegError as exc:
         raise DecodeError(f"{path}: the movie is corrupt or truncated ({exc.strerror or exc}).") from None
@@ -215,6 +228,29 @@ def _duration_s(container, path: Path, deadline: float) -> float:
             end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
     container.seek(0)
     return end
+
+
+def _on_frame_grid(container, video, rate, *, packets: int = 300) -> bool:
+    """Whether the first `packets` frames sit at first + i / rate (within a third of a frame): a constant rate, as
+    far as can be told without reading the whole file."""
+    import av
+
+    try:
+        container.seek(0)
+        times = []
+        for packet in container.demux(video):
+            if packet.pts is not None:
+                times.append(packet.pts * packet.time_base)
+            if len(times) >= packets:
+                break
+    except av.error.FFmpegError:
+        return False
+    times.sort()
+    step = 1 / Fraction(rate)
+    return all(abs(t - times[0] - i * step) < step / 3 for i, t in enumerate(times))
+
+
+_AVCOL_SPC_BT709, _AVCOL_RANGE_JPEG = 1, 2  # FFmpeg's AVColorSpace / AVColorRange values
 
 
 def _first_frame(container, video, path: Path, deadline: float):
@@ -371,7 +407,9 @@ def extract_frame(path: str | os.PathLike, *, at_s: float, width: int = 320, tim
 # --- the streaming pass ------------------------------------------------------------------------------------
 
 
-def _video_args(path: Path, info: MediaInfo, n: int, *, fast: bool, hwaccel: str | None) -> list[str]:
+def _video_args(
+    path: Path, info: MediaInfo, n: int, *, fast: bool, hwaccel: str | None, per_window: int = 1
+) -> list[str]:
     sw, sh = scaled_size(info)
     args: list[str] = []
     if hwaccel:
@@ -379,11 +417,11 @@ def _video_args(path: Path, info: MediaInfo, n: int, *, fast: bool, hwaccel: str
     if fast and info.video_codec == "h264":
         args += list(FAST_H264_OPTIONS)
     vf = (
-        "fps=fps=1:start_time=0:round=down,"
+        f"fps=fps={per_window}:start_time=0:round=down,"
         f"scale={sw}:{sh}:flags=bilinear,setsar=1,crop={FRAME_CROP}:{FRAME_CROP},format=rgb24"
     )
     return args + ["-i", str(path), "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", vf,
-                   "-frames:v", str(n), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+                   "-frames:v", str(n * per_window), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
 
 
 def _audio_args(path: Path, n: int) -> list[str]:
@@ -395,9 +433,12 @@ def _audio_args(path: Path, n: int) -> list[str]:
 class _Reader(threading.Thread):
     """Reads batches from an ffmpeg pipe into a bounded queue (back pressure stops ffmpeg, not memory)."""
 
-    def __init__(self, proc: FFmpegProcess, *, n: int, batch_size: int, kind: str, min_windows: int) -> None:
+    def __init__(
+        self, proc: FFmpegProcess, *, n: int, batch_size: int, kind: str, min_windows: int, per_window: int = 1
+    ) -> None:
         super().__init__(name=f"decode-{kind}", daemon=True)
         self.proc, self.n, self.batch_size, self.kind, self.min_windows = proc, n, batch_size, kind, min_windows
+        self.per_window = per_window
         self.queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         self.stop = threading.Event()
         self.warning = ""  # set before the batch it concerns is queued
@@ -418,7 +459,7 @@ class _Reader(threading.Thread):
             self._put(exc)
 
     def _run(self) -> None:
-        unit = FRAME_BYTES if self.kind == "video" else SAMPLES_PER_WINDOW * 4
+        unit = FRAME_BYTES * self.per_window if self.kind == "video" else SAMPLES_PER_WINDOW * 4
         done, ended, last_frame = 0, False, None
         while done < self.n and not self.stop.is_set():
             b = min(self.batch_size, self.n - done)
@@ -436,7 +477,9 @@ class _Reader(threading.Thread):
             elif self.kind == "audio" and done + b == self.n and not ended:
                 self._audio_end()
             if self.kind == "video":
-                frames = raw.reshape(b, FRAME_CROP, FRAME_CROP, 3)
+                shape = (b, FRAME_CROP, FRAME_CROP, 3) if self.per_window == 1 else (b, self.per_window, FRAME_CROP,
+                                                                                      FRAME_CROP, 3)
+                frames = raw.reshape(shape)
                 whole = got // unit
                 if whole:
                     last_frame = frames[whole - 1].copy()
@@ -529,10 +572,14 @@ def iter_window_batches(
     stall_s: float = DEFAULT_STALL_S,
     fast: bool = True,
     hwaccel: str | None = None,
+    per_window: int = 1,
+    video: bool = True,
 ) -> Iterator[WindowBatch]:
     """Stream a movie once and yield its windows in batches; memory stays bounded whatever the length.
 
     fast=True skips H.264 work (FAST_H264_OPTIONS); fast=False picks exactly the last frame before k + 1.
+    per_window=m takes m pictures per window, the last frames before k + 1/m, ..., k + 1 (frames then has the shape
+    (b, m, 224, 224, 3)). video=False decodes only the audio (frames is then (b, 0) uint8): the NVDEC path's sound.
     An audio track that exists but cannot be decoded gives silence and a WindowBatch.audio_warning, not an error.
     Closing the generator (or an exception in the consumer) kills the ffmpeg processes.
     """
@@ -543,15 +590,21 @@ def iter_window_batches(
         return
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    if per_window < 1:
+        raise ValueError("per_window must be at least 1")
     timeout_s = timeout_s if timeout_s is not None else 120.0 + 4.0 * info.duration_s
     video_windows = n if info.video_end_s is None else min(n, window_count(info.video_end_s))
     readers: list[_Reader] = []
     procs: list[FFmpegProcess] = []
     try:
-        vproc = FFmpegProcess(_video_args(path, info, n, fast=fast, hwaccel=hwaccel), path=path,
-                              what="decode the video", timeout_s=timeout_s, stall_s=stall_s)
-        procs.append(vproc)
-        readers.append(_Reader(vproc, n=n, batch_size=batch_size, kind="video", min_windows=video_windows - 1))
+        if video:
+            vproc = FFmpegProcess(
+                _video_args(path, info, n, fast=fast, hwaccel=hwaccel, per_window=per_window), path=path,
+                what="decode the video", timeout_s=timeout_s, stall_s=stall_s,
+            )
+            procs.append(vproc)
+            readers.append(_Reader(vproc, n=n, batch_size=batch_size, kind="video", min_windows=video_windows - 1,
+                                   per_window=per_window))
         if info.has_audio:
             aproc = FFmpegProcess(_audio_args(path, n), path=path, what="decode the audio",
                                   timeout_s=timeout_s, stall_s=stall_s)
@@ -561,9 +614,10 @@ def iter_window_batches(
             reader.start()
         for start in range(0, n, batch_size):
             b = min(batch_size, n - start)
-            frames = _take(readers[0])
-            if len(readers) > 1:
-                audio, audio_warning = _take(readers[1]), readers[1].warning
+            frames = _take(readers[0]) if video else np.empty((b, 0), dtype=np.uint8)
+            sound = readers[-1] if readers and readers[-1].kind == "audio" else None
+            if sound is not None:
+                audio, audio_warning = _take(sound), sound.warning
             else:
                 audio, audio_warning = np.zeros((b, PATCH_SAMPLES), dtype=np.float32), ""
             yield WindowBatch(start=start, frames=frames, audio=audio, audio_warning=audio_warning)
