@@ -63,6 +63,7 @@ def detect(
     batch_size: int = 32,
     progress: Callable[[int, int], None] | None = None,
     decoder: str | None = None,
+    decoders: int | None = None,
 ) -> Detection:
     """Find the model's scenes in a video: embed (one pass) -> score each second -> Algorithm 1.
 
@@ -70,7 +71,7 @@ def detect(
     may only repeat it, or be "auto"), its own backbones where the file carries them (published), and, where the
     model's card says BGR, with BGR frames. `random_init` None follows the card (models trained on randomly
     initialised backbones, for tests). `cut` None is the card's calibrated cut where its recipe stored one
-    (`detector.quality.model_cut`), else 0.5. `decoder`: see embed_video. Raises DetectorError subclasses.
+    (`detector.quality.model_cut`), else 0.5. `decoder`, `decoders`: see embed_video. Raises DetectorError subclasses.
     """
     started = time.perf_counter()
     if not isinstance(model, SceneModel):
@@ -92,7 +93,7 @@ def detect(
     loaded = time.perf_counter()
     embeddings = embed_video(
         path, model=model, device=device, random_init=random_init, batch_size=batch_size, progress=progress,
-        decoder=decoder,
+        decoder=decoder, decoders=decoders,
     )
     if embeddings.audio_warning:
         notes.append(embeddings.audio_warning)

@@ -304,9 +304,28 @@ def _warm(key: tuple, load: Callable[[], object]):
     if not key[-2].startswith("cuda"):
         return load()
     with _WARM_LOCK:
+        if not _WARM:
+            _bound_gpu_memory()
         if key not in _WARM:
             _WARM[key] = load()
         return _WARM[key]
+
+
+def _bound_gpu_memory() -> None:
+    """KISSWEB_GPU_MEMORY_FRACTION (0-1): the share of the GPU's memory this process's tensors may take, so that a
+    GPU worker's processes together stay within the device (decoder surfaces and CUDA contexts come on top)."""
+    raw = os.environ.get("KISSWEB_GPU_MEMORY_FRACTION", "").strip()
+    if not raw:
+        return
+    import torch
+
+    try:
+        fraction = float(raw)
+    except ValueError:
+        raise DetectorError(f"KISSWEB_GPU_MEMORY_FRACTION must be a number between 0 and 1, not {raw!r}.") from None
+    if not 0 < fraction <= 1:
+        raise DetectorError(f"KISSWEB_GPU_MEMORY_FRACTION must be between 0 and 1, not {fraction}.")
+    torch.cuda.set_per_process_memory_fraction(fraction)
 
 
 def _to_device(array: np.ndarray, key: str, pinned: dict, device) -> "torch.Tensor":

@@ -40,14 +40,14 @@ def embed_nvdec(
     """(image (n, Di), audio (n, Da), audio_warning) for every window; NvdecError where NVDEC cannot read the film."""
     import torch
 
-    from detector.decode.nvdec import iter_window_pictures
+    from detector.decode.nvdec import cuda_device, iter_window_pictures
 
     n = info.window_count
-    device = nets.device
+    device = cuda_device(nets.device)
     image_dim, audio_dim = nets.dims
     image_out = torch.empty((n, image_dim), dtype=torch.float32, device=device)
     audio_out = torch.empty((n, audio_dim), dtype=torch.float32, device=device)
-    sound = _AudioThread(path, info=info, nets=nets, out=audio_out, batch_size=batch_size, timeout_s=timeout_s,
+    sound = _AudioThread(path, info=info, nets=nets, device=device, out=audio_out, batch_size=batch_size, timeout_s=timeout_s,
                          stall_s=stall_s)
     sound.start()
     done = 0
@@ -92,10 +92,10 @@ def embed_nvdec(
 class _AudioThread(threading.Thread):
     """The film's sound, window batch by batch: ffmpeg on the CPU, log-mel and the audio network on the GPU."""
 
-    def __init__(self, path: Path, *, info: MediaInfo, nets: "Backbones", out, batch_size: int,
+    def __init__(self, path: Path, *, info: MediaInfo, nets: "Backbones", device, out, batch_size: int,
                  timeout_s: float | None, stall_s: float) -> None:
         super().__init__(name="embed-audio", daemon=True)
-        self.path, self.info, self.nets, self.out = path, info, nets, out
+        self.path, self.info, self.nets, self.device, self.out = path, info, nets, device, out
         self.batch_size, self.timeout_s, self.stall_s = batch_size, timeout_s, stall_s
         self.stop = threading.Event()
         self.done = 0
@@ -107,7 +107,7 @@ class _AudioThread(threading.Thread):
         import torch
 
         try:
-            torch.cuda.set_device(self.nets.device)
+            torch.cuda.set_device(self.device)
             batches = iter_window_batches(self.path, info=self.info, batch_size=self.batch_size,
                                           timeout_s=self.timeout_s, stall_s=self.stall_s, video=False)
             try:
@@ -117,7 +117,7 @@ class _AudioThread(threading.Thread):
                             return
                         started = time.perf_counter()
                         self.warning = batch.audio_warning or self.warning
-                        waves = torch.from_numpy(batch.audio).to(self.nets.device, non_blocking=False)
+                        waves = torch.from_numpy(batch.audio).to(self.device)
                         patches = self.nets.log_mel(waves).to(self.nets.dtype)
                         k = batch.start
                         self.out[k:k + len(batch)] = self.nets.audio_net(patches).float()
