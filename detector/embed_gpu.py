@@ -20,7 +20,7 @@ from detector.decode.backends import DecodeChoice
 from detector.decode.ffmpeg import MediaInfo, iter_window_batches
 
 if TYPE_CHECKING:
-    from detector.backbones import Backbones
+    from detector.networks import Backbones
 
 
 def embed_nvdec(
