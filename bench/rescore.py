@@ -63,7 +63,8 @@ def main() -> int:
 
     from detector.head import SceneModel, make_card, save_model
     from kissweb.analysis import services, storage
-    from kissweb.library.models import Analysis, AnalysisStatus, MovieEmbedding, Movie, SceneType, Segment
+    from kissweb.analysis.models import Analysis, AnalysisStatus, MovieEmbedding
+    from kissweb.library.models import Movie, SceneType, Segment
 
     try:
         call_command("migrate", interactive=False, verbosity=0)

@@ -65,7 +65,8 @@ def seed(*, movies: int, segments: int, seed_value: int = 0) -> dict:
     from django.db import connection
     from rest_framework.authtoken.models import Token
 
-    from kissweb.library.models import ModelVersion, SceneType
+    from kissweb.analysis.models import ModelVersion
+    from kissweb.library.models import SceneType
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)

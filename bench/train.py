@@ -35,7 +35,8 @@ DIM = 1280 + 128
 def library_build(n_seconds: int, *, owner, scene_type, seed: int) -> None:
     """Movies with stored embeddings and annotated spans totalling n_seconds (half positive, half negative)."""
     from kissweb.analysis import storage
-    from kissweb.library.models import Annotation, Movie, MovieEmbedding
+    from kissweb.analysis.models import MovieEmbedding
+    from kissweb.library.models import Annotation, Movie
 
     rng = np.random.default_rng(seed)
     direction = rng.standard_normal(DIM).astype(np.float32)

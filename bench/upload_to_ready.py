@@ -52,7 +52,8 @@ def main() -> int:
     import detector
     from detector.head import SceneModel, make_card, save_model
     from kissweb.analysis import services
-    from kissweb.library.models import Analysis, Movie, SceneType
+    from kissweb.analysis.models import Analysis
+    from kissweb.library.models import Movie, SceneType
     from tests.mediagen import make_video
     from tests.qcluster import QCluster
 

@@ -23,7 +23,7 @@ def run_create(*, kind: str, subject_type: str, subject_id: int, lock_key: str, 
 
 
 def analysis_create(*, movie, status: str = RunStatus.SUCCEEDED, kind: str = "analyze", run_fields=None, **fields):
-    from kissweb.library.models import Analysis
+    from kissweb.analysis.models import Analysis
 
     run = run_create(kind=kind, subject_type="movie", subject_id=movie.pk, lock_key=f"movie:{movie.pk}",
                      status=status, **(run_fields or {}))

@@ -16,7 +16,8 @@ from kissweb.analysis import selectors, services
 from kissweb.jobs.apis import RunProgressSerializer
 from kissweb.jobs.models import RunStatus
 from kissweb.jobs.selectors import run_progress
-from kissweb.library.models import Analysis, AnalysisKind, ModelVersion, Movie, SceneType
+from kissweb.analysis.models import Analysis, AnalysisKind, ModelVersion
+from kissweb.library.models import Movie, SceneType
 from kissweb.parsers import MultiPartParser
 
 

@@ -22,6 +22,7 @@ class AnalysisConfig(AppConfig):
 
     def ready(self):
         from kissweb.analysis import pipeline, rederive  # noqa: F401 - registers the analysis Runners with kissweb.jobs
+        from kissweb.analysis import receivers  # noqa: F401 - the follow-up work of the library's changes
         from django_q.signals import post_spawn
 
         post_spawn.connect(_worker_warm_up, dispatch_uid="kissweb.analysis.worker_warm_up")

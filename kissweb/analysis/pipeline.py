@@ -20,16 +20,8 @@ from kissweb.analysis.backbones import BackboneKey, carries_backbones, key_of_ve
 from kissweb.analysis.segments import detected_segments_replace
 from kissweb.jobs.models import RunStatus
 from kissweb.jobs.runner import AlreadyActive, Failure, Runner, SubjectGone
-from kissweb.library.models import (
-    Analysis,
-    AnalysisKind,
-    ModelVersion,
-    Movie,
-    MovieEmbedding,
-    MovieStatus,
-    SceneType,
-    ScoreTrack,
-)
+from kissweb.analysis.models import Analysis, AnalysisKind, ModelVersion, MovieEmbedding, ScoreTrack
+from kissweb.library.models import Movie, MovieStatus, SceneType
 from kissweb.library.uploads import disk_full_message, is_disk_full
 
 log = logging.getLogger(__name__)

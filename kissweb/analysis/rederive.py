@@ -13,7 +13,8 @@ from django.db import transaction
 from kissweb.analysis.segments import detected_segments_replace
 from kissweb.library.scene_type_runs import SceneTypeRunner
 from kissweb.jobs.runner import Runner, SubjectGone
-from kissweb.library.models import ModelVersion, Movie, SceneType, ScoreTrack
+from kissweb.analysis.models import ModelVersion, ScoreTrack
+from kissweb.library.models import Movie, SceneType
 
 MAX_PASSES = 5  # settings moved again during a pass: one more pass, up to this many
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kissweb.library.models import Analysis, Annotation, ModelVersion, Movie, SceneType, Segment, SegmentSource
+from kissweb.analysis.models import Analysis, ModelVersion
+from kissweb.library.models import Annotation, Movie, SceneType, Segment, SegmentSource
 
 _SAME_S = 1e-6
 

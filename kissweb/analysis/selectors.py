@@ -8,15 +8,8 @@ import numpy as np
 from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 
 from kissweb.analysis.backbones import key_of_version
-from kissweb.library.models import (
-    ACTIVE_ANALYSIS_STATUSES,
-    Analysis,
-    ModelVersion,
-    Movie,
-    MovieEmbedding,
-    SceneType,
-    ScoreTrack,
-)
+from kissweb.analysis.models import ACTIVE_ANALYSIS_STATUSES, Analysis, ModelVersion, MovieEmbedding, ScoreTrack
+from kissweb.library.models import Movie, SceneType
 
 
 class ScoresUnavailable(Exception):

@@ -21,15 +21,14 @@ from kissweb.analysis.pipeline import analysis_run as pipeline_analysis_run
 from kissweb.analysis.rederive import RederiveRunner, scene_type_rederive
 from kissweb.jobs.runner import AlreadyActive
 from kissweb.jobs.sweeper import run_sweep
-from kissweb.library.models import (
+from kissweb.analysis.models import (
     Analysis,
     AnalysisKind,
     ModelVersion,
     ModelVersionStatus,
-    Movie,
     MovieEmbedding,
-    SceneType,
 )
+from kissweb.library.models import Movie, SceneType
 
 log = logging.getLogger(__name__)
 

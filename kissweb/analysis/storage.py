@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from kissweb.library.models import MovieEmbedding
+from kissweb.analysis.models import MovieEmbedding
 
 EMBEDDINGS_DIR = "embeddings"
 _FLOAT16_MAX = float(np.finfo(np.float16).max)

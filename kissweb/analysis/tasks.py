@@ -4,7 +4,7 @@ the app is upgraded run: each hands over to kissweb.jobs.tasks."""
 from __future__ import annotations
 
 from kissweb.jobs.tasks import run_task, sweep_task
-from kissweb.library.models import Analysis
+from kissweb.analysis.models import Analysis
 
 
 def analysis_task(analysis_id: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from kissweb.library.models import Analysis, Annotation, ModelVersion, Movie, MovieEmbedding, SceneType, Segment
+from kissweb.library.models import Annotation, Movie, SceneType, Segment
 
 
 @admin.register(Movie)
@@ -23,21 +23,6 @@ class SceneTypeAdmin(admin.ModelAdmin):
     search_fields = ("slug", "name")
 
 
-@admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("id", "scene_type", "name", "backbone_set", "status", "is_active", "created_at")
-    list_filter = ("scene_type", "is_active", "status")
-    list_select_related = ("scene_type",)
-
-
-@admin.register(Analysis)
-class AnalysisAdmin(admin.ModelAdmin):
-    list_display = ("id", "movie", "kind", "status", "attempts", "progress", "stage", "heartbeat_at", "finished_at")
-    list_filter = ("run__status", "run__kind")
-    raw_id_fields = ("movie", "run")
-    list_select_related = ("movie", "run")
-
-
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
     list_display = ("id", "movie", "scene_type", "start_s", "end_s", "confidence", "source")
@@ -52,9 +37,3 @@ class AnnotationAdmin(admin.ModelAdmin):
     list_filter = ("scene_type", "label")
     raw_id_fields = ("movie", "segment", "model_version", "author")
     list_select_related = ("movie", "scene_type", "author")
-
-
-@admin.register(MovieEmbedding)
-class MovieEmbeddingAdmin(admin.ModelAdmin):
-    list_display = ("id", "movie", "backbone_set", "n_windows", "image_dim", "audio_dim", "created_at")
-    raw_id_fields = ("movie",)

@@ -25,7 +25,7 @@ from kissweb.library.models import (
     Segment,
     SegmentSource,
 )
-from kissweb.library import media_limits
+from kissweb.library import media_limits, signals
 from kissweb.library.uploads import StorageFull, UploadTooLarge, is_disk_full
 
 log = logging.getLogger(__name__)
@@ -199,10 +199,10 @@ def movie_store_file(
     *, source: Path, sha256: str, source_is_ours: bool, original_filename: str, title: str | None, year: int | None,
     user, into: Movie | None = None,
 ) -> Movie:
-    """Check a movie file on disk, store it under a UUID name with a poster, and queue its analysis: a new Movie,
-    or `into` (a movie added from a URL whose download this is). Nothing is kept when any step fails."""
+    """Check a movie file on disk, store it under a UUID name with a poster, and have it analysed: a new Movie,
+    or `into` (a movie added from a URL whose download this is). Nothing is kept when any step fails. The analysis is
+    queued by kissweb.analysis on `movie_file_stored`, in this transaction."""
     import detector
-    from kissweb.analysis.services import analysis_request
 
     written: list[Path] = []
     try:
@@ -257,7 +257,7 @@ def movie_store_file(
                         facts["title"] = title.strip()[:300]
                     Movie.objects.filter(pk=movie.pk).update(**facts)
                     movie.refresh_from_db()
-                analysis_request(movie=movie, requested_by=user)
+                signals.movie_file_stored.send(sender=Movie, movie=movie, user=user)
         except IntegrityError:
             # Two uploads of the same file at once: the database's unique sha256 decides.
             if existing := _existing_with_hash(sha256):
@@ -484,9 +484,7 @@ def scene_type_update(*, scene_type: SceneType, user, **changes) -> SceneType:
         with transaction.atomic():
             scene_type.save()
             if settings_changed:
-                from kissweb.analysis.services import scene_type_settings_changed
-
-                scene_type_settings_changed(scene_type=scene_type, requested_by=user)
+                signals.scene_type_settings_saved.send(sender=SceneType, scene_type=scene_type, user=user)
     except IntegrityError as exc:
         scene_type.refresh_from_db()
         raise _scene_type_error(exc, slug=scene_type.slug) from exc

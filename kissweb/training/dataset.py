@@ -13,7 +13,8 @@ import numpy as np
 from django.db.models import Q, QuerySet
 
 from kissweb import errors
-from kissweb.library.models import Annotation, AnnotationLabel, MovieEmbedding, SceneType
+from kissweb.analysis.models import MovieEmbedding
+from kissweb.library.models import Annotation, AnnotationLabel, SceneType
 
 MIN_SPANS_PER_LABEL = 2
 

@@ -16,7 +16,8 @@ from kissweb.analysis.services import PUBLISHED_MODEL_NAME, model_version_create
 from kissweb.jobs.models import Run
 from kissweb.library.scene_type_runs import SceneTypeRunner
 from kissweb.jobs.runner import AlreadyActive, Failure
-from kissweb.library.models import ModelVersion, SceneType
+from kissweb.analysis.models import ModelVersion
+from kissweb.library.models import SceneType
 
 PUBLISHED_SCENE_TYPE = "kissing"
 DOWNLOADS_DIR = "downloads/published"  # under MEDIA_ROOT: an interrupted download resumes from here

@@ -10,7 +10,8 @@ from django.db import models
 from django.db.models import CheckConstraint, F, Q
 
 from kissweb.jobs.models import ACTIVE_RUN_STATUSES, Run, RunStatus
-from kissweb.library.models import ModelVersion, SceneType
+from kissweb.analysis.models import ModelVersion
+from kissweb.library.models import SceneType
 
 # The run's statuses, under the names training code and tests always used.
 TrainingRunStatus = RunStatus

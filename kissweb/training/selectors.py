@@ -9,16 +9,8 @@ from django.db.models import Count, Max, Q, Sum
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from kissweb.library.models import (
-    Annotation,
-    AnnotationLabel,
-    ModelVersion,
-    Movie,
-    SceneType,
-    ScoreTrack,
-    Segment,
-    SegmentSource,
-)
+from kissweb.analysis.models import ModelVersion, ScoreTrack
+from kissweb.library.models import Annotation, AnnotationLabel, Movie, SceneType, Segment, SegmentSource
 from kissweb.training.dataset import annotation_span_counts, spans_needed
 from kissweb.jobs.models import ACTIVE_RUN_STATUSES, RunStatus
 from kissweb.jobs.selectors import run_latest, run_progress

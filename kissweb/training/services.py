@@ -14,7 +14,8 @@ from django.db import transaction
 
 from kissweb import errors
 from kissweb.analysis.backbones import standard_digest
-from kissweb.library.models import ModelVersion, ModelVersionStatus, SceneType
+from kissweb.analysis.models import ModelVersion, ModelVersionStatus
+from kissweb.library.models import SceneType
 from kissweb.training import evaluation
 from kissweb.training.dataset import (
     NotEnoughAnnotations,

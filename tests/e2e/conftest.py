@@ -171,7 +171,8 @@ BUMPS = [(2, 13, 0.9), (24, 35, 0.85), (47, 58, 0.4)]
 def analysed_movie(transactional_db, clip_60s, staff_user, settings):
     """A ready movie with an active model, a stored score track and the detected segments the server would write."""
     import detector
-    from kissweb.library.models import Movie, ModelVersion, ScoreTrack, Segment
+    from kissweb.analysis.models import ModelVersion, ScoreTrack
+    from kissweb.library.models import Movie, Segment
 
     def make(*, title="Brief Encounter", year=1945, uploaded_by=None, bumps=BUMPS):
         scene_type = kissing_type()

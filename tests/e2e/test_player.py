@@ -182,7 +182,8 @@ def test_phone_width_has_no_sideways_scroll(browser_context, live_server, staff_
 
 
 def test_a_movie_still_analysing_shows_progress_and_its_scenes_arrive_without_reload(page_as, staff_user, analysed_movie):
-    from kissweb.library.models import Movie, ScoreTrack, Segment
+    from kissweb.analysis.models import ScoreTrack
+    from kissweb.library.models import Movie, Segment
 
     movie = analysed_movie()
     # Take the analysis' results away until the "analysis" finishes below.

@@ -148,7 +148,8 @@ def test_every_rule_of_the_matrix_is_in_the_policy():
 def world(settings, tmp_path, django_user_model):
     """Alice (not staff) owns a movie with a poster, an analysis, a detected segment and an annotation; Bob is
     another person, Carol is staff. A ready model version with its file and a training run exist."""
-    from kissweb.library.models import Annotation, ModelVersion, Movie, SceneType, Segment
+    from kissweb.analysis.models import ModelVersion
+    from kissweb.library.models import Annotation, Movie, SceneType, Segment
     from kissweb.exports.models import Export
     from tests.runs import analysis_create, training_create
 

@@ -142,7 +142,7 @@ def model_file(tmp_path):
 def active_model(kissing, model_file):
     """active_model(backbone_set="offline") -> an active ModelVersion registered through the service."""
     from kissweb.analysis.services import model_version_create
-    from kissweb.library.models import ModelVersion
+    from kissweb.analysis.models import ModelVersion
 
     def make(**kwargs):
         version = model_version_create(scene_type=kissing, file=model_file(**kwargs), name="test model")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
-from kissweb.library.models import Analysis, ModelVersion
+from kissweb.analysis.models import Analysis, ModelVersion
 
 pytestmark = pytest.mark.django_db
 

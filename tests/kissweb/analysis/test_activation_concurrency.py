@@ -11,7 +11,7 @@ from django.db import connection
 
 from kissweb.analysis import pipeline, services
 from kissweb.jobs.models import Run
-from kissweb.library.models import ModelVersion
+from kissweb.analysis.models import ModelVersion
 
 PARALLEL = 20
 

@@ -10,7 +10,7 @@ from django.db import connection
 
 from kissweb.analysis import pipeline, services
 from kissweb.jobs import runner as jobs_runner
-from kissweb.library.models import Analysis, AnalysisStatus, ModelVersion
+from kissweb.analysis.models import Analysis, AnalysisStatus, ModelVersion
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,8 @@ import pytest
 
 from kissweb.analysis import pipeline
 from kissweb.analysis.services import analysis_request
-from kissweb.library.models import Movie, MovieEmbedding, MovieStatus
+from kissweb.analysis.models import MovieEmbedding
+from kissweb.library.models import Movie, MovieStatus
 from tests.mediagen import make_corrupt_audio_video
 
 pytestmark = pytest.mark.django_db

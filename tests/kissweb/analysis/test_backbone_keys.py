@@ -28,7 +28,7 @@ def test_a_published_model_file_keys_by_its_own_digest(tmp_path):
 def test_the_apps_backbone_sets_are_the_detectors_registry():
     from detector.backbones import SETS
     from kissweb.analysis.backbones import STANDARD_SETS, carries_backbones
-    from kissweb.library.models import BackboneSet, ModelVersion, MovieEmbedding
+    from kissweb.analysis.models import BackboneSet, ModelVersion, MovieEmbedding
 
     assert list(BackboneSet.values) == list(SETS)
     for model in (ModelVersion, MovieEmbedding):

@@ -16,15 +16,8 @@ from kissweb.analysis import conf, pipeline, storage
 from kissweb.jobs import runner as jobs_runner
 from kissweb.jobs.models import Run
 from kissweb.analysis.services import analysis_request
-from kissweb.library.models import (
-    Analysis,
-    AnalysisStatus,
-    MovieEmbedding,
-    MovieStatus,
-    ScoreTrack,
-    Segment,
-    SegmentSource,
-)
+from kissweb.analysis.models import Analysis, AnalysisStatus, MovieEmbedding, ScoreTrack
+from kissweb.library.models import MovieStatus, Segment, SegmentSource
 
 pytestmark = pytest.mark.django_db
 
@@ -389,7 +382,7 @@ def test_a_run_past_its_time_limit_fails_with_the_limit_in_the_reason(make_movie
 def test_a_model_activated_during_the_run_gets_a_rescore_queued(make_movie, embedder, active_model, kissing,
                                                                  model_file):
     from kissweb.analysis.services import model_version_create
-    from kissweb.library.models import ModelVersion
+    from kissweb.analysis.models import ModelVersion
 
     first = active_model()
     newer = model_version_create(scene_type=kissing, file=model_file(), name="newer")

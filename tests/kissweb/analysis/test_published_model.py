@@ -16,7 +16,8 @@ from django.core.management import call_command
 
 import detector
 from kissweb.analysis import pipeline, services
-from kissweb.library.models import Analysis, AnalysisStatus, ModelVersion, Movie, MovieEmbedding, ScoreTrack
+from kissweb.analysis.models import Analysis, AnalysisStatus, ModelVersion, MovieEmbedding, ScoreTrack
+from kissweb.library.models import Movie
 from tests.kissweb.analysis.conftest import first_feature_model
 from tests.mediagen import make_video
 from tests.published_model import film_inputs, published_probabilities, write_published_pickle

@@ -10,17 +10,8 @@ from kissweb.analysis import conf, pipeline, services
 from kissweb.jobs import conf as jobs_conf
 from kissweb.jobs import runner as jobs_runner
 from kissweb.jobs.models import Run
-from kissweb.library.models import (
-    Analysis,
-    AnalysisKind,
-    AnalysisStatus,
-    ModelVersion,
-    MovieEmbedding,
-    MovieStatus,
-    SceneType,
-    Segment,
-    SegmentSource,
-)
+from kissweb.analysis.models import Analysis, AnalysisKind, AnalysisStatus, ModelVersion, MovieEmbedding
+from kissweb.library.models import MovieStatus, SceneType, Segment, SegmentSource
 
 
 @pytest.fixture(autouse=True)
@@ -272,7 +263,7 @@ def test_unreadable_stored_embeddings_are_rebuilt_and_the_stage_says_why(make_mo
     movie = make_movie()
     services.analysis_request(movie=movie)
     _run_all_queued()
-    from kissweb.library.models import MovieEmbedding
+    from kissweb.analysis.models import MovieEmbedding
 
     (media_root / MovieEmbedding.objects.get(movie=movie).file.name).write_bytes(b"damaged")
     stages = []

@@ -82,7 +82,8 @@ def _detected(movie_id):
 def test_upload_analyse_then_activate_a_model_without_decoding_again(
     qcluster, settings, user, staff_user, kissing, scene_movie, scene_model_file  # noqa: F811
 ):
-    from kissweb.library.models import Analysis, Movie, MovieEmbedding
+    from kissweb.analysis.models import Analysis, MovieEmbedding
+    from kissweb.library.models import Movie
 
     qcluster(timeout_s=300, retry_s=330)
     client = _client(user)
@@ -147,7 +148,8 @@ def test_a_worker_killed_mid_analysis_is_replaced_and_the_analysis_finishes_once
     qcluster, settings, user, kissing, scene_model_file, tmp_path  # noqa: F811
 ):
     from kissweb.analysis.services import model_version_activate, model_version_create
-    from kissweb.library.models import Analysis, Movie, MovieEmbedding
+    from kissweb.analysis.models import Analysis, MovieEmbedding
+    from kissweb.library.models import Movie
     from tests.detector.media import make_movie
 
     model_version_activate(model_version=model_version_create(scene_type=kissing, file=scene_model_file))
@@ -189,7 +191,8 @@ def test_a_truncated_file_fails_once_with_a_clear_reason(qcluster, settings, mak
     from django_q.models import Task
 
     from kissweb.analysis.services import analysis_request
-    from kissweb.library.models import Analysis, Movie
+    from kissweb.analysis.models import Analysis
+    from kissweb.library.models import Movie
 
     movie = make_movie(duration_s=4.0)
     video = Path(settings.MEDIA_ROOT) / movie.file.name
@@ -212,7 +215,8 @@ def test_a_movie_deleted_through_the_api_mid_analysis_leaves_nothing(qcluster, s
                                                                      tmp_path):
     from django_q.models import Task
 
-    from kissweb.library.models import Analysis, Movie, MovieEmbedding, ScoreTrack, Segment
+    from kissweb.analysis.models import Analysis, MovieEmbedding, ScoreTrack
+    from kissweb.library.models import Movie, Segment
     from tests.detector.media import make_movie
 
     movie_path = make_movie(tmp_path / "doomed.mp4", [("blue", 220, 60), ("red", 880, 60)])
@@ -244,7 +248,8 @@ def test_the_database_connection_lost_mid_run_is_retried_and_finishes(qcluster, 
                                                                      tmp_path):
     from django.db import connection
 
-    from kissweb.library.models import Analysis, Movie
+    from kissweb.analysis.models import Analysis
+    from kissweb.library.models import Movie
     from tests.detector.media import make_movie
 
     movie_path = make_movie(tmp_path / "flaky.mp4", [("blue", 220, 60), ("red", 880, 60)])
@@ -282,7 +287,8 @@ def test_the_sweeper_schedule_revives_an_analysis_whose_worker_vanished(qcluster
 
     from kissweb.jobs.models import Run
     from kissweb.jobs.sweeper import SWEEPER_SCHEDULE_NAME
-    from kissweb.library.models import Analysis, Movie
+    from kissweb.analysis.models import Analysis
+    from kissweb.library.models import Movie
     from tests.runs import analysis_create
 
     assert Schedule.objects.filter(name=SWEEPER_SCHEDULE_NAME).exists()

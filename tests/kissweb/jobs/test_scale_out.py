@@ -113,7 +113,8 @@ def test_two_workers_on_redis_survive_one_being_killed_and_analyse_each_film_onc
     from kissweb.analysis.services import model_version_activate, model_version_create
     from kissweb.jobs.models import Run
     from kissweb.jobs.sweeper import sweeper_schedule_ensure
-    from kissweb.library.models import Analysis, Movie, MovieEmbedding, Segment
+    from kissweb.analysis.models import Analysis, MovieEmbedding
+    from kissweb.library.models import Movie, Segment
 
     model_version_activate(model_version=model_version_create(scene_type=kissing, file=scene_model_file))
     sweeper_schedule_ensure()

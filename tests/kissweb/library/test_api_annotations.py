@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kissweb.library.models import Annotation, ModelVersion
+from kissweb.analysis.models import ModelVersion
+from kissweb.library.models import Annotation
 from tests.kissweb.library.conftest import detected_segment, manual_segment
 
 pytestmark = pytest.mark.django_db

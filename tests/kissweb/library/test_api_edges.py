@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from kissweb.library.models import ModelVersion, Movie
+from kissweb.analysis.models import ModelVersion
+from kissweb.library.models import Movie
 from tests.kissweb.library.conftest import files_under
 
 pytestmark = pytest.mark.django_db

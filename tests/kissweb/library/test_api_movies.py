@@ -10,7 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
-from kissweb.library.models import Analysis, ModelVersion, Movie, MovieEmbedding, SceneType
+from kissweb.analysis.models import Analysis, ModelVersion, MovieEmbedding
+from kissweb.library.models import Movie, SceneType
 from tests.kissweb.library.conftest import detected_segment, files_under, manual_segment
 from tests.mediagen import make_video
 

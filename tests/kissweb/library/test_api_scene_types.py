@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kissweb.library.models import ModelVersion, SceneType
+from kissweb.analysis.models import ModelVersion
+from kissweb.library.models import SceneType
 
 pytestmark = pytest.mark.django_db
 

@@ -47,12 +47,12 @@ def test_token_login(client, user):
     assert client.post("/api/auth/token/", {}, content_type="application/json").status_code == 400
 
 
-@pytest.mark.parametrize("model", ["movie", "scenetype", "modelversion", "analysis", "segment", "annotation",
-                                   "movieembedding"])
+@pytest.mark.parametrize("model", ["library/movie", "library/scenetype", "analysis/modelversion", "analysis/analysis",
+                                   "library/segment", "library/annotation", "analysis/movieembedding"])
 def test_admin_lists_load(client, django_user_model, model):
     django_user_model.objects.create_superuser(username="root", password="root-pass-123", email="")
     client.login(username="root", password="root-pass-123")
-    assert client.get(f"/admin/library/{model}/").status_code == 200
+    assert client.get(f"/admin/{model}/").status_code == 200
 
 
 def test_token_of_an_inactive_user_is_refused(client, user):

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
-from kissweb.library.models import Analysis, Movie
+from kissweb.analysis.models import Analysis
+from kissweb.library.models import Movie
 from tests.kissweb.library.conftest import files_under
 
 pytestmark = pytest.mark.django_db

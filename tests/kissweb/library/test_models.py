@@ -5,14 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 
-from kissweb.library.models import (
-    AnalysisStatus,
-    Annotation,
-    Movie,
-    ModelVersion,
-    SceneType,
-    Segment,
-)
+from kissweb.analysis.models import AnalysisStatus, ModelVersion
+from kissweb.library.models import Annotation, Movie, SceneType, Segment
 from tests.runs import analysis_create
 
 pytestmark = pytest.mark.django_db
@@ -86,7 +80,7 @@ def test_one_active_model_per_scene_type(kissing):
 
 
 def test_embeddings_are_stored_once_per_movie_backbone_set_and_digest(movie):
-    from kissweb.library.models import MovieEmbedding
+    from kissweb.analysis.models import MovieEmbedding
 
     def store(backbone_set, digest=""):
         return MovieEmbedding.objects.create(movie=movie, backbone_set=backbone_set, backbone_digest=digest,

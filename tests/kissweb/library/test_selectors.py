@@ -6,7 +6,8 @@ import pytest
 
 from kissweb import errors
 from kissweb.library import selectors
-from kissweb.library.models import ModelVersion, SceneType
+from kissweb.analysis.models import ModelVersion
+from kissweb.library.models import SceneType
 from tests.kissweb.library.conftest import detected_segment, manual_segment
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from kissweb.library import services
-from kissweb.library.models import Analysis, Movie
+from kissweb.analysis.models import Analysis
+from kissweb.library.models import Movie
 from tests.kissweb.library.conftest import files_under
 
 pytestmark = pytest.mark.django_db

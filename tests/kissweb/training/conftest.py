@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from kissweb.analysis import storage
-from kissweb.library.models import Annotation, Movie, MovieEmbedding, SceneType
+from kissweb.analysis.models import MovieEmbedding
+from kissweb.library.models import Annotation, Movie, SceneType
 
 IMAGE_DIM, AUDIO_DIM = 1280, 128  # the offline backbone set
 _serial = itertools.count()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import detector
-from kissweb.library.models import Annotation, ModelVersion, Segment
+from kissweb.analysis.models import ModelVersion
+from kissweb.library.models import Annotation, Segment
 from kissweb.training import services
 from kissweb.training.models import TrainingRun
 from tests.kissweb.training.conftest import annotate, movie_with_scenes

@@ -8,7 +8,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from kissweb.library.models import ModelVersion
+from kissweb.analysis.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from kissweb.jobs.models import Run
-from kissweb.library.models import ModelVersion
+from kissweb.analysis.models import ModelVersion
 from kissweb.training.fetch import PublishedModelFetchRunner
 
 pytestmark = pytest.mark.django_db

@@ -28,7 +28,7 @@ def test_add_a_scene_type_from_the_list_page(page_as, staff_user):  # noqa: F811
 
 
 def test_train_watch_progress_compare_and_activate(page_as, staff_user):  # noqa: F811
-    from kissweb.library.models import ModelVersion, ScoreTrack
+    from kissweb.analysis.models import ModelVersion, ScoreTrack
     from kissweb.training import services
     from kissweb.training.models import TrainingRun
 
@@ -101,7 +101,7 @@ def test_import_the_published_model_then_activate_and_roll_back(
     page_as, browser_context, staff_user, tmp_path  # noqa: F811
 ):
     from kissweb.analysis.services import model_version_activate
-    from kissweb.library.models import ModelVersion
+    from kissweb.analysis.models import ModelVersion
     from kissweb.training import services
     from tests.kissweb.training.test_reference_import import published_pickle
 

@@ -10,7 +10,7 @@ import pickle
 import pytest
 import torch
 
-from kissweb.library.models import ModelVersion
+from kissweb.analysis.models import ModelVersion
 from tests.published_model import KissingDetector, build_published_module
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kissweb.library.models import Annotation, ModelVersion, ScoreTrack, Segment
+from kissweb.analysis.models import ModelVersion, ScoreTrack
+from kissweb.library.models import Annotation, Segment
 from kissweb.training import selectors
 from tests.kissweb.training.conftest import annotate, movie_make
 from tests.runs import analysis_create

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import detector
-from kissweb.library.models import ModelVersion, MovieEmbedding
+from kissweb.analysis.models import ModelVersion, MovieEmbedding
 from kissweb.training import services
 from kissweb.training.dataset import NotEnoughAnnotations
 from kissweb.jobs.models import Run

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kissweb.analysis import pipeline
-from kissweb.library.models import Analysis, MovieEmbedding, ScoreTrack
+from kissweb.analysis.models import Analysis, MovieEmbedding, ScoreTrack
 from kissweb.training.tasks import training_task
 from tests.kissweb.training.conftest import make_stretches_video
 

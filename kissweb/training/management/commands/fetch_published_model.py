@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 from kissweb.analysis.selectors import model_version_activation_cost
 from kissweb.analysis.services import model_version_activate
 from kissweb.jobs.models import RunStatus
-from kissweb.library.models import ModelVersion, SceneType
+from kissweb.analysis.models import ModelVersion
+from kissweb.library.models import SceneType
 from kissweb.training.fetch import PUBLISHED_SCENE_TYPE, PublishedModelFetchRunner, published_model_fetch_request
 
 
