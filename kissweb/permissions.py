@@ -209,6 +209,14 @@ def require(*, user, action: Action, subject: Any) -> None:
         raise errors.NotAllowed(refusal(action=action, subject=subject))
 
 
+def require_if_person(*, user, action: Action, subject: Any) -> None:
+    """`require` in a service that both people and the app itself call. `user` None is the app itself: a management
+    command, or a run carrying out what a person was allowed to ask for when they asked. Views always pass the
+    person (request.user), so a refusal there never depends on the view's own permission class alone."""
+    if user is not None:
+        require(user=user, action=action, subject=subject)
+
+
 # --- DRF ----------------------------------------------------------------------------------------------------
 
 

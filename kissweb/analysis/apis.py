@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
-from django.urls import NoReverseMatch, reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -13,11 +11,12 @@ from rest_framework.views import APIView
 
 from kissweb import errors, permissions
 from kissweb.analysis import selectors, services
+from kissweb.analysis.serializers import ModelVersionOutputSerializer
 from kissweb.jobs.apis import RunProgressSerializer
 from kissweb.jobs.models import RunStatus
 from kissweb.jobs.selectors import run_progress
-from kissweb.analysis.models import Analysis, AnalysisKind, ModelVersion
-from kissweb.library.models import Movie, SceneType
+from kissweb.library import selectors as library_selectors
+from kissweb.analysis.models import Analysis, AnalysisKind
 from kissweb.parsers import MultiPartParser
 
 
@@ -52,28 +51,6 @@ class AnalysisOutputSerializer(serializers.ModelSerializer):
         return run_progress(analysis.run)
 
 
-class ModelVersionOutputSerializer(serializers.ModelSerializer):
-    scene_type = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    error = errors.PublicTextField()
-    download_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = ModelVersion
-        fields = [
-            "id", "name", "scene_type", "backbone_set", "backbone_digest", "is_active", "status", "metrics", "card",
-            "error",
-            "created_at", "download_url",
-        ]
-
-    def get_download_url(self, version: ModelVersion) -> str | None:
-        if not version.weights:
-            return None
-        try:
-            return reverse("model-download", kwargs={"model_id": version.pk})
-        except NoReverseMatch:
-            return None
-
-
 class AnalysisActiveOutput(errors.ErrorSerializer):
     analysis = serializers.IntegerField(allow_null=True, help_text="The analysis already queued or running.")
     run = RunProgressSerializer(allow_null=True)
@@ -82,7 +59,7 @@ class AnalysisActiveOutput(errors.ErrorSerializer):
 class MovieAnalyzeApi(APIView):
     @extend_schema(request=None, responses={202: AnalysisOutputSerializer, 409: AnalysisActiveOutput})
     def post(self, request, movie_id: int):
-        movie = get_object_or_404(Movie, pk=movie_id)
+        movie = library_selectors.movie_get(movie_id=movie_id)
         permissions.require(user=request.user, action=permissions.CHANGE, subject=movie)
         try:
             analysis = services.analysis_request(movie=movie, requested_by=request.user)
@@ -105,16 +82,14 @@ class MovieAnalysisListApi(ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Analysis.objects.none()
-        movie = get_object_or_404(Movie, pk=self.kwargs["movie_id"])
+        movie = library_selectors.movie_get(movie_id=self.kwargs["movie_id"])
         return selectors.analysis_list(movie=movie)
 
 
 class AnalysisDetailApi(APIView):
     @extend_schema(responses={200: AnalysisOutputSerializer})
     def get(self, request, analysis_id: int):
-        analysis = get_object_or_404(
-            Analysis.objects.select_related("run").prefetch_related("model_versions"), pk=analysis_id
-        )
+        analysis = selectors.analysis_get(analysis_id=analysis_id)
         return Response(AnalysisOutputSerializer(analysis).data)
 
 
@@ -134,12 +109,9 @@ class MovieScoresApi(APIView):
         }
     )
     def get(self, request, movie_id: int):
-        movie = get_object_or_404(Movie, pk=movie_id)
+        movie = library_selectors.movie_get(movie_id=movie_id)
         slug = request.query_params.get("scene_type") or "kissing"
-        scene_type = SceneType.objects.filter(slug=slug).first()
-        if scene_type is None:
-            raise errors.NotFound(f"There is no scene type '{slug}'; see /api/scene-types/ for the ones that exist.",
-                                  code="unknown_scene_type")
+        scene_type = library_selectors.scene_type_get(slug=slug)
         try:
             result = selectors.movie_scores(movie=movie, scene_type=scene_type)
         except selectors.ScoresUnavailable as exc:
@@ -165,7 +137,7 @@ class ModelVersionListApi(ListAPIView):
 class ModelVersionDetailApi(APIView):
     @extend_schema(responses={200: ModelVersionOutputSerializer})
     def get(self, request, model_id: int):
-        version = get_object_or_404(ModelVersion.objects.select_related("scene_type"), pk=model_id)
+        version = selectors.model_version_get(model_id=model_id)
         return Response(ModelVersionOutputSerializer(version).data)
 
 
@@ -191,7 +163,7 @@ class SceneTypeModelUploadApi(APIView):
 
     @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: ModelVersionOutputSerializer})
     def post(self, request, slug: str):
-        scene_type = get_object_or_404(SceneType, slug=slug)
+        scene_type = library_selectors.scene_type_get(slug=slug)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         version = services.model_version_create(
@@ -224,7 +196,7 @@ class ModelVersionActivationCostApi(APIView):
         summary="What activating this model would cost: films re-scored, films and hours of video decoded (staff).",
     )
     def get(self, request, model_id: int):
-        version = get_object_or_404(ModelVersion.objects.select_related("scene_type"), pk=model_id)
+        version = selectors.model_version_get(model_id=model_id)
         cost = selectors.model_version_activation_cost(model_version=version)
         return Response(ActivationCostOutputSerializer(cost).data)
 
@@ -255,7 +227,7 @@ class ModelVersionActivateApi(APIView):
         },
     )
     def post(self, request, model_id: int):
-        version = get_object_or_404(ModelVersion.objects.select_related("scene_type"), pk=model_id)
-        plan = services.model_version_activate(model_version=version)
+        version = selectors.model_version_get(model_id=model_id)
+        plan = services.model_version_activate(model_version=version, user=request.user)
         version.refresh_from_db()
         return Response({"model": ModelVersionOutputSerializer(version).data, "rescore": plan.as_dict()})

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 
+from kissweb import errors
+from kissweb.analysis import storage
 from kissweb.analysis.backbones import key_of_version
 from kissweb.analysis.models import ACTIVE_ANALYSIS_STATUSES, Analysis, ModelVersion, MovieEmbedding, ScoreTrack
 from kissweb.library.models import Movie, SceneType
@@ -24,8 +26,27 @@ class MovieScores:
     model_is_active: bool
 
 
+def embedding_features(*, embedding: MovieEmbedding) -> np.ndarray:
+    """The (n_windows, image_dim + audio_dim) float32 matrix of one stored embedding (ValueError when the file does
+    not match its row)."""
+    return storage.embedding_features(embedding)
+
+
+def analysis_list_all() -> QuerySet[Analysis]:
+    return Analysis.objects.select_related("run").prefetch_related("model_versions").order_by("-id")
+
+
 def analysis_list(*, movie: Movie) -> QuerySet[Analysis]:
-    return Analysis.objects.filter(movie=movie).select_related("run").prefetch_related("model_versions").order_by("-id")
+    return analysis_list_all().filter(movie=movie)
+
+
+def analysis_get(*, analysis_id: int) -> Analysis:
+    analysis = analysis_list_all().filter(pk=analysis_id).first()
+    if analysis is None:
+        raise errors.NotFound(
+            f"There is no analysis {analysis_id}; it was deleted with its movie, or never existed.",
+        )
+    return analysis
 
 
 def analysis_latest(*, movie: Movie) -> Analysis | None:
@@ -35,6 +56,15 @@ def analysis_latest(*, movie: Movie) -> Analysis | None:
 def active_model_versions() -> dict[int, ModelVersion]:
     """Scene type id -> its active ModelVersion (scene types without a model are absent)."""
     return {v.scene_type_id: v for v in ModelVersion.objects.filter(is_active=True).select_related("scene_type")}
+
+
+def model_version_get(*, model_id: int) -> ModelVersion:
+    version = ModelVersion.objects.select_related("scene_type").filter(pk=model_id).first()
+    if version is None:
+        raise errors.NotFound(
+            f"There is no model version {model_id}; it was deleted, or never existed."
+        )
+    return version
 
 
 def scene_type_has_model(*, scene_type: SceneType) -> bool:

@@ -94,12 +94,7 @@ def _answer(export: Export, *, status: int = 200) -> Response:
 
 
 def _scene_type(slug: str) -> SceneType:
-    scene_type = SceneType.objects.filter(slug=slug).first()
-    if scene_type is None:
-        known = ", ".join(SceneType.objects.values_list("slug", flat=True)) or "none yet"
-        message = f"There is no scene type '{slug}'; known scene types: {known}."
-        raise errors.Invalid(message, fields={"scene_type": message})
-    return scene_type
+    return library_selectors.scene_type_get(slug=slug, param="scene_type")
 
 
 class ClipInputSerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
@@ -128,12 +128,7 @@ MOVIE_LIST_FILTERS.fields, SEGMENT_SEARCH_FILTERS.fields  # noqa: B018 - bind th
 
 
 def _scene_type_or_400(slug: str) -> SceneType:
-    scene_type = SceneType.objects.filter(slug=slug).first()
-    if scene_type is None:
-        known = ", ".join(SceneType.objects.values_list("slug", flat=True)) or "none yet"
-        message = f"There is no scene type '{slug}'; known scene types: {known}."
-        raise errors.Invalid(message, fields={"scene_type": message})
-    return scene_type
+    return selectors.scene_type_get(slug=slug, param="scene_type")
 
 
 class HealthApi(APIView):
@@ -440,7 +435,7 @@ def _scene_type_detail(slug: str) -> dict:
     for scene_type in selectors.scene_type_list():
         if scene_type.slug == slug:
             return _scene_type_output(scene_type)
-    raise Http404
+    raise selectors.unknown_scene_type(slug)
 
 
 class SceneTypeListCreateApi(APIView):

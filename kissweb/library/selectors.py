@@ -56,8 +56,21 @@ def scene_type_list() -> list[SceneType]:
     return scene_types
 
 
-def scene_type_get(*, slug: str) -> SceneType:
-    return get_object_or_404(SceneType, slug=slug)
+def unknown_scene_type(slug: str, *, param: str | None = None, known: str | None = None) -> errors.DomainError:
+    """The one answer to a slug that names no scene type: 400 naming the parameter `param` (a filter or a form
+    field), or 404 without one (the slug is in the path)."""
+    message = f"There is no scene type '{slug}'; known scene types: {known or _known_slugs()}."
+    if param is None:
+        return errors.NotFound(message, code="unknown_scene_type")
+    return errors.Invalid(message, code="unknown_scene_type", fields={param: message})
+
+
+def scene_type_get(*, slug: str, param: str | None = None) -> SceneType:
+    """The scene type with this slug; `unknown_scene_type(slug, param=param)` when there is none."""
+    scene_type = SceneType.objects.filter(slug=slug).first()
+    if scene_type is None:
+        raise unknown_scene_type(slug, param=param)
+    return scene_type
 
 
 # The movie detail reads these two; the lists read the same in their one statement (see `_list_page`).
@@ -82,9 +95,7 @@ def scene_type_by_slug(slug: str, *, scene_types: list[dict], param: str = "scen
     for scene_type in scene_types:
         if scene_type["slug"] == slug:
             return scene_type
-    known = ", ".join(sorted(s["slug"] for s in scene_types)) or "none yet"
-    message = f"There is no scene type '{slug}'; known scene types: {known}."
-    raise errors.Invalid(message, code="unknown_scene_type", fields={param: message})
+    raise unknown_scene_type(slug, param=param, known=", ".join(sorted(s["slug"] for s in scene_types)) or "none yet")
 
 
 # --- movies ---------------------------------------------------------------------------------------------
@@ -181,17 +192,15 @@ def _list_page(
     return meta_values, ListPage(rows=rows, count=count, page=page)
 
 
-def _unknown_scene_type(slug: str, *, param: str = "scene_type") -> errors.Invalid:
-    message = f"There is no scene type '{slug}'; known scene types: {_known_slugs()}."
-    return errors.Invalid(message, code="unknown_scene_type", fields={param: message})
-
-
 def _known_slugs() -> str:
     return ", ".join(SceneType.objects.order_by("slug").values_list("slug", flat=True)) or "none yet"
 
 
 def movie_get(*, movie_id: int) -> Movie:
-    return get_object_or_404(Movie.objects.select_related("uploaded_by"), pk=movie_id)
+    movie = Movie.objects.select_related("uploaded_by").filter(pk=movie_id).first()
+    if movie is None:
+        raise errors.NotFound(f"There is no movie {movie_id}; it may have been deleted.")
+    return movie
 
 
 PG_INT_MAX = 2**31 - 1
@@ -271,7 +280,7 @@ def movie_page(
         prepare=not search and ordering in INDEX_WALK_MOVIE_ORDERINGS,
     )
     if scene_type and meta["_chosen"] is None:
-        raise _unknown_scene_type(scene_type)
+        raise unknown_scene_type(scene_type, param="scene_type")
     scene_types = json.loads(meta["_scene_types"] or "[]")
     for row in result.rows:
         st_ids, counts, seconds = row.pop("_st_ids"), row.pop("_counts"), row.pop("_seconds")
@@ -408,7 +417,7 @@ def segment_page(
         prepare=not (search or min_duration) and ordering in INDEX_WALK_SEGMENT_ORDERINGS,
     )
     if scene_type and meta["_chosen"] is None:
-        raise _unknown_scene_type(scene_type)
+        raise unknown_scene_type(scene_type, param="scene_type")
     return result
 
 

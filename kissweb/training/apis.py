@@ -10,12 +10,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kissweb import errors, permissions
-from kissweb.analysis.apis import ModelVersionOutputSerializer
+from kissweb.analysis import model_files
+from kissweb.analysis import selectors as analysis_selectors
+from kissweb.analysis.serializers import ModelVersionOutputSerializer
 from kissweb.jobs.apis import RunProgressSerializer
 from kissweb.jobs.models import RunStatus
 from kissweb.jobs.selectors import run_latest, run_progress
 from kissweb.parsers import MultiPartParser
-from kissweb.training import fetch, selectors, services
+from kissweb.training import selectors, services
 from kissweb.training.dataset import NotEnoughAnnotations, annotation_span_counts, not_enough_message, spans_needed
 from kissweb.training.models import TrainingRun
 
@@ -180,19 +182,9 @@ class ModelDownloadApi(APIView):
         summary="The model file (.safetensors, its card inside).",
     )
     def get(self, request, model_id: int):
-        version = selectors.model_version_get(model_id=model_id)
-        if not version.weights:
-            raise errors.NotFound(f"Model version {version.pk} has no file yet (status {version.status}).")
-        try:
-            handle = version.weights.open("rb")
-        except FileNotFoundError as exc:
-            raise errors.NotFound(f"The file of model version {version.pk} is missing from the media folder.") from exc
-        return FileResponse(
-            handle,
-            as_attachment=True,
-            filename=f"{version.scene_type.slug}-model-{version.pk}.safetensors",
-            content_type="application/octet-stream",
-        )
+        version = analysis_selectors.model_version_get(model_id=model_id)
+        handle, filename = model_files.model_file_open(model_version=version)
+        return FileResponse(handle, as_attachment=True, filename=filename, content_type="application/octet-stream")
 
 
 class ReferenceImportInput(serializers.Serializer):
@@ -212,7 +204,9 @@ class ReferenceImportApi(APIView):
         scene_type = selectors.scene_type_get(slug=slug)
         data = ReferenceImportInput(data=request.data)
         data.is_valid(raise_exception=True)
-        version = services.reference_import(scene_type=scene_type, file=data.validated_data["file"], user=request.user)
+        version = model_files.reference_import(
+            scene_type=scene_type, file=data.validated_data["file"], user=request.user
+        )
         return Response(ModelVersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -275,7 +269,7 @@ class PublishedModelFetchApi(APIView):
     @extend_schema(responses=PublishedModelFetchOutput, summary="The latest run of getting the published model (staff).")
     def get(self, request, slug: str):
         scene_type = selectors.scene_type_get(slug=slug)
-        run = run_latest(kind=fetch.PublishedModelFetchRunner.kind, subject_id=scene_type.pk)
+        run = run_latest(kind=model_files.PublishedModelFetchRunner.kind, subject_id=scene_type.pk)
         return Response({"run": run_progress(run) if run else None})
 
     @extend_schema(
@@ -284,5 +278,5 @@ class PublishedModelFetchApi(APIView):
     )
     def post(self, request, slug: str):
         scene_type = selectors.scene_type_get(slug=slug)
-        run = fetch.published_model_fetch_request(scene_type=scene_type, user=request.user)
+        run = model_files.published_model_fetch_request(scene_type=scene_type, user=request.user)
         return Response(run_progress(run), status=status.HTTP_202_ACCEPTED)

@@ -8,4 +8,4 @@ class TrainingConfig(AppConfig):
 
     def ready(self):
         # register their Runners with kissweb.jobs
-        from kissweb.training import fetch, services  # noqa: F401
+        from kissweb.training import services  # noqa: F401

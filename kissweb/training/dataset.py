@@ -92,9 +92,9 @@ def not_enough_message(*, scene_type: SceneType, positive: int, negative: int, w
 
 def features_load(embedding: MovieEmbedding) -> np.ndarray:
     """The (n_windows, image_dim + audio_dim) float32 matrix of one stored embedding."""
-    from kissweb.analysis import storage
+    from kissweb.analysis.selectors import embedding_features
 
-    return storage.embedding_features(embedding)
+    return embedding_features(embedding=embedding)
 
 
 def _backbone_choice(spans_by_movie: dict[int, list[LabelledSpan]], sets_by_movie: dict[int, set[str]]) -> str | None:

@@ -43,10 +43,6 @@ def training_run_active(*, scene_type: SceneType) -> TrainingRun | None:
     return TrainingRun.objects.filter(scene_type=scene_type, run__status__in=ACTIVE_RUN_STATUSES).first()
 
 
-def model_version_get(*, model_id: int) -> ModelVersion:
-    return get_object_or_404(ModelVersion.objects.select_related("scene_type"), pk=model_id)
-
-
 def observed_precision(*, model_version_ids: list[int]) -> dict[int, dict]:
     """Per model version: detected segments people confirmed and rejected, and the precision that gives."""
     rows = (

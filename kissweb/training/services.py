@@ -12,7 +12,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from kissweb import errors
+from kissweb import errors, permissions
 from kissweb.analysis.backbones import standard_digest
 from kissweb.analysis.models import ModelVersion, ModelVersionStatus
 from kissweb.library.models import SceneType
@@ -115,6 +115,7 @@ def training_request(*, scene_type: SceneType, requested_by=None, queue: bool = 
     Refuses (NotEnoughAnnotations) with a sentence saying how many more spans are needed, and
     (TrainingAlreadyActive) while another run of the scene type is queued or running.
     """
+    permissions.require_if_person(user=requested_by, action=permissions.TRAIN, subject=scene_type)
     message = not_enough_message(scene_type=scene_type, **annotation_span_counts(scene_type=scene_type))
     if message:
         raise NotEnoughAnnotations(message)
@@ -337,34 +338,6 @@ def _check_loads_back(model, path: Path) -> None:
         )
 
 
-REFERENCE_MODEL_NAME = "Published model (Ziai 2019)"
-
-
-def reference_import(*, scene_type: SceneType, file, user=None) -> ModelVersion:
-    """Convert the published project's model.pkl (uploaded file) safely and register it as an inactive version.
-
-    The pickle is read by detector.reference's restricted unpickler (no code in it runs). A file that is not the
-    published model, or asks to run code, is refused with errors.Invalid saying why; nothing is stored then.
-    """
-    import detector
-    from detector.reference import import_reference_file
-
-    from kissweb.analysis.services import model_version_create
-
-    with tempfile.TemporaryDirectory(prefix="kissweb-reference-") as folder:
-        source = Path(folder) / "model.pkl"
-        with source.open("wb") as out:
-            for chunk in file.chunks():
-                out.write(chunk)
-        try:
-            converted = import_reference_file(source, Path(folder) / "reference.safetensors", scene_type=scene_type.slug)
-        except detector.ModelFileError as exc:
-            message = str(exc).replace(str(source), "The uploaded file")
-            message = f"This is not the published model.pkl: {message}"
-            raise errors.Invalid(message, code="bad_model_file", fields={"file": message}) from exc
-        return model_version_create(scene_type=scene_type, file=converted, name=REFERENCE_MODEL_NAME, user=user)
-
-
 # --- cross-validated quality -------------------------------------------------------------------------------------
 
 QUALITY_FOLDS = 5
@@ -394,6 +367,7 @@ class QualityRunner(SceneTypeRunner):
 
 def quality_estimate_request(*, scene_type: SceneType, user=None) -> Run:
     """Queue a cross-validation of the scene type's current labels (the run already queued or running, if any)."""
+    permissions.require_if_person(user=user, action=permissions.TRAIN, subject=scene_type)
     try:
         return QualityRunner.request(subject_id=scene_type.pk, requested_by=user)
     except AlreadyActive as exc:

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from kissweb import errors
 from kissweb.library.models import SceneType
+from kissweb.library.selectors import unknown_scene_type
 from kissweb.web.models import SkipMode, SkipPreference
 
 
@@ -21,8 +22,7 @@ def skip_preferences_update(*, user, modes: dict[str, str]) -> None:
     known = {st.slug: st for st in SceneType.objects.filter(slug__in=list(modes))}
     for slug, mode in modes.items():
         if slug not in known:
-            message = f"There is no scene type \"{slug}\"; see /api/scene-types/ for the ones that exist."
-            raise errors.Invalid(message, code="unknown_scene_type", fields={f"skip.{slug}": message})
+            raise unknown_scene_type(slug, param=f"skip.{slug}")
         if mode not in SkipMode.values:
             message = f"\"{mode}\" is not a skip mode for \"{slug}\"; use one of: {', '.join(SkipMode.values)}."
             raise errors.Invalid(message, code="unknown_skip_mode", fields={f"skip.{slug}": message})

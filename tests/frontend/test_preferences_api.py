@@ -53,7 +53,7 @@ def test_one_persons_choice_does_not_touch_another(api_client, other_client, use
     ("body", "words"),
     [
         ({"skip": {"kissing": "hide"}}, '"hide" is not a skip mode'),
-        ({"skip": {"nope": "skip"}}, 'no scene type "nope"'),
+        ({"skip": {"nope": "skip"}}, "no scene type 'nope'"),
         ({"skip": "skip"}, "skip"),
         ({}, "skip"),
     ],

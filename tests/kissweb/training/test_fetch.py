@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from kissweb.jobs.models import Run
 from kissweb.analysis.models import ModelVersion
-from kissweb.training.fetch import PublishedModelFetchRunner
+from kissweb.analysis.model_files import PublishedModelFetchRunner
 
 pytestmark = pytest.mark.django_db
 

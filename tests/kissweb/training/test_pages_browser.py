@@ -196,7 +196,7 @@ def test_get_the_published_model_offline_says_how_to_do_it_by_hand(page_as, brow
     import socket
 
     from kissweb.jobs.models import Run
-    from kissweb.training.fetch import PublishedModelFetchRunner
+    from kissweb.analysis.model_files import PublishedModelFetchRunner
 
     kissing_type()
     with socket.socket() as probe:  # a port nobody listens on: as a machine without internet

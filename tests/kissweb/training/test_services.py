@@ -25,6 +25,12 @@ from tests.runs import training_create
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def user(staff_user):
+    """Training is staff's (kissweb.permissions, asked by the service itself): the person training here is staff."""
+    return staff_user
+
+
 def run_training(scene_type, user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         run = services.training_request(scene_type=scene_type, requested_by=user)

@@ -6,12 +6,16 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from kissweb.analysis.selectors import model_version_activation_cost
-from kissweb.analysis.services import model_version_activate
-from kissweb.jobs.models import RunStatus
+from kissweb.analysis.model_files import (
+    PUBLISHED_SCENE_TYPE,
+    PublishedModelFetchRunner,
+    model_version_activate,
+    published_model_fetch_request,
+)
 from kissweb.analysis.models import ModelVersion
+from kissweb.analysis.selectors import model_version_activation_cost
+from kissweb.jobs.models import RunStatus
 from kissweb.library.models import SceneType
-from kissweb.training.fetch import PUBLISHED_SCENE_TYPE, PublishedModelFetchRunner, published_model_fetch_request
 
 
 class Command(BaseCommand):
