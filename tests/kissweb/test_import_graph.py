@@ -22,7 +22,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("kissweb.analysis",),  # analysis, re-score, re-derivation, model files
     ("kissweb.library",),  # movies, segments, scene types, annotations, uploads, streaming
     ("kissweb.jobs",),  # one Run table, one Runner, one sweeper
-    ("kissweb.permissions", "kissweb.schema", "kissweb.parsers", "kissweb.login_guard", "kissweb.middleware"),
+    # the one policy, and the HTTP helpers every app's views share
+    ("kissweb.permissions", "kissweb.schema", "kissweb.parsers", "kissweb.pagination", "kissweb.login_guard",
+     "kissweb.middleware"),
     ("kissweb.errors",),  # the one vocabulary
     ("kissweb.settings", "kissweb.dbresolve"),  # configuration, read by everything
 ]
