@@ -26,9 +26,16 @@ CHROMIUM_ARGS = [
 IGNORED_CONSOLE = ("Download the React DevTools",)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def chromium():
-    """One browser for the e2e package, closed before the rest of the suite runs."""
+    """One browser per test module, closed when the module is done.
+
+    Module scope, not package: a test module elsewhere that imports this fixture (tests/kissweb/training's browser
+    pages) registers its own copy, and pytest ties a package-scoped fixture defined outside a package's conftest to
+    the whole session. That copy's Playwright then still ran when the e2e package started its own, which Playwright
+    refuses ("Sync API inside the asyncio loop"), so the tests passed in one order only. Per module, every copy is
+    closed before the next module's opens, in any order, and the event loop it keeps is gone before other tests run.
+    """
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
