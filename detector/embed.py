@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from detector.backbones import BACKBONE_DIMS, MODEL_FILE_SETS, SET_NAMES, SETS
+from detector.backbones import BACKBONE_DIMS, CHANNEL_ORDERS, MODEL_FILE_SETS, SET_NAMES, SETS
 from detector.decode import DEFAULT_STALL_S, DecodeChoice, choose_backend, iter_window_batches, probe
 from detector.errors import DetectorError
 
@@ -181,7 +181,7 @@ def embed_video(
             )
         channel_order = channel_order or "RGB"
         random_init = bool(random_init)
-    if channel_order not in ("RGB", "BGR"):
+    if channel_order not in CHANNEL_ORDERS:
         raise DetectorError(f"channel_order must be RGB or BGR, not {channel_order!r}.")
     if batch_size < 1:
         raise DetectorError(f"batch_size must be at least 1, not {batch_size}.")
