@@ -30,7 +30,7 @@ from kissweb.library.models import MovieStatus, SceneType
 from kissweb.library import serializers as s
 from kissweb.library.streaming import ranged_file_response
 from kissweb.library.uploads import HashingLimitedUploadHandler
-from kissweb.pagination import PAGE_FROM_1
+from kissweb.pagination import PAGE_FROM_1, PagesFromOne
 from kissweb.parsers import MultiPartParser
 from kissweb.schema import paginated
 
@@ -406,7 +406,8 @@ class SegmentDetailApi(APIView):
 
 
 class SegmentReviewApi(APIView):
-    @extend_schema(request=s.ReviewInputSerializer, responses={201: s.AnnotationOutputSerializer, **ERRORS})
+    @extend_schema(request=s.ReviewInputSerializer,
+                   responses={201: s.AnnotationOutputSerializer, **ERRORS, **errors.error_responses(409)})
     def post(self, request, segment_id: int):
         segment = selectors.segment_get(segment_id=segment_id)
         data = s.ReviewInputSerializer(data=request.data)
@@ -473,15 +474,25 @@ class SceneTypeDetailApi(APIView):
 # --- annotations ----------------------------------------------------------------------------------------
 
 
+class AnnotationPagination(PagesFromOne):
+    page_size, page_size_query_param, max_page_size = 500, "page_size", 1000
+
+
 class MovieAnnotationsApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("scene_type", str)],
-        responses={200: s.AnnotationOutputSerializer(many=True), **ERRORS},
+        parameters=[OpenApiParameter("scene_type", str), PAGE_PARAMETER,
+                    OpenApiParameter("page_size", int, description="At most 1000; 500 when not given.")],
+        responses={200: paginated("PaginatedAnnotationList", s.AnnotationOutputSerializer()), **ERRORS},
     )
     def get(self, request, movie_id: int):
+        """A movie's labelled spans in time order, a page at a time (a movie holds at most
+        KISSWEB_MAX_ANNOTATIONS_PER_MOVIE)."""
         movie = selectors.movie_get(movie_id=movie_id)
         annotations = selectors.annotation_list(movie=movie, scene_type=request.query_params.get("scene_type") or None)
-        return Response(s.AnnotationOutputSerializer(annotations, many=True, context={"request": request}).data)
+        paginator = AnnotationPagination()
+        page = paginator.paginate_queryset(annotations, request, view=self)
+        return paginator.get_paginated_response(
+            s.AnnotationOutputSerializer(page, many=True, context={"request": request}).data)
 
     @extend_schema(request=s.AnnotationCreateInputSerializer,
                    responses={201: s.AnnotationOutputSerializer, **ERRORS, **errors.error_responses(409)})

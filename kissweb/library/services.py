@@ -14,7 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.move import file_move_safe
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from kissweb import errors, permissions
 from kissweb.library.models import (
@@ -501,8 +501,31 @@ def annotation_create(
     if not movie.file:
         raise SpanOnFilelessMovie(movie=movie, what="label")
     annotation = Annotation(movie=movie, scene_type=scene_type, start_s=start_s, end_s=end_s, label=label, author=user)
-    _span_save(annotation, what="annotation")
+    with transaction.atomic():
+        _annotation_room_ensure(movie=movie)
+        _span_save(annotation, what="annotation")
     return annotation
+
+
+ANNOTATION_COUNT_LOCK = 0x4B57_0A77  # the advisory lock space of "labels of one movie" (movie id is the second key)
+
+
+class TooManyAnnotations(errors.Conflict):
+    default_code = "too_many_annotations"
+
+
+def _annotation_room_ensure(*, movie: Movie) -> None:
+    """Refuse a new labelled span once the movie holds KISSWEB_MAX_ANNOTATIONS_PER_MOVIE (all people, all scene
+    types). A transaction-scoped advisory lock per movie makes concurrent labels of one movie count one after another
+    without taking row locks that an analysis writing the movie's segments takes in another order."""
+    limit = int(settings.KISSWEB_MAX_ANNOTATIONS_PER_MOVIE)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ANNOTATION_COUNT_LOCK, movie.pk % 2**31])
+    if Annotation.objects.filter(movie_id=movie.pk).count() >= limit:
+        raise TooManyAnnotations(
+            f"'{movie.title}' already holds {limit:,} labelled spans, the most one movie may hold "
+            "(KISSWEB_MAX_ANNOTATIONS_PER_MOVIE). Delete some, or label longer spans instead of many short ones."
+        )
 
 
 def annotation_update(*, annotation: Annotation, user, **changes) -> Annotation:
@@ -535,6 +558,7 @@ def segment_review(*, segment: Segment, verdict: str, user) -> Annotation:
             "Only detected segments can be confirmed or rejected; a manual one is already a person's call."
         )
     Annotation.objects.filter(segment=segment, author=user).delete()
+    _annotation_room_ensure(movie=segment.movie)
     return Annotation.objects.create(
         movie=segment.movie, scene_type_id=segment.scene_type_id, start_s=segment.start_s, end_s=segment.end_s,
         label=REVIEW_LABELS[verdict], segment=segment, model_version_id=segment.model_version_id, author=user,

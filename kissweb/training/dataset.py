@@ -7,6 +7,7 @@ seconds are never used. A second that people labelled both positive and negative
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -121,21 +122,28 @@ def _movie_windows(spans: list[LabelledSpan], n_windows: int) -> tuple[np.ndarra
     groups = np.full(n_windows, -1, dtype=np.int64)
     middles = np.arange(n_windows) + 0.5
     conflict = np.zeros(n_windows, dtype=bool)
-    for span in spans:
-        inside = (middles >= span.start_s) & (middles < span.end_s)
-        conflict |= inside & (labels >= 0) & (labels != span.label)
-        fresh = inside & (labels < 0)
-        labels[fresh] = span.label
-        groups[fresh] = span.annotation_id
+    # Each span touches only its own windows (a slice found by bisection), not the whole film: thousands of spans on
+    # a long film took minutes when every span compared every window.
+    starts = np.searchsorted(middles, [span.start_s for span in spans], side="left")
+    ends = np.searchsorted(middles, [span.end_s for span in spans], side="left")
+    for span, lo, hi in zip(spans, starts.tolist(), ends.tolist()):
+        if hi <= lo:
+            continue
+        window = labels[lo:hi]
+        conflict[lo:hi] |= (window >= 0) & (window != span.label)
+        fresh = window < 0
+        window[fresh] = span.label
+        groups[lo:hi][fresh] = span.annotation_id
     labels[conflict] = -1
     groups[conflict] = -1
     return labels, groups
 
 
-def training_set_gather(*, scene_type: SceneType) -> TrainingSet:
+def training_set_gather(*, scene_type: SceneType, progress: Callable[[int, int], None] | None = None) -> TrainingSet:
     """Every annotated second of the scene type with its stored embedding, its label and its span id.
 
     Raises NotEnoughAnnotations when fewer than 2 positive or 2 negative spans are labelled, or usable.
+    `progress(movies done, movies)` is called as each movie's seconds are gathered.
     """
     counts = annotation_span_counts(scene_type=scene_type)
     message = not_enough_message(scene_type=scene_type, **counts)
@@ -163,7 +171,9 @@ def training_set_gather(*, scene_type: SceneType) -> TrainingSet:
     used: dict[int, LabelledSpan] = {}
     parts_x, parts_y, parts_g = [], [], []
     by_movie = {e.movie_id: e for e in embeddings.filter(backbone_set=backbone_set)}
-    for movie_id, spans in spans_by_movie.items():
+    for done, (movie_id, spans) in enumerate(spans_by_movie.items()):
+        if progress is not None:
+            progress(done, len(spans_by_movie))
         embedding = by_movie.get(movie_id)
         if embedding is None:
             skipped.append(f"movie {movie_id}: {len(spans)} span(s) skipped, no '{backbone_set}' embeddings stored")

@@ -97,6 +97,15 @@ class TrainingRunner(SceneTypeRunner):
 
         return callback
 
+    def gathering_callback(self, low: float, high: float):
+        """Progress while the labelled seconds are read from the stored embeddings, movie by movie."""
+
+        def callback(done: int, total: int) -> None:
+            self.report_with_eta(f"gathering labelled seconds (movie {done + 1} of {total})",
+                                 low + (high - low) * done / max(total, 1))
+
+        return callback
+
     def report_with_eta(self, stage: str, progress: float, *, force: bool = False) -> None:
         elapsed = time.monotonic() - self.started
         eta = elapsed * (1 - progress) / progress if progress > 0.02 else None
@@ -221,7 +230,7 @@ def _train(runner: TrainingRunner, run: TrainingRun, *, epochs: int | None, seed
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
-    data = training_set_gather(scene_type=scene_type)
+    data = training_set_gather(scene_type=scene_type, progress=runner.gathering_callback(0.0, 0.1))
     train_ids, heldout_ids = spans_split(data.spans, seed=seed)
     timings["gather"] = time.perf_counter() - started
     TrainingRun.objects.filter(pk=run.pk).update(

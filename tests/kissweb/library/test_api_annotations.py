@@ -27,9 +27,9 @@ def test_any_user_annotates_and_lists(other_client, api_client, movie, kissing):
     body = response.json()
     assert (body["author"], body["label"], body["start_s"], body["end_s"]) == ("bob", "positive", 10, 14.5)
     assert body["segment"] is None and body["can_edit"] is True
-    listed = api_client.get(url(movie), {"scene_type": "kissing"}).json()
+    listed = api_client.get(url(movie), {"scene_type": "kissing"}).json()["results"]
     assert [a["id"] for a in listed] == [body["id"]] and listed[0]["can_edit"] is False
-    assert api_client.get(url(movie), {"scene_type": "fight"}).json() == []
+    assert api_client.get(url(movie), {"scene_type": "fight"}).json()["results"] == []
 
 
 @pytest.mark.parametrize(
@@ -100,3 +100,45 @@ def test_review_errors(api_client, anon_client, movie, kissing):
     assert response.status_code == 400 and "detected" in response.json()["detail"]
     assert api_client.post("/api/segments/999999/review/", {"verdict": "confirm"}, format="json").status_code == 404
     assert not Annotation.objects.exists()
+
+
+# --- issue 19 item 15: a cap per movie and pages ------------------------------------------------------------
+
+
+def test_a_movie_holds_at_most_the_cap_of_labelled_spans(api_client, other_client, movie, kissing, settings):
+    settings.KISSWEB_MAX_ANNOTATIONS_PER_MOVIE = 3
+    for start in range(3):
+        body = {"scene_type": "kissing", "start_s": start * 10, "end_s": start * 10 + 5, "label": "positive"}
+        assert api_client.post(url(movie), body, format="json").status_code == 201
+    refused = other_client.post(url(movie), {"scene_type": "kissing", "start_s": 50, "end_s": 55,
+                                             "label": "negative"}, format="json")
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "too_many_annotations"
+    assert "KISSWEB_MAX_ANNOTATIONS_PER_MOVIE" in refused.json()["detail"]
+    assert Annotation.objects.filter(movie=movie).count() == 3
+
+
+def test_a_review_counts_against_the_cap(api_client, movie, kissing, settings):
+    settings.KISSWEB_MAX_ANNOTATIONS_PER_MOVIE = 1
+    segment = detected_segment(movie, kissing, 10, 20)
+    assert api_client.post(f"/api/segments/{segment.pk}/review/", {"verdict": "confirm"}, format="json").status_code == 201
+    # the same person changing their verdict replaces their review: still one
+    assert api_client.post(f"/api/segments/{segment.pk}/review/", {"verdict": "reject"}, format="json").status_code == 201
+    other = detected_segment(movie, kissing, 30, 40)
+    assert api_client.post(f"/api/segments/{other.pk}/review/", {"verdict": "confirm"}, format="json").status_code == 409
+
+
+def test_the_list_comes_in_pages_in_time_order(api_client, movie, kissing, user):
+    Annotation.objects.bulk_create([
+        Annotation(movie=movie, scene_type=kissing, start_s=i * 0.1, end_s=i * 0.1 + 0.05, label="positive", author=user)
+        for i in range(700)
+    ])
+    first = api_client.get(url(movie)).json()
+    assert first["count"] == 700 and len(first["results"]) == 500 and first["previous"] is None
+    second = api_client.get(first["next"]).json()
+    assert len(second["results"]) == 200 and second["next"] is None
+    starts = [a["start_s"] for a in first["results"] + second["results"]]
+    assert starts == sorted(starts) and len(set(a["id"] for a in first["results"] + second["results"])) == 700
+    small = api_client.get(url(movie), {"page_size": 50, "page": 3}).json()
+    assert [a["start_s"] for a in small["results"]] == starts[100:150]
+    assert api_client.get(url(movie), {"page": 0}).status_code == 400

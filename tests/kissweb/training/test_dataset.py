@@ -55,3 +55,42 @@ def test_the_split_is_by_span_with_both_labels_on_each_side():
     for side in (train, heldout):
         assert {int(i < 10) for i in side} == {0, 1}
     assert spans_split(spans, seed=3) == (train, heldout)
+
+
+def test_gathering_reports_progress_movie_by_movie(user, kissing):
+    for seed in range(3):
+        movie = movie_with_scenes(user, kinds=[0] * 10 + [1] * 10, seed=seed)
+        annotate(movie, kissing, 0, 10, "negative", user)
+        annotate(movie, kissing, 10, 20, "positive", user)
+    calls = []
+    training_set_gather(scene_type=kissing, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(0, 3), (1, 3), (2, 3)]
+
+
+def test_many_spans_on_a_long_film_are_gathered_span_by_span_not_window_by_window(user, kissing):
+    """Issue 19 item 15: 100,000 labels showed 0% for 50 s, each span compared with every second of its film.
+    The result must be the one the per-window rule gives (middles inside [start, end), both ways dropped)."""
+    from kissweb.training.dataset import _movie_windows
+
+    rng = np.random.default_rng(0)
+    n_windows = 3 * 3600
+    starts = rng.uniform(0, n_windows, 20_000)
+    spans = [LabelledSpan(i, 1, float(s), float(s + rng.uniform(0.2, 4)), int(rng.integers(2)))
+             for i, s in enumerate(starts)]
+    spans.sort(key=lambda span: (span.start_s, span.annotation_id))
+    labels, groups = _movie_windows(spans, n_windows)
+    expected_labels = np.full(n_windows, -1)
+    expected_groups = np.full(n_windows, -1)
+    conflict = np.zeros(n_windows, dtype=bool)
+    middles = np.arange(n_windows) + 0.5
+    for span in spans[:2000]:  # the old rule, on a prefix of the spans (the whole would take minutes)
+        inside = (middles >= span.start_s) & (middles < span.end_s)
+        conflict |= inside & (expected_labels >= 0) & (expected_labels != span.label)
+        fresh = inside & (expected_labels < 0)
+        expected_labels[fresh] = span.label
+        expected_groups[fresh] = span.annotation_id
+    expected_labels[conflict] = -1
+    expected_groups[conflict] = -1
+    prefix_labels, prefix_groups = _movie_windows(spans[:2000], n_windows)
+    assert (prefix_labels == expected_labels).all() and (prefix_groups == expected_groups).all()
+    assert labels.shape == (n_windows,) and ((labels >= 0) == (groups >= 0)).all()
