@@ -64,10 +64,28 @@ def by_hand(reason: str) -> str:
     return (
         f"{reason} This machine may have no internet access. Download model.pkl by hand on a machine that has "
         f"(open {PUBLISHED_MODEL_PAGE} and press Download, then 'Download anyway'), copy it here and either upload it "
-        "on the Kissweb scene type page (Scene types > kissing > Upload a model file) or run "
+        "on the Kissweb scene type page (Scene types > Kissing > Upload a model file) or run "
         "`./kiss manage activate_model model.pkl --scene-type kissing` (or convert it yourself with "
         "`python -m detector import-reference-model model.pkl -o published.safetensors`)."
     )
+
+
+def network_reason(exc: BaseException) -> str:
+    """Why a connection failed, in words (not "[Errno -2] Name or service not known")."""
+    import socket
+
+    reason = getattr(exc, "reason", None) or exc
+    if isinstance(reason, socket.gaierror):
+        return "its name could not be looked up (no DNS answer: is this machine offline?)"
+    if isinstance(reason, ConnectionRefusedError):
+        return "the connection was refused (nothing answers there)"
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return "it did not answer in time"
+    if isinstance(reason, ConnectionResetError):
+        return "the connection was cut"
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror[:1].lower() + reason.strerror[1:]
+    return str(reason) or type(reason).__name__
 
 
 class _ConfirmationPage(html.parser.HTMLParser):
@@ -179,8 +197,7 @@ def download_file(
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             failures += 1
             if failures > retries or offset == 0 and total is None:
-                reason = getattr(exc, "reason", None) or exc
-                raise DownloadError(by_hand(f"Could not reach {_host(current)} ({reason}).")) from None
+                raise DownloadError(by_hand(f"Could not reach {_host(current)}: {network_reason(exc)}.")) from None
             time.sleep(min(2.0 ** failures, 30.0) / 10)
             continue
         with response:

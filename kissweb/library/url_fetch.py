@@ -169,15 +169,28 @@ def check_url(url: str, *, allowed: Allowlist, resolve=socket.getaddrinfo) -> Ta
     if host not in allowed.hosts:
         for address in addresses:
             if not is_public(address) and not allowed.allows_address(address):
+                kind = _address_kind(address)
+                where = f"'{host}' is {kind}" if host == str(address) else f"'{host}' points to {kind} ({address})"
                 raise UrlRefused(
-                    f"'{host}' points inside a private network ({address}); Kissweb does not fetch from private, "
-                    "loopback, link-local or metadata addresses. An administrator can allow a media server there "
-                    "with KISSWEB_URL_ALLOWED_HOSTS."
+                    f"{where}; Kissweb does not fetch from addresses inside a private network (private, loopback, "
+                    "link-local or metadata addresses). An administrator can allow a media server there with "
+                    "KISSWEB_URL_ALLOWED_HOSTS."
                 )
     path = parts.path or "/"
     if parts.query:
         path += f"?{parts.query}"
     return Target(parts.scheme, host, port, path, str(addresses[0]))
+
+
+def _address_kind(address) -> str:
+    """What kind of non-public address this is, for the refusal's sentence."""
+    if address.is_loopback:
+        return "a loopback address (this machine)"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_private:
+        return "an address inside a private network"
+    return "an address that is not on the public internet"
 
 
 class _PinnedHTTP(http.client.HTTPConnection):

@@ -222,6 +222,10 @@ class QualityEstimateOutput(serializers.Serializer):
     metrics = serializers.DictField()
     warnings = serializers.ListField(child=serializers.CharField())
     duration_s = serializers.FloatField()
+    enough_means = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="What a trustworthy figure needs: movies with and without the scene (each), seconds of the scene.",
+    )
 
 
 class QualityOutput(serializers.Serializer):

@@ -85,7 +85,7 @@ def not_enough_message(*, scene_type: SceneType, positive: int, negative: int, w
         f"{n} more {label} span{'s' if n != 1 else ''}" for label, n in needed.items() if n
     )
     return (
-        f"Training '{scene_type.slug}' needs at least {MIN_SPANS_PER_LABEL} positive and {MIN_SPANS_PER_LABEL} "
+        f"Training {scene_type.name} needs at least {MIN_SPANS_PER_LABEL} positive and {MIN_SPANS_PER_LABEL} "
         f"negative spans; it has {positive} positive and {negative} negative {what} span(s). "
         f"Label {more} in the player's annotation mode, then train again."
     )

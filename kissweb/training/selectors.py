@@ -161,7 +161,8 @@ def suggestion_list(*, scene_type: SceneType, limit: int = 20) -> dict:
     """
     active = ModelVersion.objects.filter(scene_type=scene_type, is_active=True).first()
     if active is None:
-        return {"model_version": None, "results": [], "detail": f"'{scene_type.slug}' has no active model yet."}
+        return {"model_version": None, "results": [], "detail": f"{scene_type.name} has no active model yet: "
+                "train one above, or upload a model file."}
     annotated: dict[int, list[tuple[float, float]]] = defaultdict(list)
     for movie_id, start, end in Annotation.objects.filter(scene_type=scene_type).values_list(
         "movie_id", "start_s", "end_s"
@@ -262,5 +263,13 @@ def quality_estimate_latest(*, scene_type: SceneType) -> dict:
             "metrics": estimate.metrics,
             "warnings": estimate.warnings,
             "duration_s": estimate.duration_s,
+            "enough_means": _enough_means(),
         },
     }
+
+
+def _enough_means() -> dict:
+    """What a figure needs to be trusted (detector.quality's thresholds), for the page to say what to label."""
+    from detector import quality
+
+    return {"movies_per_label": quality.MIN_GROUPS_PER_CLASS, "scene_seconds": quality.MIN_SCENE_SECONDS}

@@ -141,7 +141,7 @@ def training_request(*, scene_type: SceneType, requested_by=None, queue: bool = 
             return TrainingRun.objects.create(run=run, scene_type=scene_type)
     except AlreadyActive as exc:
         raise TrainingAlreadyActive(
-            f"A training of '{scene_type.slug}' is already queued or running; wait for it to finish.", run=exc.run
+            f"A training of {scene_type.name} is already queued or running; wait for it to finish.", run=exc.run
         ) from exc
 
 

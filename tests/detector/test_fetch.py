@@ -222,3 +222,27 @@ def test_fetch_downloads_imports_and_records_the_download_in_the_card(drive, tmp
     assert (model.backbone_set, model.channel_order) == ("published", "BGR")
     np.testing.assert_array_equal(model.weight, module.combined.weight.detach().numpy())
     assert sorted(p.name for p in out.iterdir()) == ["published.card.json", "published.safetensors"]
+
+
+def test_network_failures_are_said_in_words_not_errno():
+    """Issue 19 item 18: the message carried "[Errno -2] Name or service not known"."""
+    import urllib.error
+
+    from detector.fetch import network_reason
+
+    lookup = urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+    assert network_reason(lookup) == "its name could not be looked up (no DNS answer: is this machine offline?)"
+    assert network_reason(urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))).startswith(
+        "the connection was refused")
+    assert network_reason(urllib.error.URLError(OSError(101, "Network is unreachable"))) == "network is unreachable"
+
+
+def test_an_unreachable_host_is_refused_in_words(tmp_path):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(DownloadError) as refused:
+        download_file(f"http://127.0.0.1:{port}/uc?id=X", tmp_path / "model.pkl", retries=0)
+    message = str(refused.value)
+    assert f"Could not reach 127.0.0.1:{port}: the connection was refused" in message
+    assert "Errno" not in message

@@ -222,7 +222,7 @@ export function runProgress(run, { what = "Working", done = "Done", failed = nul
     class: "progress-block",
     dataset: { status: run.status, run: run.id, kind: run.kind, waiting: waiting ? "1" : "0" },
   },
-  run.status === "failed" ? null : bar,
+  ["failed", "succeeded", "cancelled"].includes(run.status) ? null : bar, // a finished run has no bar to fill
   el("div", { class: "progress-text" }, el("span", { class: "pct" }, label), el("span", {}, detail)));
 }
 

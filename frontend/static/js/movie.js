@@ -88,7 +88,12 @@ function renderNoModel() {
       `Kissweb finds scenes with a model trained for each scene type, and there is none for “${type.name}” yet, so this movie has not been searched for them. `,
       "To get one: switch on ", el("strong", {}, "Annotate"), " and label a few spans in your movies as being or not being this scene type, then train a model on the ",
       el("a", { href: `/scene-types/${type.slug}/` }, "scene type’s page"),
-      ". An administrator can also import a ready-made model there. Scenes you add by hand are listed below meanwhile."));
+      ". An administrator can also import a ready-made model there.",
+      manualCount(type.slug) ? ` The ${manualCount(type.slug)} scene(s) added by hand are listed below.` : ""));
+}
+
+function manualCount(slug) {
+  return (state.segments[slug] || []).filter((s) => s.source === "manual").length;
 }
 
 function renderSensitivity() {

@@ -1,5 +1,5 @@
 // Scene-type pages: the list (with a form for a new type) and one type's page (train, versions, label next).
-import { api, el, toast, showError, formatTime, runProgress } from "./api.js";
+import { api, el, toast, showError, formatTime, formatEta, runProgress } from "./api.js";
 
 const pct = (value) => (value === null || value === undefined ? "–" : `${Math.round(value * 1000) / 10}%`);
 
@@ -62,10 +62,24 @@ function backbonesFacts(version) {
   return `${version.backbone_set} · ${version.channel_order} · ${backbones}`;
 }
 
+// Fewer held-out spans than this, and a version's own held-out figure says nothing a person should act on.
+const MIN_HELDOUT_SPANS = 10;
+
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+// What one version's held-out check says, in words: its figure where it rests on enough, else why not.
+function heldoutWords(h) {
+  if (h.f1 === undefined || h.f1 === null) return "not measured here";
+  const spans = h.n_heldout_spans;
+  if (spans !== undefined && spans < MIN_HELDOUT_SPANS) {
+    return `Too few held-out spans (${spans}) to judge this version on its own; the cross-validated figure above is the one to go by.`;
+  }
+  return `F1 ${pct(h.f1)} (precision ${pct(h.precision)}, recall ${pct(h.recall)}) on ${spans === undefined ? "its" : plural(spans, "labelled span")} held out from its training`;
+}
+
 function versionCard(version, { canActivate, onActivate }) {
   const h = version.heldout || {};
   const o = version.observed || {};
-  const confusion = h.confusion ? `tn ${h.confusion[0][0]} · fp ${h.confusion[0][1]} · fn ${h.confusion[1][0]} · tp ${h.confusion[1][1]}` : "–";
   const actions = el("div", { class: "st-actions" });
   if (version.is_active) actions.append(el("span", { class: "badge ok" }, "Active"));
   else if (canActivate && version.status === "ready") {
@@ -82,33 +96,28 @@ function versionCard(version, { canActivate, onActivate }) {
       ? el("p", { class: `badge ${version.status === "failed" ? "bad" : "warn"}` }, version.status === "failed" ? `Failed: ${version.error}` : version.status)
       : null,
     el("dl", { class: "st-metrics" },
-      metricRow("F1 (held out)", pct(h.f1)),
-      metricRow("Precision", pct(h.precision)),
-      metricRow("Recall", pct(h.recall)),
-      metricRow("Scenes found (IoU ≥ 0.5)", h.segment_recall === undefined ? "–" : `${pct(h.segment_recall)} recall · ${pct(h.segment_precision)} precision`),
-      metricRow("Seconds", confusion),
-      metricRow("Trained on", h.n_spans ? `${h.n_spans} spans in ${h.n_movies} movies` : "–"),
+      metricRow("Held-out check", heldoutWords(h)),
+      metricRow("Trained on", h.n_spans ? `${plural(h.n_spans, "span")} in ${plural(h.n_movies, "movie")}` : "–"),
       version.reported && version.reported.validation_f1 !== undefined
         ? metricRow("Reported by its authors", `validation F1 ${pct(version.reported.validation_f1)} (not measured here)`)
         : null,
-      metricRow("Observed precision", o.precision === null || o.precision === undefined
+      metricRow("Confirmed by people", o.precision === null || o.precision === undefined
         ? "nobody has reviewed its scenes yet"
-        : `${pct(o.precision)} (${o.confirmed} confirmed, ${o.rejected} rejected)`)),
+        : `${pct(o.precision)} of its reviewed scenes were right (${o.confirmed} confirmed, ${o.rejected} rejected)`)),
     actions);
 }
 
 function trainingBlock(training) {
   const block = runProgress({ ...training.run, id: training.id }, {
     what: "Training",
-    done: `Done: ${training.n_spans} spans, ${training.n_seconds} seconds from ${training.n_movies} movies`,
+    done: `Done: a new version trained on ${plural(training.n_spans, "span")} (${plural(training.n_seconds, "second")}) from ${plural(training.n_movies, "movie")}. Compare it below and activate it to re-score the library.`,
   });
-  if (training.status === "succeeded" && training.metrics) {
-    block.append(el("p", { class: "small" }, `Held-out F1 ${pct(training.metrics.f1)}, precision ${pct(training.metrics.precision)}, recall ${pct(training.metrics.recall)}. Activate it below to re-score the library.`));
-  }
   return block;
 }
 
-function qualityBlock(data) {
+// The cross-validated figure: the one figure the page offers, with what it was measured on, or a plain statement
+// that too little is labelled to know.
+function qualityBlock(data, sceneName) {
   const e = data.estimate;
   if (!e) {
     const need = data.spans_needed || {};
@@ -118,17 +127,56 @@ function qualityBlock(data) {
       : "No figure yet for these labels.");
   }
   const m = e.metrics;
-  return el("div", { class: "st-quality", dataset: { state: data.current ? "current" : "stale", enough: e.enough ? "1" : "0" } },
-    el("dl", { class: "st-metrics" },
-      metricRow("F1 (cross-validated)", pct(m.f1)),
-      metricRow("Precision", pct(m.precision)),
-      metricRow("Recall", pct(m.recall)),
-      metricRow("False alarms", `${Math.round(m.false_alarms_per_10_min * 10) / 10} s per 10 min of other footage`)),
-    el("p", { class: "small", dataset: { testid: "quality-basis" } },
-      `Rests on ${e.n_seconds} labelled seconds (${e.n_scene_seconds} of the scene) in ${e.n_movies} movies, ${e.n_folds} folds.`),
-    e.enough ? null : el("p", { class: "badge warn st-quality-warning", role: "note" },
-      `Too few labels for a trustworthy figure: ${e.warnings.join(" ")}`),
-    data.current ? null : el("p", { class: "muted small" }, "Your labels changed since this figure was measured."));
+  const [[tn, fp], [fn, tp]] = m.confusion || [[0, 0], [0, 0]];
+  const otherScored = tn + fp;
+  const sceneScored = fn + tp;
+  const name = sceneName.toLowerCase();
+  const otherMovies = e.n_movies - e.n_scene_movies;
+  const basis = el("p", { class: "small", dataset: { testid: "quality-basis" } },
+    `Measured on ${plural(e.n_seconds, "labelled second")} (${e.n_scene_seconds} of ${name}) in ${plural(e.n_movies, "movie")}: `
+    + `each movie was judged by a model trained without it (${e.n_folds} folds).`);
+  const children = [];
+  if (!e.enough || !otherScored || !sceneScored) {
+    const needs = e.enough_means || {};
+    const reasons = [];
+    if (needs.movies_per_label && (e.n_scene_movies < needs.movies_per_label || otherMovies < needs.movies_per_label)) {
+      reasons.push(`It needs at least ${needs.movies_per_label} movies with ${name} and ${needs.movies_per_label} without; there are ${e.n_scene_movies} with and ${otherMovies} without.`);
+    }
+    if (needs.scene_seconds && e.n_scene_seconds < needs.scene_seconds) {
+      reasons.push(`It needs at least ${needs.scene_seconds} labelled seconds of ${name}; there are ${e.n_scene_seconds}.`);
+    }
+    if (!otherScored) reasons.push(`No seconds without ${name} could be scored, so nobody can tell how often it would raise false alarms.`);
+    if (!sceneScored) reasons.push(`No seconds of ${name} could be scored, so nobody can tell how many scenes it would find.`);
+    children.push(
+      el("p", { class: "st-quality-verdict", dataset: { testid: "quality-verdict" } },
+        "Too little is labelled to know how good a model would be."),
+      el("p", { class: "badge warn st-quality-warning", role: "note" },
+        `${reasons.join(" ")} Label more spans, of ${name} and of other scenes, in more movies; the figure is measured again when the labels change.`),
+      basis);
+  } else {
+    children.push(
+      el("dl", { class: "st-metrics" },
+        metricRow("F1 (cross-validated)", pct(m.f1)),
+        metricRow("Precision", `${pct(m.precision)} of the seconds it calls ${name} are`),
+        metricRow("Recall", `${pct(m.recall)} of the ${name} seconds are found`),
+        metricRow("False alarms", `${Math.round(m.false_alarms_per_10_min * 10) / 10} s per 10 min of other footage`)),
+      basis);
+  }
+  if (!data.current) children.push(el("p", { class: "muted small" }, "Your labels changed since this figure was measured."));
+  return el("div", { class: "st-quality", dataset: { state: data.current ? "current" : "stale", enough: e.enough && otherScored && sceneScored ? "1" : "0" } },
+    ...children);
+}
+
+// A run's failure as text whose web addresses are links (the message says where to download a file by hand).
+function withLinks(text) {
+  const parts = String(text).split(/(https?:\/\/[^\s)]+)/);
+  return parts.map((part, i) => {
+    if (i % 2 === 0) return part;
+    const href = part.replace(/[.,;:]+$/, "");
+    const rest = part.slice(href.length);
+    const link = el("a", { href, target: "_blank", rel: "noopener noreferrer" }, href);
+    return rest ? [link, rest] : link;
+  }).flat().filter((node) => node !== "");
 }
 
 // One background run (any kind) as a progress block: the shape of /api/runs/{id}/.
@@ -144,7 +192,8 @@ function runBlock(run, words) {
       "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(share), "aria-label": words.label },
     el("span", { style: `width:${share}%` })) : null,
     el("div", { class: run.status === "failed" ? "alert error" : "progress-text", role: run.status === "failed" ? "alert" : null },
-      el("span", { class: "pct" }, text), el("span", {}, run.status === "running" ? formatEta(run.eta_s) : "")));
+      el("span", { class: "pct" }, ...(run.status === "failed" ? withLinks(text) : [text])),
+      el("span", {}, run.status === "running" ? formatEta(run.eta_s) : "")));
 }
 
 async function detailPage(root) {
@@ -237,7 +286,7 @@ async function detailPage(root) {
       stats.versions.forEach((v, i) => { v.wasNewer = activeIndex >= 0 && i > activeIndex; });
       versionsBox.replaceChildren(...stats.versions.map((v) => versionCard(v, { canActivate: can.activate, onActivate: activate })));
       if (!stats.versions.length) {
-        versionsBox.append(el("p", { class: "muted" }, "No models yet. Train one from your labelled spans, or upload or import one."));
+        versionsBox.append(el("p", { class: "muted" }, "No models yet. Train one from your labelled spans, or upload a model file below."));
       }
       if (stats.active_training_run !== null && !polling) watch(stats.active_training_run);
       if (stats.rederive_run && !rederivePolling) watchRederive(stats.rederive_run);
@@ -262,7 +311,7 @@ async function detailPage(root) {
         measuring = true;
         polls = 0;
       }
-      qualityBox.replaceChildren(qualityBlock(data));
+      qualityBox.replaceChildren(qualityBlock(data, root.dataset.name || slug));
       if (measuring && !data.current && polls < 90) {
         polls += 1;
         qualityBox.append(el("p", { class: "muted small", dataset: { state: "measuring" } }, "Measuring on your current labels…"));
@@ -312,8 +361,9 @@ async function detailPage(root) {
         showError(err, "Could not start getting the published model.");
       }
     });
+    // After a reload: a fetch still going on is followed, and one that failed keeps saying why.
     api(`/api/scene-types/${slug}/published-model/`).then((data) => {
-      if (data.run && (data.run.status === "queued" || data.run.status === "running")) followFetch(data.run);
+      if (data.run && ["queued", "running", "failed"].includes(data.run.status)) followFetch(data.run);
     }).catch((err) => showError(err, "Could not look up getting the published model."));
   }
 
@@ -389,7 +439,6 @@ async function detailPage(root) {
     });
   }
   fileForm("upload-form", `/api/scene-types/${slug}/models/`, (v) => `Uploaded “${v.name}”. Activate it to use it.`);
-  fileForm("import-form", `/api/scene-types/${slug}/import-reference/`, (v) => `Imported the published model as “${v.name}”.`);
 
   const settingsForm = document.getElementById("settings-form");
   if (settingsForm && can.change) {

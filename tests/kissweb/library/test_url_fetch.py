@@ -49,6 +49,19 @@ def test_names_that_resolve_inside_the_network_are_refused(address):
                             resolve=fake_dns({"media.example": address}))
 
 
+def test_a_link_local_address_is_called_so_and_named_once():
+    """Issue 19 item 22: not "points inside a private network" with the address twice."""
+    with pytest.raises(UrlRefused) as refused:
+        url_fetch.check_url("http://169.254.169.254/latest/meta-data/", allowed=Allowlist(),
+                            resolve=fake_dns({"169.254.169.254": "169.254.169.254"}))
+    message = str(refused.value)
+    assert message.startswith("'169.254.169.254' is a link-local address;")
+    assert message.count("169.254.169.254") == 1
+    with pytest.raises(UrlRefused, match=r"'media.example' points to a loopback address \(this machine\) \(127.0.0.1\)"):
+        url_fetch.check_url("https://media.example/film.mp4", allowed=Allowlist(),
+                            resolve=fake_dns({"media.example": "127.0.0.1"}))
+
+
 def test_public_addresses_pass_and_the_checked_address_is_the_one_used():
     target = url_fetch.check_url("https://media.example:8443/a/film.mp4?x=1", allowed=Allowlist(),
                                  resolve=fake_dns({"media.example": "93.184.215.14"}))

@@ -129,3 +129,11 @@ def test_stats_say_training_must_wait_for_analysis(api_client, user, kissing):
     body = api_client.get("/api/scene-types/kissing/stats/").json()
     assert body["annotations"]["positive_spans"] == 2 and body["annotations"]["usable_positive_spans"] == 0
     assert body["can_train"] is False and body["spans_needed"] == {"positive": 2, "negative": 2}
+
+
+def test_messages_name_the_scene_type_as_the_pages_do(api_client, staff_client, kissing):
+    """Issue 19 item 22: 'kissing' in messages against 'Kissing' on the pages: the scene type's name throughout."""
+    detail = api_client.get("/api/scene-types/kissing/suggestions/").json()["detail"]
+    assert detail.startswith("Kissing has no active model yet")
+    refused = staff_client.post("/api/scene-types/kissing/train/")
+    assert refused.status_code == 422 and refused.json()["detail"].startswith("Training Kissing needs")

@@ -51,7 +51,11 @@ def test_train_watch_progress_compare_and_activate(page_as, staff_user):  # noqa
     version = ModelVersion.objects.get()
     card = page.locator(f'[data-version="{version.pk}"]')
     card.wait_for()
-    assert "F1 (held out)" in card.inner_text() and "nobody has reviewed" in card.inner_text()
+    assert "Held-out check" in card.inner_text() and "nobody has reviewed" in card.inner_text()
+    # one held-out span per label: too few to judge the version on its own, and the card says so (issue 19 item 19)
+    assert "Too few held-out spans" in card.inner_text() and "Scenes found" not in card.inner_text()
+    finished = page.locator("[data-testid=training-progress] [data-status=succeeded]")
+    assert finished.locator(".progress").count() == 0  # no half-full bar once training has finished
     assert card.locator("a[download]").get_attribute("href") == f"/api/models/{version.pk}/download/"
 
     card.locator("[data-activate]").click()
@@ -124,8 +128,9 @@ def test_import_the_published_model_then_activate_and_roll_back(
     page = page_as(staff_user)
     page.goto("/scene-types/kissing/")
     page.wait_for_selector(f'[data-version="{second.pk}"].active')
-    page.set_input_files("#reference-file", str(pkl))
-    page.click("#import-form button[type=submit]")
+    assert page.locator("#import-form").count() == 0  # one form for every model file (issue 19 item 22)
+    page.set_input_files("#model-file", str(pkl))
+    page.click("#upload-form button[type=submit]")
     # about 330 MB up, then unpickled safely, checked and converted: more than the default wait
     page.wait_for_selector(".st-version >> text=Published model (Ziai 2019)", timeout=180_000)
     imported = ModelVersion.objects.get(name="Published model (Ziai 2019)")
@@ -173,9 +178,12 @@ def test_the_page_measures_cross_validated_quality_and_warns_when_it_rests_on_to
     box = page.locator("[data-testid=quality] [data-state=current]")
     box.wait_for()
     assert box.get_attribute("data-enough") == "0"
-    assert "Rests on 120 labelled seconds (60 of the scene) in 3 movies" in box.inner_text()
-    assert "Too few labels for a trustworthy figure" in box.inner_text()
-    assert "F1 (cross-validated)" in box.inner_text()
+    text = box.inner_text()
+    assert "Measured on 120 labelled seconds (60 of kissing) in 3 movies" in text
+    # too little to know: said plainly, in sentences, and no figure that looks trustworthy (issue 19 item 19)
+    assert "Too little is labelled to know how good a model would be." in text
+    assert "It needs at least 3 movies with kissing and 3 without; there are 3 with and 0 without." in text
+    assert "F1 (cross-validated)" not in text and "false alarms" not in text.replace("raise false alarms", "")
     screenshot(page, "scene-type-quality-too-few")
 
     for seed in range(3, 6):
@@ -187,8 +195,8 @@ def test_the_page_measures_cross_validated_quality_and_warns_when_it_rests_on_to
     assert _run_quality(kissing) == "succeeded"
     box = page.locator("[data-testid=quality] [data-state=current]")
     box.wait_for()
-    assert box.get_attribute("data-enough") == "1" and "Too few labels" not in box.inner_text()
-    assert "in 6 movies" in box.inner_text()
+    assert box.get_attribute("data-enough") == "1" and "Too little is labelled" not in box.inner_text()
+    assert "in 6 movies" in box.inner_text() and "F1 (cross-validated)" in box.inner_text()
 
 
 def test_get_the_published_model_offline_says_how_to_do_it_by_hand(page_as, browser_context, staff_user,  # noqa: F811
@@ -215,3 +223,127 @@ def test_get_the_published_model_offline_says_how_to_do_it_by_hand(page_as, brow
     assert "Upload a model file" in text and "./kiss manage activate_model model.pkl" in text
     assert page.is_enabled("#fetch-published-button")
     screenshot(page, "scene-type-fetch-offline")
+
+
+def test_get_the_published_model_shows_its_download_progress_and_a_failure_survives_a_reload(
+    page_as, browser_context, staff_user, settings, tmp_path  # noqa: F811
+):
+    """Issue 19 item 18: while the model downloaded, every poll failed ("formatEta is not defined") and the box stayed
+    on "Queued…"; a failed fetch vanished on reload; the host's address was plain text. Here the fetch runs against a
+    local imitation of the host that sends the file slowly, while the page follows it."""
+    import re
+    import threading
+    import time
+
+    from django.db import connection
+
+    from kissweb.jobs.models import Run
+    from kissweb.training.fetch import PublishedModelFetchRunner
+    from tests.detector.test_fetch import FakeDrive, Handler
+
+    class SlowHandler(Handler):
+        def _file(self, drive):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(drive.content)))
+            self.end_headers()
+            for start in range(0, len(drive.content), 32_768):
+                self.wfile.write(drive.content[start:start + 32_768])
+                self.wfile.flush()
+                time.sleep(0.1)
+
+    class SlowDrive(FakeDrive):
+        def __init__(self, content):
+            super().__init__(content)
+            self.RequestHandlerClass = SlowHandler
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    kissing_type()
+    server = SlowDrive(b"not a pickle at all " * 100_000)  # 2 MB: about 6 s at this pace; then no model in it
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.KISSWEB_PUBLISHED_MODEL_URL = server.url
+    outcome: list[str] = []
+
+    def worker(run_id: int) -> None:  # the worker's part, here in the test, while the page polls
+        try:
+            outcome.append(PublishedModelFetchRunner.execute(run_id))
+        finally:
+            connection.close()
+
+    try:
+        page = page_as(staff_user)
+        page.goto("/scene-types/kissing/")
+        page.click("#fetch-published-button")
+        page.wait_for_selector("[data-testid=fetch-progress] [data-status=queued]")
+        thread = threading.Thread(target=worker, args=(Run.objects.get(kind=PublishedModelFetchRunner.kind).pk,))
+        thread.start()
+        running = page.locator("[data-testid=fetch-progress] [data-status=running]")
+        running.wait_for(timeout=20_000)
+        seen = set()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and running.count():
+            text = running.inner_text()
+            if match := re.search(r"downloading model\.pkl… (\d+)%", text):
+                seen.add(int(match.group(1)))
+                assert "left" in text or "estimating" in text or "almost done" in text  # the time left shows
+            page.wait_for_timeout(200)
+        screenshot(page, "scene-type-fetch-progress")
+        thread.join(timeout=60)
+        assert outcome == ["failed"]  # the imitation serves no model: the import refuses it
+        assert any(0 < pct < 85 for pct in seen), seen  # progress moved while it downloaded
+
+        failed = page.locator("[data-testid=fetch-progress] [data-status=failed]")
+        failed.wait_for()
+        assert "not the published model" in failed.inner_text()
+        page.reload()
+        failed.wait_for()  # a failed fetch is still said after a reload
+        assert "Could not get the published model" in failed.inner_text()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_offline_fetch_links_to_the_file_and_says_why_in_words(page_as, browser_context, staff_user,  # noqa: F811
+                                                                  settings):
+    import socket
+
+    from kissweb.jobs.models import Run
+    from kissweb.training.fetch import PublishedModelFetchRunner
+
+    kissing_type()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        settings.KISSWEB_PUBLISHED_MODEL_URL = f"http://127.0.0.1:{probe.getsockname()[1]}/uc?export=download&id=X"
+    assert PublishedModelFetchRunner.execute(
+        PublishedModelFetchRunner.request(subject_id=kissing_type().pk, requested_by=staff_user, enqueue=False).pk
+    ) == "failed"
+    page = page_as(staff_user)
+    page.goto("/scene-types/kissing/")
+    failed = page.locator("[data-testid=fetch-progress] [data-status=failed]")
+    failed.wait_for()
+    link = failed.locator("a[href^='https://drive.google.com/']")
+    assert link.count() == 1 and link.get_attribute("rel") == "noopener noreferrer"
+    assert "Errno" not in failed.inner_text() and "the connection was refused" in failed.inner_text()
+    assert Run.objects.filter(kind=PublishedModelFetchRunner.kind).count() == 1
+
+
+def test_a_figure_with_no_other_seconds_scored_claims_no_false_alarm_rate(page_as, staff_user):  # noqa: F811
+    """Issue 19 item 19: F1 100% and "0 s false alarms" when not one second without the scene was scored."""
+    kissing = kissing_type()
+    for seed in range(3):  # the scene only: a fold holding the one other movie trains on one label and scores nothing
+        movie = movie_with_scenes(staff_user, kinds=[1] * 30, seed=seed)
+        annotate(movie, kissing, 0, 15, "positive", staff_user)
+        annotate(movie, kissing, 15, 30, "positive", staff_user)
+    other = movie_with_scenes(staff_user, kinds=[0] * 30, seed=7)
+    annotate(other, kissing, 0, 15, "negative", staff_user)
+    annotate(other, kissing, 15, 30, "negative", staff_user)
+    page = page_as(staff_user)
+    page.goto("/scene-types/kissing/")
+    page.wait_for_selector("[data-testid=quality] [data-state=measuring]")
+    assert _run_quality(kissing) == "succeeded"
+    box = page.locator("[data-testid=quality] [data-state=current]")
+    box.wait_for()
+    text = box.inner_text()
+    assert "No seconds without kissing could be scored, so nobody can tell how often it would raise false alarms." in text
+    assert "s per 10 min" not in text and "F1 (cross-validated)" not in text
+    screenshot(page, "scene-type-quality-one-sided")
