@@ -75,8 +75,8 @@ def nvdec_refusal(info: "MediaInfo") -> str:
         return "the frame rate is unknown, so windows cannot be mapped to frame numbers"
     if not info.constant_frame_rate:
         return "the frame rate varies, so windows are found by timestamp (ffmpeg), not by frame number"
-    if abs(info.video_start_s) > 1e-3:
-        return f"the video starts {info.video_start_s:+.3f} s off the file's start"
+    if info.video_start_s < 0:
+        return f"the video starts {info.video_start_s:+.3f} s before the file does"
     if min(info.width, info.height) < NVDEC_MIN_SIDE:
         return f"the picture is smaller than {NVDEC_MIN_SIDE} pixels on a side"
     return ""
@@ -138,18 +138,22 @@ def frame_rate(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(100_000)
 
 
-def window_frame_indices(windows: range, *, fps: float, frame_count: int, per_window: int = 1) -> list[int]:
+def window_frame_indices(
+    windows: range, *, fps: float, frame_count: int, per_window: int = 1, start_s: float = 0.0
+) -> list[int]:
     """Frame numbers of the windows' pictures, window by window: for window k and j < m (m = per_window) the last
-    frame before k + (j + 1)/m, frame i being shown at i / fps (a constant rate from the first frame); windows past
-    the video's end hold its last frame, as the ffmpeg path does."""
+    frame before k + (j + 1)/m, frame i being shown at start_s + i / fps (a constant rate from the first frame, which
+    sits at start_s on the file's timeline); windows past the video's end hold its last frame, as the ffmpeg path
+    does, and windows before its start show its first."""
     if frame_count < 1:
         raise ValueError("a video without frames has no pictures")
     rate = frame_rate(fps)
+    start = Fraction(round(start_s * 1_000_000), 1_000_000)  # the container's timeline is in microseconds
     last = frame_count - 1
     out = []
     for k in windows:
         for j in range(per_window):
-            t = k + Fraction(j + 1, per_window)
+            t = k + Fraction(j + 1, per_window) - start
             out.append(min(last, max(0, math.ceil(t * rate) - 1)))
     return out
 

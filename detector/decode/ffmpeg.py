@@ -65,8 +65,9 @@ class MediaInfo:
     video_end_s: float | None = None
     color_matrix: str = "bt601"  # YUV -> RGB as ffmpeg's scaler does it: bt709 where the stream says so, else bt601
     full_range: bool = False  # JPEG-range YUV (0-255) rather than the usual 16-235
-    constant_frame_rate: bool = True  # the stream's base rate equals its average rate (frame i shown at i / fps)
+    constant_frame_rate: bool = True  # frame i is shown at video_start_s + i / grid_fps (checked on the first frames)
     video_start_s: float = 0.0  # where the video's first frame sits on the file's timeline
+    grid_fps: float | None = None  # the rate of that grid (the stream's base rate); None where it is not constant
 
     @property
     def window_count(self) -> int:
@@ -186,7 +187,8 @@ def probe(path: str | os.PathLike, *, timeout_s: float = 30) -> MediaInfo:
         if rotation in (90, 270):
             width, height = height, width
         rate = video.average_rate or video.guessed_rate
-        base = video.base_rate
+        grid = video.base_rate or rate
+        constant = bool(grid) and _on_frame_grid(container, video, grid)
         return MediaInfo(
             duration_s=duration_s,
             width=int(width),
@@ -201,8 +203,9 @@ def probe(path: str | os.PathLike, *, timeout_s: float = 30) -> MediaInfo:
             video_end_s=video_end_s,
             color_matrix="bt709" if getattr(first, "colorspace", None) == _AVCOL_SPC_BT709 else "bt601",
             full_range=getattr(first, "color_range", None) == _AVCOL_RANGE_JPEG,
-            constant_frame_rate=bool(rate and base and rate == base) and _on_frame_grid(container, video, rate),
+            constant_frame_rate=constant,
             video_start_s=video_start_s,
+            grid_fps=float(grid) if constant else None,
         )
     except av.error.FFmpegError as exc:
         raise DecodeError(f"{path}: the movie is corrupt or truncated ({exc.strerror or exc}).") from None

@@ -160,8 +160,8 @@ class _RangeReader(threading.Thread):
                 if self.stop.is_set():
                     return
                 windows = range(start, min(start + self.chunk, self.windows.stop))
-                wanted = window_frame_indices(windows, fps=self.info.fps, frame_count=count,
-                                              per_window=self.per_window)
+                wanted = window_frame_indices(windows, fps=self.info.grid_fps or self.info.fps, frame_count=count,
+                                              per_window=self.per_window, start_s=self.info.video_start_s)
                 unique = sorted(set(wanted))
                 frames = decoder.get_batch_frames_by_index(unique)
                 if len(frames) != len(unique):
