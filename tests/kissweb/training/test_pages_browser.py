@@ -238,7 +238,7 @@ def test_get_the_published_model_shows_its_download_progress_and_a_failure_survi
     from django.db import connection
 
     from kissweb.jobs.models import Run
-    from kissweb.training.fetch import PublishedModelFetchRunner
+    from kissweb.analysis.model_files import PublishedModelFetchRunner
     from tests.detector.test_fetch import FakeDrive, Handler
 
     class SlowHandler(Handler):
@@ -308,7 +308,7 @@ def test_an_offline_fetch_links_to_the_file_and_says_why_in_words(page_as, brows
     import socket
 
     from kissweb.jobs.models import Run
-    from kissweb.training.fetch import PublishedModelFetchRunner
+    from kissweb.analysis.model_files import PublishedModelFetchRunner
 
     kissing_type()
     with socket.socket() as probe:
