@@ -72,7 +72,8 @@ RULES: dict[str, dict[Action, Who]] = {
     "analysis": {READ: SIGNED_IN},
     "scene_type": {READ: SIGNED_IN, CREATE: STAFF, CHANGE: STAFF, DELETE: STAFF, TRAIN: STAFF, ACTIVATE: STAFF,
                    EXPORT: SIGNED_IN},
-    # Model files run inside the worker: uploading, importing and activating them is staff's alone.
+    # Model files run inside the worker: uploading, importing and activating them is staff's alone (and removing
+    # the stored embeddings no model uses: DELETE).
     "model": {READ: SIGNED_IN, CREATE: STAFF, CHANGE: STAFF, DELETE: STAFF, ACTIVATE: STAFF, EXPORT: SIGNED_IN},
     "training_run": {READ: SIGNED_IN, CREATE: STAFF, CHANGE: STAFF},
     # Any background run (kissweb.jobs): staff, who asked for it, and the owner of what it works on (RUN_SUBJECTS)

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kissweb import errors, permissions
-from kissweb.analysis import selectors, services
+from kissweb.analysis import housekeeping, selectors, services
 from kissweb.analysis.serializers import ModelVersionOutputSerializer
 from kissweb.jobs.apis import RunProgressSerializer
 from kissweb.jobs.models import RunStatus
@@ -231,3 +231,35 @@ class ModelVersionActivateApi(APIView):
         plan = services.model_version_activate(model_version=version, user=request.user)
         version.refresh_from_db()
         return Response({"model": ModelVersionOutputSerializer(version).data, "rescore": plan.as_dict()})
+
+
+class EmbeddingsUnusedOutput(serializers.Serializer):
+    files = serializers.IntegerField(help_text="Stored embeddings no model can use any more.")
+    bytes = serializers.IntegerField(help_text="The space their files take.")
+
+
+class EmbeddingsCleanupOutput(serializers.Serializer):
+    unused = EmbeddingsUnusedOutput()
+    run = RunProgressSerializer(
+        allow_null=True, help_text="The latest cleanup run; once finished, its stage says how much space it freed."
+    )
+
+
+class EmbeddingsCleanupApi(APIView):
+    """Embeddings of backbone sets that no model uses (their models were deleted): what removing them would free, and
+    the run that removes them (the sweeper queues one by itself when there are any)."""
+
+    permission_classes = [permissions.Allowed(permissions.DELETE, "model")]
+
+    @extend_schema(responses={200: EmbeddingsCleanupOutput},
+                   summary="Unused stored embeddings, and what the latest cleanup freed (staff).")
+    def get(self, request):
+        latest = housekeeping.embeddings_cleanup_latest()
+        return Response({"unused": housekeeping.embeddings_unused_size(),
+                         "run": run_progress(latest) if latest else None})
+
+    @extend_schema(request=None, responses={202: RunProgressSerializer},
+                   summary="Queue removing the stored embeddings no model uses (staff).")
+    def post(self, request):
+        run = housekeeping.embeddings_cleanup_request(user=request.user)
+        return Response(run_progress(run), status=status.HTTP_202_ACCEPTED)

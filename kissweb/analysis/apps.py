@@ -21,7 +21,9 @@ class AnalysisConfig(AppConfig):
     verbose_name = "Analysis pipeline"
 
     def ready(self):
-        from kissweb.analysis import model_files, pipeline, rederive  # noqa: F401 - registers the Runners with kissweb.jobs
+        from kissweb.analysis import (  # noqa: F401 - registers the Runners with kissweb.jobs
+            housekeeping, model_files, pipeline, rederive,
+        )
         from kissweb.analysis import receivers  # noqa: F401 - the follow-up work of the library's changes
         from django_q.signals import post_spawn
 

@@ -15,4 +15,5 @@ urlpatterns = [
         name="model-activation-cost",
     ),
     path("models/<int:model_id>/activate/", apis.ModelVersionActivateApi.as_view(), name="model-activate"),
+    path("embeddings/cleanup/", apis.EmbeddingsCleanupApi.as_view(), name="embeddings-cleanup"),
 ]

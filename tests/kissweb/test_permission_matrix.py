@@ -61,6 +61,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("get", "/api/movies/{movie_id}/analyses/"): Case(("analysis", READ)),
     ("get", "/api/movies/{movie_id}/scores/"): Case(("movie", READ)),
     ("get", "/api/analyses/{analysis_id}/"): Case(("analysis", READ)),
+    ("get", "/api/embeddings/cleanup/"): Case(("model", DELETE)),
+    ("post", "/api/embeddings/cleanup/"): Case(("model", DELETE)),
     ("get", "/api/segments/"): Case(("segment", READ)),
     ("get", "/api/segments/{segment_id}/"): Case(("segment", READ)),
     ("patch", "/api/segments/{segment_id}/"): Case(("segment", CHANGE), {"end_s": 3}),
