@@ -15,7 +15,7 @@ from django.db import transaction
 
 from kissweb import errors, permissions
 from kissweb.jobs.runner import runner_for
-from kissweb.library import url_fetch
+from kissweb.library import url_fetch, url_sites
 from kissweb.library.models import Movie, MovieStatus
 from kissweb.library.uploads import UploadTooLarge
 
@@ -103,9 +103,9 @@ def movie_download(*, movie_id: int, report: Report) -> Movie:
 
     try:
         page_title, fetch_url, headers = "", url, None
-        if url_fetch.known_site(url):
+        if url_sites.known_site(url):
             report(progress=0.0, stage="asking the site for the file", force=True)
-            media = url_fetch.site_media(url, allowed=allowlist(), timeout_s=settings.KISSWEB_URL_TIMEOUT_S)
+            media = url_sites.site_media(url, allowed=allowlist(), timeout_s=settings.KISSWEB_URL_TIMEOUT_S)
             page_title, fetch_url, headers = media.title, media.media_url, media.headers
         report(progress=0.0, stage="downloading", force=True)
         fetched = url_fetch.fetch(

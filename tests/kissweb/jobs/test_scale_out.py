@@ -105,8 +105,9 @@ class WebApp:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_on_redis_survive_one_being_killed_and_analyse_each_film_once(
-    qcluster, redis_queue, settings, staff_user, kissing, scene_model_file, tmp_path  # noqa: F811
+    qcluster, redis_queue, settings, staff_user, kissing, scene_model_file, tmp_path, monkeypatch  # noqa: F811
 ):
+    from django_q.conf import Conf
     from django_q.models import Task
     from rest_framework.authtoken.models import Token
 
@@ -117,7 +118,9 @@ def test_two_workers_on_redis_survive_one_being_killed_and_analyse_each_film_onc
     from kissweb.library.models import Movie, Segment
 
     model_version_activate(model_version=model_version_create(scene_type=kissing, file=scene_model_file))
-    sweeper_schedule_ensure()
+    with monkeypatch.context() as workers_settings:  # the schedule names the workers' housekeeping queue
+        workers_settings.setattr(Conf, "PREFIX", redis_queue.name)
+        sweeper_schedule_ensure()
     token = Token.objects.create(user=staff_user).key
     films = _films(tmp_path)
     shared = {

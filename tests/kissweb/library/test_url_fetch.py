@@ -156,24 +156,6 @@ def test_an_error_status_is_reported(server, tmp_path):
         url_fetch.fetch(server.url("/missing.mp4"), dest=tmp_path / "dl" / "f.part", limit_bytes=10**6, allowed=LOCAL)
 
 
-def test_known_sites_go_to_yt_dlp_and_plain_links_do_not():
-    assert url_fetch.known_site("https://www.youtube.com/watch?v=dQw4w9WgXcQ") == "Youtube"
-    assert url_fetch.known_site("https://youtu.be/dQw4w9WgXcQ") == "Youtube"
-    assert url_fetch.known_site("https://media.example/film.mp4") is None
-
-
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8000/Mediasite/Play/0123456789abcdef0123456789abcdef",  # yt-dlp's Mediasite takes any host
-    "https://media.example/Mediasite/Play/0123456789abcdef0123456789abcdef1d",
-    "https://invidious.example/watch?v=dQw4w9WgXcQ",  # Youtube's extractor takes mirrors' hosts too
-    "https://youtube.com.evil.example/watch?v=dQw4w9WgXcQ",
-])
-def test_yt_dlp_reads_pages_of_the_named_sites_on_their_own_hosts_only(url):
-    assert url_fetch.known_site(url) is None
-    with pytest.raises(UrlRefused, match="only a few named sites"):
-        url_fetch.site_media(url, allowed=LOCAL)
-
-
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
