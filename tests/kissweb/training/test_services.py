@@ -226,3 +226,27 @@ def test_a_saved_model_that_cannot_be_loaded_back_is_no_success(labelled_library
     assert run.model_version.status == "failed" and not run.model_version.weights
     assert not ModelVersion.objects.filter(status="ready").exists()
     assert not list((Path(settings.MEDIA_ROOT) / "models").glob(f"kissing-{run.model_version_id}-*"))
+
+
+def test_training_reports_progress_while_it_gathers_the_labelled_seconds(
+    labelled_library, kissing, user, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Issue 19 item 15: on 100,000 labels the run sat at 0% (no heartbeat either) while it built its data set."""
+    from kissweb.jobs.runner import Runner
+
+    reports: list[tuple[str, float]] = []
+    real_report = Runner.report
+
+    def recording(self, *, progress, stage=None, eta_s=None, force=False):
+        reports.append((stage or "", progress))
+        return real_report(self, progress=progress, stage=stage, eta_s=eta_s, force=True)
+
+    monkeypatch.setattr(Runner, "report", recording)
+    run = run_training(kissing, user, django_capture_on_commit_callbacks)
+    assert run.status == TrainingRunStatus.SUCCEEDED, run.error
+    gathering = [(stage, p) for stage, p in reports if stage.startswith("gathering labelled seconds")]
+    assert [stage for stage, _ in gathering] == [
+        f"gathering labelled seconds (movie {n} of 3)" for n in (1, 2, 3)]
+    assert [round(p, 3) for _, p in gathering] == [0.0, 0.033, 0.067]
+    first_training = next(i for i, (stage, _) in enumerate(reports) if stage == "training")
+    assert max(i for i, (stage, _) in enumerate(reports) if stage.startswith("gathering")) < first_training
