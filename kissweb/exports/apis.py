@@ -11,7 +11,6 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,6 +23,7 @@ from kissweb.library.models import SceneType
 from kissweb.library.serializers import SegmentSearchFilterSerializer
 from kissweb.library.streaming import ranged_file_response
 from kissweb.schema import paginated
+from kissweb.pagination import PAGE_FROM_1, PagesFromOne
 
 ERRORS = errors.error_responses(400, 401, 403, 404, 409)
 REQUEST_ERRORS = {**ERRORS, **errors.error_responses(422, 429)}
@@ -142,10 +142,10 @@ class MovieExportApi(APIView):
 
 
 class ExportListCreateApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("page", int)],
+    @extend_schema(parameters=[OpenApiParameter("page", {"type": "integer", "minimum": 1}, description=PAGE_FROM_1)],
                    responses={200: paginated("PaginatedExportList", ExportOutputSerializer()), **ERRORS})
     def get(self, request):
-        paginator = PageNumberPagination()
+        paginator = PagesFromOne()
         page = paginator.paginate_queryset(selectors.export_list(user=request.user), request, view=self)
         runs = selectors.export_runs(export_ids=[e.pk for e in page])
         return paginator.get_paginated_response([export_output(e, runs.get(e.pk)) for e in page])

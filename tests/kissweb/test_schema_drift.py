@@ -59,7 +59,7 @@ def test_the_model_upload_declares_a_binary_file():
     assert file_schema.get("format") == "binary" or file_schema.get("contentMediaType") == "application/octet-stream"
 
 
-@pytest.mark.parametrize("path", ["/api/movies/", "/api/segments/", "/api/models/"])
+@pytest.mark.parametrize("path", ["/api/movies/", "/api/segments/", "/api/models/", "/api/exports/"])
 def test_page_zero_is_a_400_and_the_schema_says_pages_start_at_1(api_client, path):
     response = api_client.get(path, {"page": "0"})
     assert response.status_code == 400
