@@ -16,7 +16,7 @@ function scores(n, seed) {
 
 for (const [label, n] of [["2 h", 7200], ["10 h", 36000]]) {
   const p = scores(n, 42);
-  for (let i = 0; i < 5; i++) aggregateProbabilities(p, { cut: 0.5 }); // warm up
+  for (let i = 0; i < 5; i++) aggregateProbabilities(p, { cut: 0.5, minFrames: 10, threshold: 0.7 }); // warm up
   const times = [];
   let found = 0;
   for (let i = 0; i < 50; i++) {

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from detector.aggregate import DEFAULT_CUT, DEFAULT_MIN_FRAMES, DEFAULT_THRESHOLD
+from detector.aggregate import DEFAULT_CUT, DEFAULT_PRESET, PRESETS
 from detector.backbones import AUTO_ORDER, BUILTIN_SETS, MODEL_FILE_SETS, RECIPES, SET_NAMES, SETS
 from detector.head import json_default
 
@@ -41,8 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--cut", type=float, default=None,
         help=f"a second is a scene when P >= cut (default: the model card's calibrated cut, else {DEFAULT_CUT})",
     )
-    detect.add_argument("--min-frames", type=int, default=DEFAULT_MIN_FRAMES, help="shortest segment, seconds")
-    detect.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="least share of scene seconds")
+    detect.add_argument(
+        "--preset", choices=list(PRESETS), default=DEFAULT_PRESET,
+        help="named scene settings for --min-frames and --threshold: "
+        + "; ".join(f"{p.name}: {p.min_frames} s, share {p.threshold}" for p in PRESETS.values()),
+    )
+    detect.add_argument("--min-frames", type=int, default=None, help="shortest scene, seconds (default: the preset's)")
+    detect.add_argument("--threshold", type=float, default=None,
+                        help="least share of scene seconds in a scene (default: the preset's)")
     detect.add_argument("--json", action="store_true", help="JSON on stdout (the default; kept for scripts)")
     _device_option(detect)
     detect.add_argument("--decoder", choices=["auto", "ffmpeg", "nvdec"], default=None,
@@ -148,6 +154,15 @@ def emit(payload: Any) -> None:
     sys.stdout.flush()
 
 
+def scene_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """min_frames and threshold: what the command line says, else the chosen preset's."""
+    preset = PRESETS[args.preset]
+    return {
+        "min_frames": preset.min_frames if args.min_frames is None else args.min_frames,
+        "threshold": preset.threshold if args.threshold is None else args.threshold,
+    }
+
+
 def cmd_detect(args: argparse.Namespace) -> int:
     from detector.api import detect
 
@@ -156,8 +171,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
         return EXIT_NO_MODEL
     with progress_bar("detect", "s") as progress:
         result = detect(
-            args.video, model=args.model, backbones=args.backbones, cut=args.cut, min_frames=args.min_frames,
-            threshold=args.threshold, device=args.device, progress=progress, decoder=args.decoder,
+            args.video, model=args.model, backbones=args.backbones, cut=args.cut,
+            **scene_settings(args), device=args.device, progress=progress, decoder=args.decoder,
         )
     emit(result.to_json())
     return 0

@@ -22,9 +22,44 @@ from typing import Sequence
 
 import numpy as np
 
-DEFAULT_CUT = 0.5
-DEFAULT_MIN_FRAMES = 10
-DEFAULT_THRESHOLD = 0.7
+
+
+@dataclass(frozen=True)
+class ScenePreset:
+    """Named scene settings: labels are p >= cut; a scene lasts at least min_frames seconds, of which at least the
+    share `threshold` pass the cut."""
+
+    name: str
+    label: str
+    cut: float
+    min_frames: int
+    threshold: float
+    description: str
+
+    def settings(self) -> dict[str, float | int]:
+        return {"cut": self.cut, "min_frames": self.min_frames, "threshold": self.threshold}
+
+
+# The one definition of the scene settings' defaults: the CLI, the app's scene types (kissweb) and, through the API,
+# the web page read them from here. "default" was chosen by measurement on labelled real clips
+# (bench/RESULTS-scenes.md); "paper" is the paper's Algorithm 1 setting (Ziai 2019).
+PRESETS: dict[str, ScenePreset] = {
+    preset.name: preset
+    for preset in (
+        ScenePreset(
+            name="default", label="Short scenes (default)", cut=0.5, min_frames=2, threshold=0.7,
+            description="Finds kisses of a few seconds; measured on labelled real clips (bench/RESULTS-scenes.md).",
+        ),
+        ScenePreset(
+            name="paper", label="The paper's (Ziai 2019)", cut=0.5, min_frames=10, threshold=0.7,
+            description="Scenes of at least 10 seconds, as in the paper; misses short kisses.",
+        ),
+    )
+}
+DEFAULT_PRESET = "default"
+DEFAULT_CUT = PRESETS[DEFAULT_PRESET].cut
+DEFAULT_MIN_FRAMES = PRESETS[DEFAULT_PRESET].min_frames
+DEFAULT_THRESHOLD = PRESETS[DEFAULT_PRESET].threshold
 
 
 @dataclass(frozen=True)

@@ -439,6 +439,12 @@ def _scene_type_detail(slug: str) -> dict:
     raise selectors.unknown_scene_type(slug)
 
 
+class SceneDefaultsApi(APIView):
+    @extend_schema(responses={200: s.SceneDefaultsOutputSerializer, **ERRORS})
+    def get(self, request):
+        return Response(selectors.scene_defaults())
+
+
 class SceneTypeListCreateApi(APIView):
     permission_classes = [permissions.ReadOr(permissions.CREATE, "scene_type")]
 

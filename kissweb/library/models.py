@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import CheckConstraint, F, Q, UniqueConstraint
 
+from detector.aggregate import DEFAULT_CUT, DEFAULT_MIN_FRAMES, DEFAULT_THRESHOLD
+
 
 class MovieStatus(models.TextChoices):
     DOWNLOADING = "downloading"  # added from a URL; its file is being fetched
@@ -79,11 +81,11 @@ class SceneType(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
-    # Aggregation settings (the paper's defaults): labels are p >= cut; segments need min_frames seconds
-    # and a share of at least `threshold` positive seconds.
-    cut = models.FloatField(default=0.5)
-    min_frames = models.PositiveIntegerField(default=10)
-    threshold = models.FloatField(default=0.7)
+    # Aggregation settings (defaults: detector.aggregate's "default" preset): labels are p >= cut; segments need
+    # min_frames seconds and a share of at least `threshold` positive seconds.
+    cut = models.FloatField(default=DEFAULT_CUT)
+    min_frames = models.PositiveIntegerField(default=DEFAULT_MIN_FRAMES)
+    threshold = models.FloatField(default=DEFAULT_THRESHOLD)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

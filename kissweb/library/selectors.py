@@ -43,6 +43,18 @@ def health_read() -> dict:
 # --- scene types ----------------------------------------------------------------------------------------
 
 
+def scene_defaults() -> dict:
+    """The scene settings a new scene type starts with, and the named presets (detector.aggregate defines both)."""
+    from detector.aggregate import DEFAULT_PRESET, PRESETS
+
+    return {
+        "preset": DEFAULT_PRESET, **PRESETS[DEFAULT_PRESET].settings(),
+        "presets": [
+            {"name": p.name, "label": p.label, "description": p.description, **p.settings()} for p in PRESETS.values()
+        ],
+    }
+
+
 def scene_type_list() -> list[SceneType]:
     """Every scene type with `.active_model` (a ModelVersion or None), in two queries."""
     active = ModelVersion.objects.filter(is_active=True).only(

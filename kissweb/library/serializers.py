@@ -215,6 +215,23 @@ class SceneTypeOutputSerializer(serializers.Serializer):
     active_model = ActiveModelSerializer(allow_null=True)
 
 
+class ScenePresetSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    description = serializers.CharField()
+    cut = serializers.FloatField()
+    min_frames = serializers.IntegerField()
+    threshold = serializers.FloatField()
+
+
+class SceneDefaultsOutputSerializer(serializers.Serializer):
+    preset = serializers.CharField(help_text="The preset a new scene type starts with.")
+    cut = serializers.FloatField()
+    min_frames = serializers.IntegerField()
+    threshold = serializers.FloatField()
+    presets = ScenePresetSerializer(many=True)
+
+
 class SceneTypeCreateInputSerializer(serializers.Serializer):
     slug = serializers.SlugField(max_length=50)
     name = serializers.CharField(max_length=100)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("segments/", apis.SegmentSearchApi.as_view(), name="segment-search"),
     path("segments/<int:segment_id>/", apis.SegmentDetailApi.as_view(), name="segment-detail"),
     path("segments/<int:segment_id>/review/", apis.SegmentReviewApi.as_view(), name="segment-review"),
+    path("scene-defaults/", apis.SceneDefaultsApi.as_view(), name="scene-defaults"),
     path("scene-types/", apis.SceneTypeListCreateApi.as_view(), name="scene-type-list"),
     path("scene-types/<slug:slug>/", apis.SceneTypeDetailApi.as_view(), name="scene-type-detail"),
     path("annotations/<int:annotation_id>/", apis.AnnotationDetailApi.as_view(), name="annotation-detail"),

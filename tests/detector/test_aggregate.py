@@ -138,7 +138,7 @@ def test_probabilities_to_segments_in_seconds_with_mean_confidence():
 
 def test_cut_moves_labels():
     probs = [0.45] * 12
-    assert aggregate_module.aggregate_probabilities(probs) == []
+    assert aggregate_module.DEFAULT_CUT == 0.5 and aggregate_module.aggregate_probabilities(probs) == []
     segments = aggregate_module.aggregate_probabilities(probs, cut=0.4)
     assert [(s.start_s, s.end_s) for s in segments] == [(0.0, 12.0)]
     assert segments[0].confidence == pytest.approx(0.45)
@@ -147,6 +147,11 @@ def test_cut_moves_labels():
 def test_public_face_has_the_probability_level_and_the_label_level_function():
     probs = [0.9] * 11 + [0.1] * 5
     assert detector.aggregate_probabilities(probs) == [Segment(0.0, 11.0, pytest.approx(0.9))]
+    # the default finds a 2-second scene; the paper's preset does not
+    short = [0.1] * 3 + [0.9] * 2 + [0.1] * 3
+    assert detector.aggregate_probabilities(short) == [Segment(3.0, 5.0, pytest.approx(0.9))]
+    paper = aggregate_module.PRESETS["paper"]
+    assert detector.aggregate_probabilities(short, min_frames=paper.min_frames, threshold=paper.threshold) == []
     assert detector.aggregate.aggregate([1] * 11, 10, 0.7) == [(0, 10)]
     from detector import Segment as PublicSegment
 

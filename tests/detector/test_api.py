@@ -66,8 +66,8 @@ def test_detect_finds_the_scene_at_the_right_seconds(trained):
 def test_detect_parameters_move_the_result(trained):
     model, _, folder = trained
     movie = make_movie(folder / "short.mp4", [(*OTHERS[0], 4.0), (*SCENE, 6.0), (*OTHERS[1], 4.0)])
-    assert detect(movie, model=model).segments == []  # 6 s < min_frames 10
-    result = detect(movie, model=model, min_frames=4)
+    assert detect(movie, model=model, min_frames=10).segments == []  # 6 s < min_frames 10 (the paper's)
+    result = detect(movie, model=model)  # the default finds short scenes
     ((start, end),) = [(s.start_s, s.end_s) for s in result.segments]
     assert 4.0 <= start <= 5.0 and 9.0 <= end <= 10.0  # the edges: see the test above
     assert detect(movie, model=model, min_frames=4, cut=0.999999).segments == []

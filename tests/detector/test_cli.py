@@ -124,3 +124,18 @@ def test_train_defaults_to_the_fewshot_recipe_and_detect_to_its_cut(tmp_path, ca
     assert main(["train", "--spans", str(spans), "-o", str(tmp_path / "q"), "--backbones", "offline",
                  "--cache-dir", cache, "--recipe", "paper", "--looks", "mirror"]) == 1
     assert "few-shot recipe" in capsys.readouterr().err
+
+
+def test_detect_scene_settings_come_from_the_named_preset_unless_given():
+    from detector.__main__ import build_parser, scene_settings
+    from detector.aggregate import DEFAULT_PRESET, PRESETS
+
+    parser = build_parser()
+    default = scene_settings(parser.parse_args(["detect", "m.mp4"]))
+    assert default == {"min_frames": PRESETS[DEFAULT_PRESET].min_frames, "threshold": PRESETS[DEFAULT_PRESET].threshold}
+    assert scene_settings(parser.parse_args(["detect", "m.mp4", "--preset", "paper"])) == {
+        "min_frames": 10, "threshold": 0.7,
+    }
+    assert scene_settings(parser.parse_args(["detect", "m.mp4", "--preset", "paper", "--min-frames", "3"])) == {
+        "min_frames": 3, "threshold": 0.7,
+    }

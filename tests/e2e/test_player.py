@@ -115,7 +115,8 @@ def test_sensitivity_slider_rederives_scenes_and_saves(page_as, staff_user, anal
     # Sensitivity 5 = cut 0.95: nothing is that sure.
     page.locator("#sensitivity-range").fill("5")
     wait_until(page, "document.querySelectorAll('#scene-list li').length === 0")
-    assert "No kissing scenes found at this sensitivity" in page.locator("#scene-summary").inner_text()
+    summary = page.locator("#scene-summary").inner_text()
+    assert "No kissing scenes found with these settings: no second reaches this sensitivity" in summary
     page.locator("#sensitivity-range").fill("70")
     page.locator("#sensitivity-save").click()
     page.wait_for_selector(".toast.ok")
@@ -131,6 +132,32 @@ def test_sensitivity_slider_rederives_scenes_and_saves(page_as, staff_user, anal
     wait_until(page, "document.querySelectorAll('#scene-list li[data-source=preview]').length === 0")
     assert listed_scenes(page) == stored_scenes(movie) == after
     assert page.locator("#sensitivity-save").is_hidden()
+
+
+def test_no_scene_advice_names_the_shortest_scene_and_opens_it(page_as, staff_user, analysed_movie):
+    from detector.aggregate import PRESETS
+    from kissweb.library.models import SceneType
+    from tests.e2e.conftest import kissing_type
+
+    # the paper's 10-second shortest scene, and one sure kiss of 4 s: no scene, and the sensitivity cannot help
+    SceneType.objects.filter(pk=kissing_type().pk).update(**PRESETS["paper"].settings())
+    movie = analysed_movie(bumps=[(20, 24, 0.9)])
+    page = page_as(staff_user)
+    page.goto(f"/movies/{movie.pk}/")
+    wait_until(page, "document.querySelector('#scene-summary').textContent.includes('shortest scene')")
+    summary = page.locator("#scene-summary").inner_text()
+    assert "4 s reach this sensitivity, but the longest stretch lasts 4 s and the shortest scene is 10 s" in summary
+    assert "Raise the sensitivity" not in summary
+    assert page.locator("#scene-preset").input_value() == "paper"
+    page.locator("#advice-min-frames").click()
+    assert page.evaluate("document.querySelector('#fine-tune').open")
+    assert page.evaluate("document.activeElement.id") == "min-frames"
+    screenshot(page, "movie-no-scene-advice")
+    # the default preset (from the API, i.e. detector/aggregate.py) finds it
+    page.locator("#scene-preset").select_option("default")
+    wait_until(page, "document.querySelectorAll('#scene-list li').length === 1")
+    assert listed_scenes(page) == [(20.0, 24.0)]
+    assert page.locator("#min-frames").input_value() == str(PRESETS["default"].min_frames)
 
 
 def test_skip_mode_jumps_past_a_scene_and_ask_mode_offers_a_button(page_as, staff_user, analysed_movie):

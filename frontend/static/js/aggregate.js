@@ -5,9 +5,8 @@
 // small integer fraction a/b equivalent to the threshold for every length up to n; the candidate search is then
 // O(n log n) with integer arithmetic, so a two-hour film re-derives within a frame.
 
-export const DEFAULT_CUT = 0.5;
-export const DEFAULT_MIN_FRAMES = 10;
-export const DEFAULT_THRESHOLD = 0.7;
+// No defaults here: the settings always come from the scene type (the API), whose defaults detector/aggregate.py
+// defines once.
 
 function checkParameters(minFrames, threshold) {
   if (typeof minFrames !== "number" || !Number.isInteger(minFrames) || minFrames < 1) {
@@ -158,7 +157,7 @@ export function aggregate(labels, minFrames, threshold) {
 /** Per-second probabilities -> [{start_s, end_s, confidence}] exactly as detector.aggregate() returns them. */
 export function aggregateProbabilities(
   probabilities,
-  { cut = DEFAULT_CUT, minFrames = DEFAULT_MIN_FRAMES, threshold = DEFAULT_THRESHOLD, windowS = 1.0 } = {},
+  { cut, minFrames, threshold, windowS = 1.0 },
 ) {
   const n = probabilities.length;
   const prefix = new Float64Array(n + 1);
@@ -175,4 +174,15 @@ export function aggregateProbabilities(
     end_s: (e + 1) * windowS,
     confidence: (prefix[e + 1] - prefix[s]) / (e + 1 - s),
   }));
+}
+
+/** Why settings find no scene in these scores: how many seconds pass the cut, and the longest run of them. */
+export function passingRuns(probabilities, cut) {
+  let passing = 0;
+  let longest = 0;
+  let run = 0;
+  for (const p of probabilities) {
+    if (Number(p) >= cut) { passing += 1; run += 1; if (run > longest) longest = run; } else run = 0;
+  }
+  return { passing, longest };
 }

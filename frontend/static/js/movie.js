@@ -1,6 +1,7 @@
 // Movie page: player, timeline, scene list, sensitivity; see movie_state.js, movie_playback.js, movie_annotate.js.
 import { api, apiAll, el, toast, showError, formatTime, formatDuration, progressBlock, isBusy, icon, sceneTypeSlug } from "./api.js";
 import { Timeline } from "./timeline.js";
+import { passingRuns } from "./aggregate.js";
 import {
   $, video, movieId, canTune, state, ui, duration, typeBySlug, colourFor, savedSettings, isDirty, displayed,
   reviewOf, currentSceneOf, loadMovie, loadSegments, loadScores, loadAnnotations, loadPreferences,
@@ -108,6 +109,8 @@ function renderSensitivity() {
   $("sensitivity-value").textContent = range.value;
   $("min-frames").value = String(s.min_frames);
   $("threshold").value = String(s.threshold);
+  const preset = state.presets.find((p) => sameSettings(p, s));
+  $("scene-preset").value = preset ? preset.name : "custom";
   const dirty = isDirty(slug);
   $("sensitivity-reset").hidden = !dirty;
   $("sensitivity-save").hidden = !(dirty && canTune);
@@ -116,6 +119,48 @@ function renderSensitivity() {
     : dirty
     ? (canTune ? "Preview: not saved yet." : "Preview only: an administrator can save it for everyone.")
     : "Same setting as the library.";
+}
+
+function sameSettings(a, b) {
+  return Math.abs(a.cut - b.cut) < 1e-9 && a.min_frames === b.min_frames && Math.abs(a.threshold - b.threshold) < 1e-9;
+}
+
+function renderPresets() {
+  const select = $("scene-preset");
+  select.replaceChildren(
+    ...state.presets.map((p) => el("option", { value: p.name, title: p.description }, p.label)),
+    el("option", { value: "custom", disabled: true }, "Custom"),
+  );
+}
+
+/** Opens "Fine-tune" and puts the cursor in one of its fields: the control that can bring the missing scenes. */
+function fineTuneButton(field, label) {
+  return el("button", {
+    type: "button", class: "small ghost", id: `advice-${field}`,
+    onclick: () => { $("fine-tune").open = true; $(field).focus(); },
+  }, label);
+}
+
+/** Why no scene shows, from the scores and the settings, and the control that would change it. */
+function noScenesAdvice(type, slug) {
+  const s = state.settings[slug];
+  const scores = state.scores[slug];
+  const found = `No ${type.name.toLowerCase()} scenes found${isDirty(slug) ? " with these settings" : ""}`;
+  if (!scores || !scores.length) return [`${found}. Mark one yourself in annotation mode.`];
+  const { passing, longest } = passingRuns(scores, s.cut);
+  if (!passing) {
+    return [`${found}: no second reaches this sensitivity. Raise the sensitivity to see less certain ones, or mark one yourself in annotation mode.`];
+  }
+  if (longest < s.min_frames) {
+    return [
+      `${found}: ${passing} s reach this sensitivity, but the longest stretch lasts ${longest} s and the shortest scene is ${s.min_frames} s. `,
+      fineTuneButton("min-frames", "Lower the shortest scene"), " to see them.",
+    ];
+  }
+  return [
+    `${found}: ${passing} s reach this sensitivity, but too few of them close together. `,
+    fineTuneButton("threshold", "Lower the share of sure seconds"), " or the shortest scene to see them.",
+  ];
 }
 
 function sceneThumb(seg) {
@@ -148,9 +193,7 @@ function renderList() {
   if (isBusy(state.movie) && !items.length) {
     summary.textContent = "Scenes appear here when the analysis is done.";
   } else if (!items.length) {
-    summary.textContent = type.active_model
-      ? `No ${type.name.toLowerCase()} scenes found${isDirty(slug) ? " at this sensitivity" : ""}. Raise the sensitivity to see less certain ones, or mark one yourself in annotation mode.`
-      : "";
+    summary.replaceChildren(...(type.active_model ? noScenesAdvice(type, slug) : []));
   } else {
     summary.textContent = `${items.length} ${items.length === 1 ? "scene" : "scenes"}, ${formatDuration(total)} in total. Click one to play it.`;
   }
@@ -241,7 +284,7 @@ function renderTimeline() {
   if (type && !type.active_model) note = `No ${type.name.toLowerCase()} model yet, so no scores to show`;
   else if (isBusy(state.movie)) note = "Scores appear when the analysis is done";
   else if (!scores) note = "No per-second scores for this movie yet";
-  timeline.setScores(scores, { cut: state.settings[state.selected]?.cut ?? 0.5, note });
+  timeline.setScores(scores, { cut: state.settings[state.selected]?.cut ?? null, note });
   timeline.setSelection(state.selection);
   timeline.setRuler(window.innerWidth < 600 ? 4 : 8);
   timeline.setPlayhead(video.currentTime || 0);
@@ -459,13 +502,21 @@ async function init() {
     const v = Number(e.target.value);
     if (v > 0 && v <= 1) updateSetting({ threshold: v }); else toast("The share must be above 0 and at most 1.", "error");
   });
+  $("scene-preset").addEventListener("change", (e) => {
+    const preset = state.presets.find((p) => p.name === e.target.value);
+    if (preset) updateSetting({ cut: preset.cut, min_frames: preset.min_frames, threshold: preset.threshold });
+  });
   $("sensitivity-reset").addEventListener("click", () => updateSetting(savedSettings(typeBySlug(state.selected))));
   $("sensitivity-save").addEventListener("click", saveSensitivity);
   wireMovieActions();
   onTime();
 
   try {
-    const [types] = await Promise.all([apiAll("/api/scene-types/"), loadMovie(), loadPreferences()]);
+    const [types, defaults] = await Promise.all([
+      apiAll("/api/scene-types/"), api("/api/scene-defaults/"), loadMovie(), loadPreferences(),
+    ]);
+    state.presets = defaults.presets;
+    renderPresets();
     setSceneTypes(types);
     const wanted = params.get("scene_type");
     if (wanted && typeBySlug(wanted)) state.selected = wanted;

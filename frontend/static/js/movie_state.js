@@ -25,6 +25,7 @@ export const state = {
   scores: {}, // slug -> number[] | null
   staleScores: {}, // slug -> true while the scores come from an earlier model (a re-score is pending)
   settings: {}, // slug -> {cut, min_frames, threshold} as the controls show them
+  presets: [], // named scene settings from /api/scene-defaults/ (detector/aggregate.py's PRESETS)
   annotations: [],
   skip: {}, // slug -> "show" | "ask" | "skip"
   selection: null,
@@ -47,8 +48,9 @@ export function colourFor(slug) {
   return TYPE_COLOURS[(i < 0 ? 0 : i) % TYPE_COLOURS.length];
 }
 
+/** The settings saved on a scene type (the API always sends them; their defaults live in detector/aggregate.py). */
 export function savedSettings(type) {
-  return { cut: type.cut ?? 0.5, min_frames: type.min_frames ?? 10, threshold: type.threshold ?? 0.7 };
+  return { cut: type.cut, min_frames: type.min_frames, threshold: type.threshold };
 }
 
 export function isDirty(slug) {

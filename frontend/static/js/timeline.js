@@ -29,7 +29,7 @@ export class Timeline {
     this.hoverTime = root.querySelector("#hover-time");
     this.annotating = false;
     this.scores = null;
-    this.cut = 0.5;
+    this.cut = null; // the scene type's cut, drawn as a dashed line once scores come
     this.emptyNote = "";
     this.drag = null;
     root.addEventListener("pointerdown", (e) => this.onDown(e));
@@ -138,7 +138,7 @@ export class Timeline {
     }
   }
 
-  setScores(scores, { cut = 0.5, note = "" } = {}) {
+  setScores(scores, { cut = null, note = "" } = {}) {
     this.scores = scores;
     this.cut = cut;
     this.emptyNote = note;
@@ -188,6 +188,7 @@ export class Timeline {
     ctx.strokeStyle = "#ffd9e6";
     ctx.lineWidth = Math.max(1, dpr);
     ctx.stroke(path);
+    if (this.cut === null) return;
     const cutY = top + (1 - this.cut) * usable;
     ctx.setLineDash([4 * dpr, 4 * dpr]);
     ctx.strokeStyle = "rgba(255,255,255,0.55)";

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from detector.aggregate import DEFAULT_PRESET, PRESETS
 from kissweb.analysis.models import ModelVersion
 from kissweb.library.models import SceneType
 
@@ -16,7 +17,8 @@ def test_list_shows_settings_and_active_model(other_client, kissing):
     active = ModelVersion.objects.create(scene_type=kissing, name="v2", backbone_set="offline", is_active=True)
     body = other_client.get("/api/scene-types/").json()
     kiss = next(st for st in body if st["slug"] == "kissing")
-    assert (kiss["name"], kiss["cut"], kiss["min_frames"], kiss["threshold"]) == ("Kissing", 0.5, 10, 0.7)
+    assert kiss["name"] == "Kissing"
+    assert {key: kiss[key] for key in ("cut", "min_frames", "threshold")} == PRESETS[DEFAULT_PRESET].settings()
     assert kiss["active_model"]["id"] == active.pk and kiss["active_model"]["name"] == "v2"
     assert kiss["active_model"]["backbone_set"] == "offline"
     detail = other_client.get("/api/scene-types/kissing/")
@@ -70,3 +72,24 @@ def test_database_rule_on_settings_is_a_400(staff_user, kissing):
         scene_type_update(scene_type=kissing, user=staff_user, cut=1.0)  # past the serializer: Postgres says no
     kissing.refresh_from_db()
     assert kissing.cut == 0.5
+
+
+def test_scene_defaults_come_from_the_detector(other_client, anon_client):
+    body = other_client.get("/api/scene-defaults/").json()
+    default = PRESETS[DEFAULT_PRESET]
+    assert (body["preset"], body["cut"], body["min_frames"], body["threshold"]) == (
+        DEFAULT_PRESET, default.cut, default.min_frames, default.threshold,
+    )
+    assert [p["name"] for p in body["presets"]] == list(PRESETS) and "paper" in PRESETS
+    paper = next(p for p in body["presets"] if p["name"] == "paper")
+    assert (paper["cut"], paper["min_frames"], paper["threshold"]) == (0.5, 10, 0.7)  # the paper's Algorithm 1
+    assert anon_client.get("/api/scene-defaults/").status_code in (401, 403)
+
+
+def test_a_new_scene_type_starts_with_the_detectors_defaults(staff_client):
+    from detector.aggregate import DEFAULT_CUT, DEFAULT_MIN_FRAMES, DEFAULT_THRESHOLD
+
+    created = staff_client.post("/api/scene-types/", {"slug": "hug", "name": "Hug"}, format="json").json()
+    assert (created["cut"], created["min_frames"], created["threshold"]) == (
+        DEFAULT_CUT, DEFAULT_MIN_FRAMES, DEFAULT_THRESHOLD,
+    )

@@ -31,7 +31,8 @@ def manual(movie, scene_type, start, end):
 
 def test_kissing_is_seeded(kissing):
     assert kissing.name == "Kissing"
-    assert (kissing.cut, kissing.min_frames, kissing.threshold) == (0.5, 10, 0.7)
+    # seeded with the paper's settings, moved to the measured default by migration 0014 (bench/RESULTS-scenes.md)
+    assert (kissing.cut, kissing.min_frames, kissing.threshold) == (0.5, 2, 0.7)
 
 
 def test_overlapping_segments_are_rejected(movie, kissing):
