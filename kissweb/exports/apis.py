@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kissweb import errors, permissions
-from kissweb.exports import selectors, services
+from kissweb.exports import playable, selectors, services
 from kissweb.exports.models import Export, ExportKind
 from kissweb.library import selectors as library_selectors
 from kissweb.library.apis import JsonNegotiation
@@ -206,3 +206,78 @@ class ExportDownloadApi(APIView):
         response["Content-Disposition"] = attachment_disposition(name=download_name(export),
                                                                  ascii_name=download_name(export, ascii_only=True))
         return response
+
+
+# --- the player's source: the film, or the copy browsers can play ------------------------------------------------
+
+
+class PlayableCopyOutputSerializer(serializers.Serializer):
+    movie = serializers.IntegerField()
+    source_plays = serializers.BooleanField(help_text="Browsers play the film's own file; no copy is needed.")
+    reason = serializers.CharField(allow_blank=True, help_text="Why browsers cannot play the film's own file.")
+    status = serializers.ChoiceField(choices=["not_needed", "queued", "running", "ready", "failed", "cancelled"])
+    progress = serializers.FloatField()
+    eta_s = serializers.FloatField(allow_null=True)
+    stage = serializers.CharField(allow_blank=True)
+    error = serializers.CharField(allow_blank=True, help_text="Why the copy could not be made (no server paths).")
+    run = serializers.IntegerField(allow_null=True, help_text="The run making the copy: /api/runs/{id}/.")
+    size_bytes = serializers.IntegerField(allow_null=True)
+    playback_url = serializers.CharField(help_text="Plays the film's own file, or its copy once that is ready.")
+
+
+def _movie_with_verdict(request, movie_id: int):
+    movie = library_selectors.movie_get(movie_id=movie_id)
+    permissions.require(user=request.user, action=permissions.READ, subject=movie)
+    copy = playable.playable_copy_ensure(movie=movie, user=request.user)
+    if copy is None:
+        raise errors.NotFound(f"'{movie.title}' has no video file yet (it is {movie.status}).")
+    return movie, copy
+
+
+class MoviePlayableCopyApi(APIView):
+    @extend_schema(
+        responses={200: PlayableCopyOutputSerializer, **ERRORS},
+        summary="Whether browsers play the film as stored; if not, the copy they can play (queued on first ask).",
+    )
+    def get(self, request, movie_id: int):
+        movie, copy = _movie_with_verdict(request, movie_id)
+        return Response(selectors.playable_copy_output(movie=movie, copy=copy))
+
+
+class MoviePlaybackApi(APIView):
+    content_negotiation_class = JsonNegotiation
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="e.g. bytes=0-1023"),
+            OpenApiParameter("If-Range", str, OpenApiParameter.HEADER,
+                             description="The ETag or Last-Modified of the copy the client has; another gets 200"),
+        ],
+        responses={
+            (200, "video/*"): OpenApiTypes.BINARY, (206, "video/*"): OpenApiTypes.BINARY,
+            416: OpenApiResponse(description="Range outside the file; Content-Range: bytes */size"), **ERRORS,
+        },
+        summary="What the player plays: the film's own file when browsers play it, else its playable copy (409 while "
+                "that is being made).",
+    )
+    def get(self, request, movie_id: int):
+        movie, copy = _movie_with_verdict(request, movie_id)
+        if copy.source_plays:
+            name, content_type = movie.file.name, None
+        elif copy.file:
+            name, content_type = copy.file, "video/mp4"
+        else:
+            status = selectors.playable_copy_output(movie=movie, copy=copy)
+            if status["status"] in ("failed", "cancelled"):
+                raise errors.Conflict(
+                    f"Browsers cannot play '{movie.title}' as it is stored ({copy.reason}), and a copy they can play "
+                    f"could not be made: {status['error'] or 'it was cancelled.'}", code="playable_copy_failed",
+                    extra={"playable_copy": status})
+            raise errors.Conflict(
+                f"Browsers cannot play '{movie.title}' as it is stored ({copy.reason}); a copy they can play is being "
+                "made and plays here once it is ready.", code="playable_copy_pending", extra={"playable_copy": status})
+        path = Path(settings.MEDIA_ROOT) / name
+        if not path.is_file():
+            raise errors.NotFound(f"The video file of '{movie.title}' is missing from the server's media folder.")
+        return ranged_file_response(path=path, relative_name=name, range_header=request.META.get("HTTP_RANGE"),
+                                    if_range=request.META.get("HTTP_IF_RANGE"), content_type=content_type)

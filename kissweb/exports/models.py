@@ -45,3 +45,25 @@ class Export(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} export {self.pk}"
+
+
+class PlayableCopy(models.Model):
+    """Whether browsers play a film's file as it is (decided once, from its streams), and when they do not, the
+    copy they can play (H.264/AAC MP4, faststart), made by a run of kind "playable_copy" on the exports queue."""
+
+    movie = models.OneToOneField(Movie, on_delete=models.CASCADE, related_name="playable_copy")
+    source_plays = models.BooleanField(help_text="Browsers play the film's own file; no copy is needed.")
+    reason = models.CharField(max_length=300, blank=True, help_text="Why browsers cannot play the film's own file.")
+    file = models.CharField(max_length=300, blank=True, help_text="The copy, under MEDIA_ROOT, once it is made.")
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            CheckConstraint(condition=Q(file="") | Q(size_bytes__gt=0), name="playablecopy_file_has_size"),
+            CheckConstraint(condition=Q(source_plays=False) | Q(file=""), name="playablecopy_only_when_needed"),
+            CheckConstraint(condition=Q(source_plays=True) | ~Q(reason=""), name="playablecopy_says_why"),
+        ]
+
+    def __str__(self) -> str:
+        return f"playable copy of movie {self.movie_id}"

@@ -1,6 +1,6 @@
 """The exports' housekeeping, done by the one sweeper of kissweb.jobs on each round (ExportRunner.sweep): expired
 exports go (rows, and their files after the commit), and so do the render folders of workers killed mid-render and
-files no export names."""
+files no export or playable copy names."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from kissweb.exports.models import Export
+from kissweb.exports.models import Export, PlayableCopy
+from kissweb.exports.playable import PLAYABLE_DIR
 from kissweb.exports.services import EXPORTS_DIR
 
 log = logging.getLogger(__name__)
@@ -29,16 +30,18 @@ def export_sweep() -> dict:
     for pk in expired:
         with transaction.atomic():
             Export.objects.filter(pk=pk).delete()  # the file goes by the post_delete signal, after the commit
-    folder = Path(settings.MEDIA_ROOT) / EXPORTS_DIR
     abandoned, orphans = [], []
-    if folder.is_dir():
-        known = set(Export.objects.exclude(file="").values_list("file", flat=True))
+    for subdir, rows in ((EXPORTS_DIR, Export.objects), (PLAYABLE_DIR, PlayableCopy.objects)):
+        folder = Path(settings.MEDIA_ROOT) / subdir
+        if not folder.is_dir():
+            continue
+        known = set(rows.exclude(file="").values_list("file", flat=True))
         for path in folder.iterdir():
             age = time.time() - _newest_mtime(path)
             if path.is_dir() and path.name.startswith(".render-") and age > ABANDONED_RENDER_S:
                 shutil.rmtree(path, ignore_errors=True)
                 abandoned.append(path.name)
-            elif path.is_file() and f"{EXPORTS_DIR}/{path.name}" not in known and age > ABANDONED_RENDER_S:
+            elif path.is_file() and f"{subdir}/{path.name}" not in known and age > ABANDONED_RENDER_S:
                 path.unlink(missing_ok=True)
                 orphans.append(path.name)
     if expired or abandoned or orphans:

@@ -33,7 +33,7 @@ def download_when_ready(page, item_selector: str, tmp_path, name: str):
 def test_download_a_scene_clip_and_the_contact_sheet_from_the_player(page_as, staff_user, analysed_movie, qcluster,
                                                                      tmp_path):
     movie = analysed_movie()
-    qcluster(timeout_s=240, retry_s=300)
+    qcluster(timeout_s=240, retry_s=300, extra_env={"KISSWEB_WORKER_QUEUE": "exports"})  # exports' own queue
     page = open_player(page_as(staff_user), movie)
     first = page.locator("#scene-list li").first
     start, end = float(first.get_attribute("data-segment-start")), float(first.get_attribute("data-segment-end"))
@@ -68,7 +68,8 @@ def test_download_a_scene_clip_and_the_contact_sheet_from_the_player(page_as, st
 def test_add_from_url_on_the_upload_page(page_as, console, user, qcluster, small_video, settings):
     from kissweb.library.models import Movie
 
-    qcluster(timeout_s=240, retry_s=300, extra_env={"KISSWEB_URL_ALLOWED_HOSTS": "127.0.0.1"})
+    qcluster(timeout_s=240, retry_s=300,
+             extra_env={"KISSWEB_URL_ALLOWED_HOSTS": "127.0.0.1", "KISSWEB_WORKER_QUEUE": "downloads"})
     settings.KISSWEB_URL_ALLOWED_HOSTS = ["127.0.0.1"]  # the web side checks the address before queueing
     with FilmServer() as server:
         server.serve_file("/Brief_Encounter.mp4", small_video)

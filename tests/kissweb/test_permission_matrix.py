@@ -48,6 +48,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("patch", "/api/movies/{movie_id}/"): Case(("movie", CHANGE), {"title": "Renamed"}),
     ("delete", "/api/movies/{movie_id}/"): Case(("movie", DELETE)),
     ("get", "/api/movies/{movie_id}/stream/"): Case(("movie", READ)),
+    ("get", "/api/movies/{movie_id}/playback/"): Case(("movie", READ)),
+    ("get", "/api/movies/{movie_id}/playable-copy/"): Case(("movie", READ)),
     ("get", "/api/movies/{movie_id}/poster/"): Case(("movie", READ)),
     ("get", "/api/movies/{movie_id}/thumbnail/"): Case(("movie", READ), query="?t=1"),
     ("get", "/api/movies/{movie_id}/chapters.vtt"): Case(("movie", READ)),

@@ -7,6 +7,7 @@ import {
   reviewOf, currentSceneOf, loadMovie, loadSegments, loadScores, loadAnnotations, loadPreferences,
 } from "./movie_state.js";
 import { startExport, showExports } from "./exports.js";
+import { watchPlayback } from "./playback.js";
 import { seek, playScene, jumpScene, skipScene, checkSkip, renderSkipSettings, toggleFullscreen } from "./movie_playback.js";
 import {
   renderAnnotations, reviewSegment, deleteSegment, setSelection, setAnnotating, markPoint, saveAnnotation, clearForm,
@@ -479,11 +480,7 @@ async function init() {
   video.addEventListener("seeked", onTime);
   video.addEventListener("play", () => { if (!frame) frame = requestAnimationFrame(tick); });
   video.addEventListener("loadedmetadata", () => { renderTimeline(); onTime(); });
-  video.addEventListener("error", () => {
-    const code = video.error?.code;
-    const why = code === 4 ? "the browser cannot play this file's format (try converting it to MP4 with H.264 video)" : "the video stream could not be loaded";
-    toast(`The player stopped: ${why}.`, "error");
-  });
+  watchPlayback(video, movieId);  // a film browsers cannot play: its playable copy, once made
   document.addEventListener("keydown", onKey);
   $("timeline").addEventListener("keydown", (e) => {
     if (e.key === "Home") { seek(0); e.preventDefault(); }
