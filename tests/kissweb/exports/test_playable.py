@@ -182,3 +182,28 @@ def test_a_real_gif_in_mp4_clip_gets_a_copy(api_client, user, media_root):
     facts = stream_facts(copy)
     assert facts["video_codec"] == "h264" and facts["duration_s"] == pytest.approx(duration, abs=0.3)
     assert why_browsers_cannot_play(copy) == ""
+
+
+@pytest.mark.django_db
+def test_the_sweeper_removes_copies_no_film_names_and_renders_of_killed_workers(api_client, user, sources,
+                                                                               media_root):
+    import os
+    import time
+
+    from kissweb.exports.sweeper import export_sweep
+
+    movie = film_of(sources["gif_in_mp4"], user=user, media_root=media_root)
+    api_client.get(f"/api/movies/{movie.pk}/playable-copy/")
+    run_queued("playable_copy")
+    folder = media_root / "playable"
+    kept = media_root / PlayableCopy.objects.get(movie=movie).file
+    render, orphan = folder / ".render-old", folder / "999-lost.mp4"
+    (render / "partial.mp4").parent.mkdir(parents=True)
+    for path in (render / "partial.mp4", orphan):
+        path.write_bytes(b"x")
+    two_hours_ago = time.time() - 7200
+    for path in (render / "partial.mp4", render, orphan, kept):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    swept = export_sweep()
+    assert swept["abandoned"] == [".render-old"] and swept["orphans"] == ["999-lost.mp4"]
+    assert [p.name for p in folder.iterdir()] == [kept.name]
