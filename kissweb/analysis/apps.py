@@ -7,7 +7,14 @@ log = logging.getLogger(__name__)
 
 def _worker_warm_up(sender, proc_name, **kwargs):  # noqa: ARG001
     """In a freshly spawned task worker, import torch and the embedder now rather than inside the first analysis
-    (seconds on a busy machine, during which that analysis's progress could not move)."""
+    (seconds on a busy machine, during which that analysis's progress could not move). Only in workers of the work
+    queue: the other queues' workers never run the detector, and torch would cost each of them about 500 MB."""
+    from django.conf import settings
+
+    from kissweb.jobs.queues import WORK
+
+    if settings.KISSWEB_WORKER_QUEUE != WORK:
+        return
     try:
         import detector.embed  # noqa: F401
         import torch  # noqa: F401
