@@ -2,10 +2,13 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 KISSWEB_DATA_DIR=/data KISSWEB_STATIC_ROOT=/app/staticfiles
 WORKDIR /app
-COPY requirements.txt .
+COPY requirements.txt requirements-gpu.txt ./
 # torch + torchvision first, then the rest (torchaudio with torch pinned), as ./kiss does.
 RUN pip install --no-cache-dir $(grep -E '^(torch|torchvision)==' requirements.txt) \
  && pip install --no-cache-dir -r requirements.txt
+# INSTALL_GPU=1 (the worker-gpu service): PyNvVideoCodec for NVDEC decoding; libnvcuvid comes from the host's driver.
+ARG INSTALL_GPU=0
+RUN if [ "$INSTALL_GPU" = "1" ]; then pip install --no-cache-dir -r requirements-gpu.txt; fi
 COPY . .
 RUN DJANGO_SECRET_KEY=build-only DATABASE_URL=postgres://x@localhost/x python manage.py collectstatic --noinput
 RUN useradd --create-home --uid 1000 kissweb && mkdir -p /data && chown kissweb /data

@@ -51,14 +51,28 @@ def test_every_kissweb_variable_in_compose_is_read_by_the_code():
             assert f'"{name}"' in code, f"{name} is set in docker-compose.yml but nothing reads it"
 
 
+GPU_WORKER_SETTINGS = {"KISSWEB_WORKERS", "KISSWEB_DECODER", "KISSWEB_NVDEC_DECODERS", "KISSWEB_GPU_MEMORY_FRACTION"}
+
+
+def test_the_gpu_worker_takes_analyses_with_nvdec_on_an_nvidia_runtime():
+    gpu = COMPOSE["services"]["worker-gpu"]
+    assert gpu["profiles"] == ["gpu"] and gpu["runtime"] == "nvidia"
+    assert gpu["build"]["args"]["INSTALL_GPU"] == "1" and "requirements-gpu.txt" in (REPO / "Dockerfile").read_text()
+    assert "KISSWEB_WORKER_QUEUE" not in gpu["environment"]  # the analyses' queue
+    assert GPU_WORKER_SETTINGS <= set(gpu["environment"])
+    assert (REPO / "requirements-gpu.txt").read_text().count("PyNvVideoCodec==2.2.4") == 1
+
+
 def test_every_queue_has_a_worker_service_sharing_the_app_environment():
     from django.conf import settings
 
     served = {}
     for name, service in COMPOSE["services"].items():
         if service.get("command") == ["python", "manage.py", "qcluster"]:
-            served[service["environment"].get("KISSWEB_WORKER_QUEUE", "work")] = name
-            assert {k: v for k, v in service["environment"].items() if k != "KISSWEB_WORKER_QUEUE"} == _env("web")
+            own = {"KISSWEB_WORKER_QUEUE"} | (GPU_WORKER_SETTINGS if name == "worker-gpu" else set())
+            if "profiles" not in service:  # an optional worker (the GPU one) serves a queue another also serves
+                served[service["environment"].get("KISSWEB_WORKER_QUEUE", "work")] = name
+            assert {k: v for k, v in service["environment"].items() if k not in own} == _env("web")
             assert service["volumes"] == ["media:/data"]
     assert set(served) == set(settings.KISSWEB_QUEUES), served
     assert served["work"] == "worker"  # `--scale worker=N` scales the analyses
