@@ -34,6 +34,7 @@ class FakeEmbeddings:
     timings_s: dict
     backbone_digest: str = ""
     audio_warning: str = ""
+    decoding: dict = field(default_factory=dict)
 
     def features(self) -> np.ndarray:
         return np.concatenate([self.image, self.audio], axis=1).astype(np.float32)
@@ -69,6 +70,7 @@ class ScriptedEmbedder:
             image=image, audio=audio, times_s=np.arange(self.n_windows, dtype=np.float64),
             backbone_set=backbone_set, duration_s=float(self.n_windows), timings_s={"decode": 0.01, "image": 0.02},
             backbone_digest=detector.builtin_digest(backbone_set), audio_warning=self.audio_warning,
+            decoding={"backend": "ffmpeg", "decoders": 1, "reason": "the networks run on the CPU"},
         )
 
 

@@ -62,6 +62,8 @@ def test_analysis_finds_the_scene_at_the_positive_seconds(make_movie, embedder, 
     assert _detected(movie) == [(10.0, 22.0)]
     assert analysis.changes["kissing"]["added"] == [[10.0, 22.0]]
     assert {"embed", "decode", "score", "aggregate", "write", "total"} <= set(analysis.timings_s)
+    # which decoder read the pictures, and why, is part of the analysis record
+    assert analysis.timings_s["decoding"] == {"backend": "ffmpeg", "decoders": 1, "reason": "the networks run on the CPU"}
     track = ScoreTrack.objects.get(movie=movie, model_version=version)
     scores = np.frombuffer(bytes(track.scores), dtype="<f4")
     assert track.n_windows == 30 and scores[15] > 0.99 and scores[5] < 0.01
