@@ -1,10 +1,9 @@
-"""Writes of training: queue a run, run it (gather, train, measure, save), fail stale runs, import the published model."""
+"""Writes of training: queue a run, run it (gather, train, measure, save), fail stale runs, measure the quality."""
 
 from __future__ import annotations
 
 import logging
 import secrets
-import tempfile
 import time
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from kissweb import errors, permissions
+from kissweb import permissions
 from kissweb.analysis.backbones import standard_digest
 from kissweb.analysis.models import ModelVersion, ModelVersionStatus
 from kissweb.library.models import SceneType
