@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from django.conf import settings
 
 from kissweb import dbresolve
 
@@ -108,12 +109,12 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(fresh_database, tmp_path):
         status, token = _get_json(f"{base}/api/auth/token/", data={"username": "admin", "password": password})
         assert status == 200 and token["token"]
 
-        # One worker per queue (work, downloads, housekeeping), each serving its own queue.
+        # One worker per queue (work, downloads, exports, housekeeping, ...), each serving its own queue.
         queues = {}
         for pid in _children_running(proc.pid, "qcluster"):
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
             queues[next(v.split(b"=", 1)[1].decode() for v in environ if v.startswith(b"KISSWEB_WORKER_QUEUE="))] = pid
-        assert sorted(queues) == ["downloads", "housekeeping", "work"], queues
+        assert sorted(queues) == sorted(settings.KISSWEB_QUEUES), queues
 
         # Fault 11: the worker's parent killed. The site stays up, `serve` says so and starts a new worker.
         old_worker = queues["work"]
@@ -129,10 +130,10 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(fresh_database, tmp_path):
         assert proc.poll() is None and _get_json(f"{base}/api/health/")[0] == 200
         for _ in range(90):
             new_workers = _children_running(proc.pid, "qcluster")
-            if len(new_workers) == 3 and old_worker not in new_workers:
+            if len(new_workers) == len(queues) and old_worker not in new_workers:
                 break
             time.sleep(1)
-        assert len(new_workers) == 3 and old_worker not in new_workers, "".join(output)
+        assert len(new_workers) == len(queues) and old_worker not in new_workers, "".join(output)
     finally:
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         proc.send_signal(signal.SIGINT)
@@ -142,6 +143,6 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(fresh_database, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             raise
     assert proc.returncode == 0, "".join(output) + rest
-    assert len(children) == 4  # gunicorn and a qcluster per queue
+    assert len(children) == 1 + len(settings.KISSWEB_QUEUES)  # gunicorn and a qcluster per queue
     for pid in children:  # each started its own process group; none may be left running
         assert subprocess.run(["pgrep", "-g", pid], capture_output=True).returncode == 1, f"group {pid} still runs"
