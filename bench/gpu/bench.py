@@ -8,7 +8,8 @@ the long films without re-encoding (ffmpeg's concat demuxer, -c copy). Every fil
 figure includes start-up (Python, torch, CUDA, the networks, opening decoders): single_x = film seconds / wall.
 A library run starts all its worker processes at once; each takes films from one shared queue and runs them with its
 decoder (nvdec:N:K = N processes reading with K NVDEC decoders per film; ffmpeg:N = N processes decoding on the CPU
-with the networks still on the GPU). library_x = all films' seconds / wall of the whole run.
+with the networks still on the GPU; a "/threads" suffix runs that many analyses as threads of one process).
+library_x = all films' seconds / wall of the whole run.
 Peak GPU memory is nvidia-smi's memory.used, sampled every 0.2 s (decoders and CUDA contexts included); host RSS is the
 sum of the worker processes' peaks (getrusage) and their ffmpeg children's.
 """
@@ -98,24 +99,35 @@ def worker(spec: dict, films: "mp.Queue", results: "mp.Queue") -> None:
 
     model = SceneModel(weight=np.zeros((2, 512 + 128), np.float32), bias=np.zeros(2, np.float32),
                        card={"backbone_set": "paper", "training": {"random_init_backbones": True}})
-    done, error = [], ""
-    while not error:
-        try:
-            path = films.get_nowait()
-        except Exception:  # noqa: BLE001 - queue.Empty from another module
-            break
-        t0 = time.perf_counter()
-        try:
-            result = detect(path, model=model, device=spec.get("device"), decoder=spec["decoder"],
-                            batch_size=spec.get("batch_size", 64), decoders=spec.get("k"))
-        except Exception as exc:  # noqa: BLE001 - reported, so the run ends instead of waiting for this worker
-            import traceback
+    done, errors = [], []
 
-            error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()[-2000:]}"
-            break
-        done.append({"film": Path(path).name, "wall_s": time.perf_counter() - t0, "duration_s": result.duration_s,
-                     "decoding": result.decoding, "timings_s": {k: round(v, 3) for k, v in result.timings_s.items()},
-                     "segments": len(result.segments)})
+    def analyse() -> None:
+        while not errors:
+            try:
+                path = films.get_nowait()
+            except Exception:  # noqa: BLE001 - queue.Empty from another module
+                return
+            t0 = time.perf_counter()
+            try:
+                result = detect(path, model=model, device=spec.get("device"), decoder=spec["decoder"],
+                                batch_size=spec.get("batch_size", 64), decoders=spec.get("k"))
+            except Exception as exc:  # noqa: BLE001 - reported, so the run ends instead of waiting for this worker
+                import traceback
+
+                errors.append(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()[-2000:]}")
+                return
+            done.append({"film": Path(path).name, "wall_s": time.perf_counter() - t0,
+                         "duration_s": result.duration_s, "decoding": result.decoding,
+                         "timings_s": {k: round(v, 3) for k, v in result.timings_s.items()},
+                         "segments": len(result.segments)})
+
+    # "threads": this process runs that many analyses at once, one CUDA context for them all
+    pool = [threading.Thread(target=analyse) for _ in range(spec.get("threads", 1))]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    error = errors[0] if errors else ""
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     results.put({"spec": spec, "films": done, "error": error, "process_s": time.perf_counter() - started,
@@ -124,15 +136,17 @@ def worker(spec: dict, films: "mp.Queue", results: "mp.Queue") -> None:
 
 
 def parse_workers(text: str) -> list[dict]:
-    """"nvdec:9:1,ffmpeg:7" -> 9 NVDEC processes with 1 decoder per film, 7 ffmpeg processes."""
+    """"nvdec:9:1,ffmpeg:7" -> 9 NVDEC processes with 1 decoder per film, 7 ffmpeg processes;
+    "nvdec:16:1/threads" -> one process running 16 analyses at once as threads."""
     specs = []
     for part in filter(None, text.split(",")):
+        part, threads = (part[:-len("/threads")], True) if part.endswith("/threads") else (part, False)
         fields = part.split(":")
         count = int(fields[1])
         spec = {"decoder": fields[0]}
         if fields[0] == "nvdec":
             spec["k"] = int(fields[2]) if len(fields) > 2 else 1
-        specs += [dict(spec) for _ in range(count)]
+        specs += [{**spec, "threads": count}] if threads else [dict(spec) for _ in range(count)]
     return specs
 
 

@@ -121,7 +121,7 @@ def choose_backend(
     "nvdec" asks for NVDEC but still falls back (with the reason) where it cannot read the film."""
     requested = requested_decoder(requested)
     if requested == "ffmpeg":
-        return DecodeChoice("ffmpeg", "ffmpeg was asked for (KISSWEB_DECODER=ffmpeg)")
+        return DecodeChoice("ffmpeg", "ffmpeg was asked for")
     if device_type != "cuda":
         why = "the networks run on the CPU"
         return DecodeChoice("ffmpeg", why if requested == "auto" else f"NVDEC was asked for, but {why}")
