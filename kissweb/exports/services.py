@@ -67,7 +67,7 @@ def _require_quota(user) -> None:
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
     limit = int(settings.KISSWEB_EXPORT_MAX_ACTIVE)
     active = Run.objects.filter(kind=EXPORT_RUN_KIND, requested_by_id=user.pk, status__in=ACTIVE_RUN_STATUSES)
-    etas = [eta for eta in active.values_list("eta_s", flat=True)]
+    etas = list(active.values_list("eta_s", flat=True))
     if len(etas) >= limit:
         known = [eta for eta in etas if eta is not None]
         raise errors.TooMany(

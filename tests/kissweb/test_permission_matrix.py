@@ -73,6 +73,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("get", "/api/annotations/{annotation_id}/"): Case(("annotation", READ)),
     ("patch", "/api/annotations/{annotation_id}/"): Case(("annotation", CHANGE), {"label": "negative"}),
     ("delete", "/api/annotations/{annotation_id}/"): Case(("annotation", DELETE)),
+    ("get", "/api/scene-defaults/"): Case(("scene_type", READ)),
     ("get", "/api/scene-types/"): Case(("scene_type", READ)),
     ("post", "/api/scene-types/"): Case(("scene_type", CREATE), {"slug": "fight", "name": "Fight"}),
     ("get", "/api/scene-types/{slug}/"): Case(("scene_type", READ)),

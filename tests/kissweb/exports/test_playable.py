@@ -207,3 +207,23 @@ def test_the_sweeper_removes_copies_no_film_names_and_renders_of_killed_workers(
     swept = export_sweep()
     assert swept["abandoned"] == [".render-old"] and swept["orphans"] == ["999-lost.mp4"]
     assert [p.name for p in folder.iterdir()] == [kept.name]
+
+
+@pytest.mark.django_db
+def test_an_upload_browsers_cannot_play_gets_its_copy_queued_as_it_is_stored(
+        api_client, sources, tmp_path, django_capture_on_commit_callbacks):
+    from django_q.models import OrmQ
+
+    gif = tmp_path / "rififi.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=10:d=3", "-f", "gif", str(gif))  # GIF data, .mp4 name
+    ids = {}
+    for name, path in (("gif", gif), ("h264", sources["h264_aac"])):
+        with path.open("rb") as handle, django_capture_on_commit_callbacks(execute=True):
+            response = api_client.post("/api/movies/", {"file": handle, "title": name}, format="multipart")
+        assert response.status_code == 201, response.content
+        ids[name] = response.json()["id"]
+    assert PlayableCopy.objects.get(movie_id=ids["gif"]).source_plays is False
+    assert PlayableCopy.objects.get(movie_id=ids["h264"]).source_plays is True
+    runs = Run.objects.filter(kind="playable_copy")
+    assert [run.subject_id for run in runs] == [ids["gif"]]
+    assert f"playable_copy-{runs[0].pk}" in {task.task["name"] for task in OrmQ.objects.filter(key="kissweb-exports")}
