@@ -16,7 +16,7 @@ from kissweb.jobs.models import Run
 from kissweb.library.models import Segment
 from tests.kissweb.exports.conftest import run_queued
 from tests.kissweb.exports.media import colour_of, frames, stream_facts
-from tests.openapi import assert_matches_schema
+from tests.openapi import assert_matches_schema, published_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -202,3 +202,27 @@ def test_exports_wait_on_their_own_queue_below_analyses(api_client, scenes, film
     assert queues[f"export-{body['run']}"] == "kissweb-exports"  # not in front of (or behind) the analyses
     assert [key for name, key in queues.items() if not name.startswith("export-")] == ["kissweb"]
     assert settings.KISSWEB_QUEUES["exports"]["nice"] > settings.KISSWEB_QUEUES["work"]["nice"]  # and below them
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_of_one_person_are_counted_one_after_another(user, scenes, settings):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    settings.KISSWEB_EXPORT_MAX_ACTIVE = 3
+    published_schema()  # built once here: its first build is not thread-safe
+
+    def ask(_):
+        client = APIClient()
+        client.force_authenticate(user)
+        try:
+            return clip(client, scenes[0]).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = sorted(pool.map(ask, range(16)))
+    assert answers == [202] * 3 + [429] * 13
+    assert Export.objects.count() == 3
