@@ -17,9 +17,10 @@ bench/quality.py keeps them) and cached under bench/out/cues/ (ignored) so each 
   dependencies; install them beside the venv, without their declared pins, only for this measurement:
       .venv/bin/pip install --no-deps --target bench/out/cues/pkgs nudenet==3.4.2 onnxruntime==1.32.0 \\
           opencv-python-headless==5.1.0.95 flatbuffers==25.12.19 protobuf==7.36.2 facenet-pytorch==2.6.0 \\
-          dlib-bin==20.0.1 face-recognition-models==0.3.0 requests==2.32.5
-      .venv/bin/pip install --no-deps --target bench/out/cues/pkgs_cv4 opencv-python-headless==4.12.0.88  # Haar
-  (OpenCV 5 dropped the Haar cascades; facenet-pytorch's package import pulls `requests`.)
+          dlib-bin==20.0.1 face-recognition-models==0.3.0
+      .venv/bin/pip install --target bench/out/cues/pkgs requests==2.34.2   # facenet-pytorch's package import needs it
+      .venv/bin/pip install --no-deps --target bench/out/cues/pkgs_cv4 opencv-python-headless==4.14.0.94  # Haar
+  (OpenCV 5 dropped the Haar cascades.)
 - embed: EfficientNet-Lite0 (the `offline` set's image network) on each view of each second: the centre crop
   (today's path), the whole frame letterboxed, three crops along the long side (pooled mean / max), the centre
   crop of each of the 3 frames (pooled), a crop around the two largest MTCNN faces, and a motion energy (mean
