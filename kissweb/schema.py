@@ -11,7 +11,8 @@ tests/kissweb/test_openapi_responses.py checks real responses against the schema
 from __future__ import annotations
 
 from drf_spectacular import openapi
-from drf_spectacular.utils import inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
@@ -24,6 +25,20 @@ UNAUTHENTICATED_CHALLENGE = {
     "required": True,
     "schema": {"type": "string", "const": "Token"},
 }
+
+
+RANGE_HEADERS = [
+    OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="e.g. bytes=0-1023"),
+    OpenApiParameter("If-Range", str, OpenApiParameter.HEADER,
+                     description="The ETag or Last-Modified of the copy the client has; another gets 200"),
+]
+
+
+def ranged_file_responses(*content_types: str) -> dict:
+    """200 and 206 for each content type of a file served with Range (kissweb.library.streaming), and 416."""
+    answers = {(status, kind): OpenApiTypes.BINARY for kind in content_types for status in (200, 206)}
+    answers[416] = OpenApiResponse(description="Range outside the file; Content-Range: bytes */size")
+    return answers
 
 
 class AutoSchema(openapi.AutoSchema):

@@ -8,8 +8,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,7 +21,7 @@ from kissweb.library.apis import JsonNegotiation
 from kissweb.library.models import SceneType
 from kissweb.library.serializers import SegmentSearchFilterSerializer
 from kissweb.library.streaming import ranged_file_response
-from kissweb.schema import paginated
+from kissweb.schema import RANGE_HEADERS, paginated, ranged_file_responses
 from kissweb.pagination import PAGE_FROM_1, PagesFromOne
 
 ERRORS = errors.error_responses(400, 401, 403, 404, 409)
@@ -186,11 +185,8 @@ class ExportDownloadApi(APIView):
     content_negotiation_class = JsonNegotiation
 
     @extend_schema(
-        parameters=[OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="e.g. bytes=0-1023")],
-        responses={(200, "video/mp4"): OpenApiTypes.BINARY, (206, "video/mp4"): OpenApiTypes.BINARY,
-                   (200, "image/png"): OpenApiTypes.BINARY, (206, "image/png"): OpenApiTypes.BINARY,
-                   416: OpenApiResponse(description="Range outside the file; Content-Range: bytes */size"),
-                   **ERRORS},
+        parameters=RANGE_HEADERS,
+        responses={**ranged_file_responses("video/mp4", "image/png"), **ERRORS},
     )
     def get(self, request, export_id: int):
         export = selectors.export_get(export_id=export_id)
@@ -248,15 +244,8 @@ class MoviePlaybackApi(APIView):
     content_negotiation_class = JsonNegotiation
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="e.g. bytes=0-1023"),
-            OpenApiParameter("If-Range", str, OpenApiParameter.HEADER,
-                             description="The ETag or Last-Modified of the copy the client has; another gets 200"),
-        ],
-        responses={
-            (200, "video/*"): OpenApiTypes.BINARY, (206, "video/*"): OpenApiTypes.BINARY,
-            416: OpenApiResponse(description="Range outside the file; Content-Range: bytes */size"), **ERRORS,
-        },
+        parameters=RANGE_HEADERS,
+        responses={**ranged_file_responses("video/*"), **ERRORS},
         summary="What the player plays: the film's own file when browsers play it, else its playable copy (409 while "
                 "that is being made).",
     )

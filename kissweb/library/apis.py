@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -32,7 +32,7 @@ from kissweb.library.streaming import ranged_file_response
 from kissweb.library.uploads import HashingLimitedUploadHandler
 from kissweb.pagination import PAGE_FROM_1, PagesFromOne
 from kissweb.parsers import MultiPartParser
-from kissweb.schema import paginated
+from kissweb.schema import RANGE_HEADERS, paginated, ranged_file_responses
 
 ERRORS = errors.error_responses(400, 401, 403, 404)
 
@@ -274,15 +274,8 @@ class MovieStreamApi(APIView):
     content_negotiation_class = JsonNegotiation
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("Range", str, OpenApiParameter.HEADER, description="e.g. bytes=0-1023"),
-            OpenApiParameter("If-Range", str, OpenApiParameter.HEADER,
-                             description="The ETag or Last-Modified of the copy the client has; another gets 200"),
-        ],
-        responses={
-            (200, "video/*"): OpenApiTypes.BINARY, (206, "video/*"): OpenApiTypes.BINARY,
-            416: OpenApiResponse(description="Range outside the file; Content-Range: bytes */size"), **ERRORS,
-        },
+        parameters=RANGE_HEADERS,
+        responses={**ranged_file_responses("video/*"), **ERRORS},
     )
     def get(self, request, movie_id: int):
         movie = selectors.movie_get(movie_id=movie_id)
