@@ -62,7 +62,7 @@ def test_movie_page_has_one_player_and_the_test_hooks(browser, movie):
     assert response.status_code == 200
     html = response.content.decode()
     assert html.count("<video") == 1
-    assert f'src="/api/movies/{movie.pk}/stream/"' in html
+    assert f'src="/api/movies/{movie.pk}/playback/"' in html  # the film itself, or its playable copy
     assert f'src="/api/movies/{movie.pk}/chapters.vtt"' in html and 'kind="chapters"' in html
     assert 'data-testid="timeline"' in html
     assert f'data-movie-id="{movie.pk}"' in html
