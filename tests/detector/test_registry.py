@@ -65,8 +65,12 @@ def test_the_registry_does_not_import_torch():
 
 def test_no_other_detector_module_names_a_set_in_a_literal():
     """The registry's entries are the only place a set's name is written: besides the loaders' keys, only the
-    published model's import names the set it makes, and "paper" is also the name of the paper's training recipe."""
-    allowed = {"networks.py": {"paper", "offline", "published"}, "reference.py": {"published"}, "train.py": {"paper"}}
+    published model's import names the set it makes, and "paper" is also the name of the paper's training recipe
+    and of the paper's scene settings preset."""
+    allowed = {
+        "networks.py": {"paper", "offline", "published"}, "reference.py": {"published"}, "train.py": {"paper"},
+        "aggregate.py": {"paper"},
+    }
     found = []
     for path in sorted(DETECTOR.glob("*.py")):
         if path.name == "backbones.py":
