@@ -14,12 +14,29 @@ from kissweb.jobs.runner import Failure, Runner
 from kissweb.library.models import Movie
 
 
-class ExportRunner(Runner):
+class RenderRunner(Runner):
+    """What a run that renders with ffmpeg does with its failures: a full disk or an unreadable film is final, a
+    render error is tried once more."""
+
+    could_not = ""  # "The export could not be made", ...
+
+    def failure(self, exc: Exception) -> Failure | None:
+        if isinstance(exc, render.DiskFull | render.SourceUnreadable):
+            return Failure(str(exc), retry=False)
+        if isinstance(exc, render.RenderError):
+            return Failure(f"{self.could_not}: {exc}", retry=True)
+        if isinstance(exc, errors.DomainError):
+            return Failure(exc.detail, retry=False)
+        return None
+
+
+class ExportRunner(RenderRunner):
     kind = "export"
     subject_type = "export"
     # Their own queue, served by a worker at a lower CPU priority: a thousand exports never delay an analysis.
     queue = EXPORTS
     title = "The export"
+    could_not = "The export could not be made"
     max_attempts = 2
     give_up_hint = "Try the export again; if it keeps failing, the details are in the worker's log."
 
@@ -40,22 +57,14 @@ class ExportRunner(Runner):
 
         export_render(export_id=self.run.subject_id, report=self.report, on_done=done)
 
-    def failure(self, exc: Exception) -> Failure | None:
-        if isinstance(exc, render.DiskFull | render.SourceUnreadable):
-            return Failure(str(exc), retry=False)
-        if isinstance(exc, render.RenderError):
-            return Failure(f"The export could not be made: {exc}", retry=True)
-        if isinstance(exc, errors.DomainError):
-            return Failure(exc.detail, retry=False)
-        return None
 
-
-class PlayableCopyRunner(Runner):
+class PlayableCopyRunner(RenderRunner):
     """The copy browsers can play of a film they cannot play as stored (kissweb.exports.playable)."""
 
     kind = "playable_copy"
     subject_type = "movie"
     title = "The playable copy"
+    could_not = "The copy browsers can play could not be made"
     max_attempts = 2
     give_up_hint = "The film itself is kept (and analysed); to watch it here, upload it again as an MP4 with H.264 video."
     queue = EXPORTS
@@ -72,12 +81,3 @@ class PlayableCopyRunner(Runner):
 
     def work(self) -> None:
         playable_copy_make(movie_id=self.run.subject_id, report=self.report, on_done=self.succeed)
-
-    def failure(self, exc: Exception) -> Failure | None:
-        if isinstance(exc, render.DiskFull | render.SourceUnreadable):
-            return Failure(str(exc), retry=False)
-        if isinstance(exc, render.RenderError):
-            return Failure(f"The copy browsers can play could not be made: {exc}", retry=True)
-        if isinstance(exc, errors.DomainError):
-            return Failure(exc.detail, retry=False)
-        return None
