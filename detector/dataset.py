@@ -237,7 +237,6 @@ def items_to_arrays(
     return data.features, data.labels, data.item, data.warnings
 
 
-
 def item_groups(items: Sequence[LabelledItem]) -> tuple[np.ndarray, list[str]]:
     """A group id per item and each id's name: the CSV's `group` column where given, else the item itself."""
     names: list[str] = []

@@ -90,6 +90,18 @@ class WindowBatch:
         return len(self.frames)
 
 
+def put_until_stopped(target: queue.Queue, item, stop: threading.Event) -> bool:
+    """Hand `item` to a bounded queue, waiting while it is full; False (item dropped) once `stop` is set, so a
+    decoding thread never blocks forever on a consumer that went away."""
+    while not stop.is_set():
+        try:
+            target.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
@@ -447,13 +459,7 @@ class _Reader(threading.Thread):
         self.warning = ""  # set before the batch it concerns is queued
 
     def _put(self, item) -> bool:
-        while not self.stop.is_set():
-            try:
-                self.queue.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_until_stopped(self.queue, item, self.stop)
 
     def run(self) -> None:
         try:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from detector.constants import FRAME_CROP
 from detector.decode.backends import split_windows, window_frame_indices
-from detector.decode.ffmpeg import MediaInfo, scaled_size
+from detector.decode.ffmpeg import MediaInfo, put_until_stopped, scaled_size
 from detector.errors import DecodeError
 
 if TYPE_CHECKING:
@@ -130,13 +130,7 @@ class _RangeReader(threading.Thread):
         self.device, self.color, self.out, self.stop = device, color, out, stop
 
     def _put(self, item) -> bool:
-        while not self.stop.is_set():
-            try:
-                self.out.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_until_stopped(self.out, item, self.stop)
 
     def run(self) -> None:
         try:
