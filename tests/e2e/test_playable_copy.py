@@ -4,6 +4,7 @@ says a copy is being made, loads it when it is ready, and the video plays (its t
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from pathlib import Path
 
@@ -31,9 +32,17 @@ def gif_film(settings, tmp_path, user):
     )
 
 
-def test_a_film_browsers_cannot_play_plays_through_its_copy(page_as, console, user, gif_film):
+def hold_back_the_player_script(route):
+    time.sleep(1.5)  # the video's first request is refused (409) before the script that listens for it runs
+    route.continue_()
+
+
+@pytest.mark.parametrize("script_late", [False, True], ids=["script-first", "video-error-first"])
+def test_a_film_browsers_cannot_play_plays_through_its_copy(page_as, console, user, gif_film, script_late):
     console.allow("409")  # the player's first request, while the copy is being made
     page = page_as(user)
+    if script_late:
+        page.route("**/playback*.js", hold_back_the_player_script)
     page.goto(f"/movies/{gif_film.pk}/")
     note = page.locator("#playback-note")
     note.wait_for()

@@ -23,10 +23,11 @@ function copyWords(copy) {
   return `${why} so a copy they can play is waiting for a worker. It plays here when it is ready.`;
 }
 
-/** Follow the player's video: when it cannot load, say why and wait for the playable copy. */
+/** Follow the player's video: when it cannot load, say why and wait for the playable copy. The video may have failed
+ * before this module ran (its src is in the page, and a 409 comes back fast), so an error already there counts too. */
 export function watchPlayback(video, movieId) {
   let following = false;
-  video.addEventListener("error", async () => {
+  const onError = async () => {
     if (following) return;
     let copy;
     try {
@@ -59,5 +60,7 @@ export function watchPlayback(video, movieId) {
     box.className = "alert error";
     box.textContent = `Browsers cannot play this film as it is stored (${copy.reason}), and a copy they can play `
       + `could not be made: ${copy.error || "it was cancelled."}`;
-  });
+  };
+  video.addEventListener("error", onError);
+  if (video.error) onError();
 }
