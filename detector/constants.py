@@ -38,6 +38,11 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 EFFICIENTNET_LITE_MEAN = (127.0 / 255.0,) * 3
 EFFICIENTNET_LITE_STD = (128.0 / 255.0,) * 3
 
+# --- faces: the `faces` set's view (detector.faces) ----------------------------------------------------------
+FACE_MIN_SCORE = 0.5  # BlazeFace's own default confidence
+FACE_PAIR_MARGIN = 1.5  # the square around the two largest faces is this many times their joint box's longer side
+FACE_PAIR_MIN_SIDE = 0.5  # ... and at least this fraction of the picture's shorter side (a tiny face is not blown up)
+
 # --- embeddings (the backbone sets themselves: detector.backbones) -------------------------------------------
 RANDOM_INIT_SEED = 0
 
@@ -60,6 +65,8 @@ def _check() -> None:
     _require(
         FRAME_CROP <= FRAME_SHORT_SIDE and (FRAME_SHORT_SIDE - FRAME_CROP) % 2 == 0, "centre crop fits the short side"
     )
+    _require(0 < FACE_MIN_SCORE < 1 and FACE_PAIR_MARGIN >= 1 and 0 < FACE_PAIR_MIN_SIDE <= 1,
+             "face view: a score in (0, 1), a margin >= 1, a minimum side fraction in (0, 1]")
     _require(CHANNEL_ORDER == "RGB", "channel order is RGB")
     for stats in (IMAGENET_MEAN, IMAGENET_STD, EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD):
         _require(len(stats) == 3 and all(0 < v < 1 for v in stats), "normalisation stats are 3 values in (0, 1)")

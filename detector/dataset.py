@@ -108,18 +108,20 @@ def cached_embeddings(
     looks: Sequence[str] = (),
 ) -> dict[str, np.ndarray]:
     """image, audio, times_s (and look_NAME image embeddings of each look) of one video, embedded once per (file,
-    size, mtime, backbone set, channel order, looks) and kept as .npz. model: a model that carries its own
-    backbones (published) embeds with them (keyed by their digest).
+    size, mtime, backbone set and its digest, channel order, looks) and kept as .npz. model: a model that carries
+    its own backbones (published) embeds with them (keyed by their digest).
     """
+    from detector.digest import builtin_digest
     from detector.embed import embed_video
 
     own = model is not None and model.carries_backbones
     looks = tuple(looks)
     names = ("image", "audio", "times_s", *(f"look_{look}" for look in looks))
     stat = path.stat()
+    digest = model.backbone_digest if own else builtin_digest(backbones, random_init=random_init)
     key_text = (
         f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{backbones}|{random_init}|{channel_order}|{__version__}"
-        + (f"|{model.backbone_digest}" if own else "")
+        f"|{digest}"
     )
     if looks:
         key_text += "|looks=" + ",".join(looks)

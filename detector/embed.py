@@ -56,8 +56,8 @@ class Embeddings:
 
 
 def resolve_backbone_set(backbones: str = "auto") -> str:
-    """"paper", "offline" or "published"; "auto" is "paper" when its weights are present (and verified), else
-    "offline" (never "published", whose weights are inside a model file)."""
+    """A name of detector.backbones.SETS; "auto" is the first of AUTO_ORDER whose weights are present (and
+    verified), else its last (never "published", whose weights are inside a model file)."""
     if backbones in SET_NAMES:
         return backbones
     if backbones != "auto":
@@ -145,7 +145,7 @@ def embed_video(
     model (a SceneModel from load_model, or a model file): embed exactly as that model needs: its backbone set, its
     channel order, and for a `published` model its own backbones read from its file (checked against the card's
     digest). `backbones`, `channel_order` and `random_init` may then be left out or only repeat the model's.
-    Without a model: `backbones` is auto/paper/offline (published needs its model), channel_order RGB, random_init
+    Without a model: `backbones` is auto or a built-in set (published needs its model), channel_order RGB, random_init
     False. The result's (backbone_set, backbone_digest) equal the model's (SceneModel.backbone_digest).
 
     progress(done, total) is called before the first window, after each image micro-batch (done unchanged, a
@@ -158,6 +158,8 @@ def embed_video(
     precision: see resolve_precision (KISSWEB_EMBED_PRECISION overrides "auto").
     looks: names from detector.looks.LOOKS; each also embeds the window's picture in that look (training data;
     one more image-network pass per look, same decode) into Embeddings.looks.
+    A set with a face detector (`faces`) looks at the face-pair square of each picture (detector.faces), found on
+    the CPU: it always decodes with ffmpeg, and timings_s["face_finding"] is the detector's share of timings_s["image"].
     decoder: auto (KISSWEB_DECODER, else auto: NVDEC where the networks run on CUDA and it reads the film), ffmpeg
     or nvdec; decoders: NVDEC decoders for this film (KISSWEB_NVDEC_DECODERS, else 4). Embeddings.decoding says
     which ran and why; a film NVDEC cannot read is decoded by ffmpeg (detector.decode.backends).
@@ -203,8 +205,10 @@ def embed_video(
         nets = _warm((name, bool(random_init), str(torch.device(device)), precision),
                      lambda: load_backbones(name, str(torch.device(device)), bool(random_init), precision))
     choice = choose_backend(info, device_type=nets.device.type, requested=decoder, decoders=decoders)
-    if choice.backend == "nvdec" and looks:
-        choice = DecodeChoice("ffmpeg", "fell back to ffmpeg: the training looks are drawn on CPU pictures")
+    faces = SETS[name].face_detector is not None
+    if choice.backend == "nvdec" and (looks or faces):
+        why = "the training looks are drawn" if looks else "the faces set finds faces"
+        choice = DecodeChoice("ffmpeg", f"fell back to ffmpeg: {why} on CPU pictures")
     n = info.window_count
     image_dim, audio_dim = nets.dims
     image_out = np.empty((n, image_dim), dtype=np.float32)
@@ -234,7 +238,8 @@ def embed_video(
     if choice.backend == "ffmpeg":
         audio_warning = _embed_ffmpeg(path, info=info, nets=nets, channel_order=channel_order, batch_size=batch_size,
                       micro=micro, timeout_s=timeout_s, stall_s=stall_s, exact_frames=exact_frames, looks=looks,
-                      image_out=image_out, audio_out=audio_out, look_out=look_out, report=report, timings=timings)
+                      faces=faces, image_out=image_out, audio_out=audio_out, look_out=look_out, report=report,
+                      timings=timings)
 
     timings["total"] = time.perf_counter() - started
     return Embeddings(
@@ -245,10 +250,12 @@ def embed_video(
 
 
 def _embed_ffmpeg(path, *, info, nets, channel_order, batch_size, micro, timeout_s, stall_s, exact_frames, looks,
-                  image_out, audio_out, look_out, report, timings) -> str:
-    """The CPU decode path: one ffmpeg pass for pictures and sound, the networks batch by batch (any device)."""
+                  faces, image_out, audio_out, look_out, report, timings) -> str:
+    """The CPU decode path: one ffmpeg pass for pictures and sound, the networks batch by batch (any device).
+    faces: the pictures are the face-pair squares of the whole frames (detector.faces), not the centre crops."""
     import torch
 
+    from detector.faces import FaceFinder, face_pair_crops
     from detector.looks import LOOKS
 
     n = info.window_count
@@ -257,9 +264,10 @@ def _embed_ffmpeg(path, *, info, nets, channel_order, batch_size, micro, timeout
         stack.enter_context(torch.inference_mode())
         if on_cuda:
             stack.enter_context(_deterministic_cudnn())
+        finder = stack.enter_context(FaceFinder()) if faces else None
         batches = stack.enter_context(contextlib.closing(iter_window_batches(
             path, info=info, batch_size=batch_size, timeout_s=timeout_s, stall_s=stall_s, fast=not exact_frames,
-            hwaccel=os.environ.get("KISSWEB_FFMPEG_HWACCEL") if on_cuda else None,
+            hwaccel=os.environ.get("KISSWEB_FFMPEG_HWACCEL") if on_cuda else None, whole_frame=faces,
         )))
         pinned: dict[str, torch.Tensor] = {}
         audio_warning = ""
@@ -269,10 +277,15 @@ def _embed_ffmpeg(path, *, info, nets, channel_order, batch_size, micro, timeout
             now = time.perf_counter()
             timings["decode_wait"] += now - waited
             b, k = len(batch), batch.start
-            views = [(image_out, batch.frames)]
-            views += [(look_out[name], LOOKS[name](batch.frames, k)) for name in looks]
-            for out, pictures in views:
-                frames = _to_device(pictures, "frames", pinned, nets.device)
+            if finder is not None:
+                pictures = face_pair_crops(batch.frames, finder)
+                timings["face_finding"] = timings.get("face_finding", 0.0) + time.perf_counter() - now
+            else:
+                pictures = batch.frames
+            views = [(image_out, pictures)]
+            views += [(look_out[name], LOOKS[name](pictures, k)) for name in looks]
+            for out, view in views:
+                frames = _to_device(view, "frames", pinned, nets.device)
                 images = frames.permute(0, 3, 1, 2).float().div_(255.0)
                 if channel_order == "BGR":
                     images = images.flip(1)

@@ -26,7 +26,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from detector.metrics import binary_metrics, calibrated_cut, group_folds, group_results, precision_recall_curve
+from detector.metrics import (
+    average_precision,
+    binary_metrics,
+    calibrated_cut,
+    group_folds,
+    group_results,
+)
 
 RECIPE = "fewshot-v1"
 # L2 strength on standardised features with weights summing to 1: strong, as ~1,300 dimensions meet a dozen clip
@@ -177,7 +183,7 @@ def train_fewshot(
     ranking = {}
     for strength, values in oof_by_l2.items():
         scored = ~np.isnan(values)
-        ranking[strength] = average_precision(y[scored], values[scored]) if scored.any() else 0.0
+        ranking[strength] = average_precision(y[scored], values[scored]) if y[scored].any() else 0.0
     chosen = max(grid, key=lambda strength: (ranking[strength], strength))
     if folds is None:
         chosen = DEFAULT_L2 if DEFAULT_L2 in grid else grid[len(grid) // 2]  # nothing to choose with
@@ -218,17 +224,6 @@ def train_fewshot(
         "augmented_seconds": int(augmented.sum()),
     }
     return weight, bias, scoring, recipe, metrics
-
-
-def average_precision(labels: np.ndarray, probabilities: np.ndarray) -> float:
-    """Area under the precision-recall steps (each scene second adds its precision / number of scene seconds)."""
-
-    y = np.asarray(labels).astype(bool)
-    if not y.any():
-        return 0.0
-    curve = precision_recall_curve(y, probabilities)
-    recall = np.r_[0.0, curve["recall"]]
-    return float(np.sum(np.diff(recall) * np.asarray(curve["precision"])))
 
 
 def _model(direction: np.ndarray, intercept: float, smooth_s: int):

@@ -16,7 +16,16 @@ import torch
 from torch import nn
 
 from detector.audio import LogMel, LogMelStats
-from detector.backbones import BUILTIN_SETS, EFFICIENTNET_LITE0, MODEL_FILE_SETS, RESNET18, VGGISH, backbone_set
+from detector.backbones import (
+    BUILTIN_SETS,
+    EFFICIENTNET_LITE0,
+    EFFICIENTNET_LITE1,
+    MODEL_FILE_SETS,
+    RESNET18,
+    VGGISH,
+    PackageWeights,
+    backbone_set,
+)
 from detector.constants import RANDOM_INIT_SEED
 from detector.errors import DetectorError, MissingWeightsError, ModelFileError
 from detector.vggish import VGGish
@@ -45,7 +54,7 @@ class Backbones:
 
 
 class _EfficientNetFeatures(nn.Module):
-    """EfficientNet-Lite0 up to its global average pool: (b, 3, 224, 224) -> (b, 1280)."""
+    """An EfficientNet-Lite up to its global average pool: (b, 3, 224, 224) -> (b, 1280)."""
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
@@ -89,13 +98,13 @@ def _vggish(random_init: bool) -> nn.Module:
     return net
 
 
-def _efficientnet_lite0(random_init: bool) -> nn.Module:
+def _efficientnet_lite(variant: str, weights: PackageWeights, random_init: bool) -> nn.Module:
     from efficientnet_lite_pytorch import EfficientNet
 
-    net = EfficientNet.from_name("efficientnet-lite0")
+    net = EfficientNet.from_name(f"efficientnet-{variant}")
     if not random_init:
-        path = package_weight_path(EFFICIENTNET_LITE0)
-        _strict_load(net, _load_state(path, "EfficientNet-Lite0"), path, "EfficientNet-Lite0")
+        path = package_weight_path(weights)
+        _strict_load(net, _load_state(path, weights.what), path, weights.what)
     return _EfficientNetFeatures(net)
 
 
@@ -153,7 +162,11 @@ def _paper_networks(random_init: bool) -> tuple[nn.Module, nn.Module]:
 
 
 def _offline_networks(random_init: bool) -> tuple[nn.Module, nn.Module]:
-    return _efficientnet_lite0(random_init), LogMelStats()
+    return _efficientnet_lite("lite0", EFFICIENTNET_LITE0, random_init), LogMelStats()
+
+
+def _lite1_networks(random_init: bool) -> tuple[nn.Module, nn.Module]:
+    return _efficientnet_lite("lite1", EFFICIENTNET_LITE1, random_init), LogMelStats()
 
 
 @functools.lru_cache(maxsize=2)
@@ -256,6 +269,8 @@ def _model_file_backbones(source: str, digest: str, name: str, device: str, prec
 LOADERS: dict[str, Callable[[bool], tuple[nn.Module, nn.Module]]] = {
     "paper": _paper_networks,
     "offline": _offline_networks,
+    "lite1": _lite1_networks,
+    "faces": _offline_networks,  # the same networks; detector.faces chooses what the image network sees
 }
 MODEL_FILE_LOADERS: dict[str, Callable[[dict], tuple[nn.Module, nn.Module]]] = {
     "published": published_networks,

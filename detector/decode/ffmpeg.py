@@ -39,7 +39,6 @@ from detector.constants import (
 from detector.errors import DecodeError
 
 DEFAULT_STALL_S = 60.0
-FRAME_BYTES = FRAME_CROP * FRAME_CROP * 3
 # H.264 decoder options that skip work a 224-pixel picture per second does not need (bench/RESULTS-embed.md):
 # without the deblocking filter pixels move by < 1/255 on average; without non-reference frames the picture of
 # window k is the last *reference* frame before k + 1, which is the last frame or one or two frames earlier
@@ -423,9 +422,11 @@ def extract_frame(path: str | os.PathLike, *, at_s: float, width: int = 320, tim
 
 
 def _video_args(
-    path: Path, info: MediaInfo, n: int, *, fast: bool, hwaccel: str | None, per_window: int = 1
+    path: Path, info: MediaInfo, n: int, *, fast: bool, hwaccel: str | None, per_window: int = 1,
+    whole_frame: bool = False,
 ) -> list[str]:
     sw, sh = scaled_size(info)
+    crop = "" if whole_frame else f"crop={FRAME_CROP}:{FRAME_CROP},"
     args: list[str] = []
     if hwaccel:
         args += ["-hwaccel", hwaccel]
@@ -433,7 +434,7 @@ def _video_args(
         args += list(FAST_H264_OPTIONS)
     vf = (
         f"fps=fps={per_window}:start_time=0:round=down,"
-        f"scale={sw}:{sh}:flags=bilinear,setsar=1,crop={FRAME_CROP}:{FRAME_CROP},format=rgb24"
+        f"scale={sw}:{sh}:flags=bilinear,setsar=1,{crop}format=rgb24"
     )
     return args + ["-i", str(path), "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", vf,
                    "-frames:v", str(n * per_window), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
@@ -449,11 +450,12 @@ class _Reader(threading.Thread):
     """Reads batches from an ffmpeg pipe into a bounded queue (back pressure stops ffmpeg, not memory)."""
 
     def __init__(
-        self, proc: FFmpegProcess, *, n: int, batch_size: int, kind: str, min_windows: int, per_window: int = 1
+        self, proc: FFmpegProcess, *, n: int, batch_size: int, kind: str, min_windows: int, per_window: int = 1,
+        picture: tuple[int, int] = (FRAME_CROP, FRAME_CROP),
     ) -> None:
         super().__init__(name=f"decode-{kind}", daemon=True)
         self.proc, self.n, self.batch_size, self.kind, self.min_windows = proc, n, batch_size, kind, min_windows
-        self.per_window = per_window
+        self.per_window, self.picture = per_window, picture
         self.queue: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         self.stop = threading.Event()
         self.warning = ""  # set before the batch it concerns is queued
@@ -468,7 +470,8 @@ class _Reader(threading.Thread):
             self._put(exc)
 
     def _run(self) -> None:
-        unit = FRAME_BYTES * self.per_window if self.kind == "video" else SAMPLES_PER_WINDOW * 4
+        height, width = self.picture
+        unit = height * width * 3 * self.per_window if self.kind == "video" else SAMPLES_PER_WINDOW * 4
         done, ended, last_frame = 0, False, None
         while done < self.n and not self.stop.is_set():
             b = min(self.batch_size, self.n - done)
@@ -486,9 +489,8 @@ class _Reader(threading.Thread):
             elif self.kind == "audio" and done + b == self.n and not ended:
                 self._audio_end()
             if self.kind == "video":
-                shape = (b, FRAME_CROP, FRAME_CROP, 3) if self.per_window == 1 else (b, self.per_window, FRAME_CROP,
-                                                                                      FRAME_CROP, 3)
-                frames = raw.reshape(shape)
+                frames = raw.reshape((b, height, width, 3) if self.per_window == 1 else
+                                     (b, self.per_window, height, width, 3))
                 whole = got // unit
                 if whole:
                     last_frame = frames[whole - 1].copy()
@@ -583,12 +585,14 @@ def iter_window_batches(
     hwaccel: str | None = None,
     per_window: int = 1,
     video: bool = True,
+    whole_frame: bool = False,
 ) -> Iterator[WindowBatch]:
     """Stream a movie once and yield its windows in batches; memory stays bounded whatever the length.
 
     fast=True skips H.264 work (FAST_H264_OPTIONS); fast=False picks exactly the last frame before k + 1.
     per_window=m takes m pictures per window, the last frames before k + 1/m, ..., k + 1 (frames then has the shape
     (b, m, 224, 224, 3)). video=False decodes only the audio (frames is then (b, 0) uint8): the NVDEC path's sound.
+    whole_frame=True skips the centre crop: frames are the whole picture at scaled_size (b, h, w, 3).
     An audio track that exists but cannot be decoded gives silence and a WindowBatch.audio_warning, not an error.
     Closing the generator (or an exception in the consumer) kills the ffmpeg processes.
     """
@@ -608,12 +612,13 @@ def iter_window_batches(
     try:
         if video:
             vproc = FFmpegProcess(
-                _video_args(path, info, n, fast=fast, hwaccel=hwaccel, per_window=per_window), path=path,
-                what="decode the video", timeout_s=timeout_s, stall_s=stall_s,
+                _video_args(path, info, n, fast=fast, hwaccel=hwaccel, per_window=per_window, whole_frame=whole_frame),
+                path=path, what="decode the video", timeout_s=timeout_s, stall_s=stall_s,
             )
             procs.append(vproc)
+            width, height = scaled_size(info) if whole_frame else (FRAME_CROP, FRAME_CROP)
             readers.append(_Reader(vproc, n=n, batch_size=batch_size, kind="video", min_windows=video_windows - 1,
-                                   per_window=per_window))
+                                   per_window=per_window, picture=(height, width)))
         if info.has_audio:
             aproc = FFmpegProcess(_audio_args(path, n), path=path, what="decode the audio",
                                   timeout_s=timeout_s, stall_s=stall_s)

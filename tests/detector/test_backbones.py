@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from detector.backbones import BACKBONE_DIMS, EFFICIENTNET_LITE0
+from detector.backbones import BACKBONE_DIMS, EFFICIENTNET_LITE0, EFFICIENTNET_LITE1
 from detector.constants import EFFICIENTNET_LITE_MEAN, IMAGENET_MEAN
 from detector.networks import load_backbones
 from detector.errors import MissingWeightsError
@@ -55,28 +55,32 @@ def test_random_weights_are_seeded():
     assert torch.equal(first.audio_net.embeddings[4].weight, second.audio_net.embeddings[4].weight)
 
 
-def test_offline_set_loads_the_shipped_pretrained_weights():
-    from detector.networks import _efficientnet_lite0
+@pytest.mark.parametrize(("name", "variant", "weights"), [
+    ("offline", "lite0", EFFICIENTNET_LITE0), ("lite1", "lite1", EFFICIENTNET_LITE1),
+])
+def test_the_lite_sets_load_their_shipped_pretrained_weights(name, variant, weights):
+    from detector.networks import _efficientnet_lite
     from detector.weights import package_weight_path
 
-    pretrained = load_backbones("offline", "cpu", False)
-    random = load_backbones("offline", "cpu", True)
+    pretrained = load_backbones(name, "cpu", False)
+    random = load_backbones(name, "cpu", True)
     stem = pretrained.image_net.net._conv_stem.weight
     assert not torch.equal(stem, random.image_net.net._conv_stem.weight)
     assert pretrained.mean.flatten().tolist() == pytest.approx(EFFICIENTNET_LITE_MEAN)
-    raw = torch.load(package_weight_path(EFFICIENTNET_LITE0), weights_only=True)
+    raw = torch.load(package_weight_path(weights), weights_only=True)
     assert raw["_bn0.running_var"].mean() != pytest.approx(1.0, abs=0.05)  # trained statistics, not fresh ones
-    eps = _efficientnet_lite0(True).net._bn0.eps
+    eps = _efficientnet_lite(variant, weights, True).net._bn0.eps
     scale = raw["_bn0.weight"] / torch.sqrt(raw["_bn0.running_var"] + eps)
     torch.testing.assert_close(stem, raw["_conv_stem.weight"] * scale[:, None, None, None])
 
 
-@pytest.mark.parametrize("architecture", ["resnet18", "efficientnet_lite0"])
+@pytest.mark.parametrize("architecture", ["resnet18", "efficientnet_lite0", "efficientnet_lite1"])
 def test_folding_batchnorm_keeps_the_outputs(architecture):
-    from detector.networks import _efficientnet_lite0, _resnet18, fold_batchnorm
+    from detector.networks import _efficientnet_lite, _resnet18, fold_batchnorm
 
     torch.manual_seed(3)
-    net = (_resnet18(True) if architecture == "resnet18" else _efficientnet_lite0(True)).eval()
+    lite = {"efficientnet_lite0": ("lite0", EFFICIENTNET_LITE0), "efficientnet_lite1": ("lite1", EFFICIENTNET_LITE1)}
+    net = (_resnet18(True) if architecture == "resnet18" else _efficientnet_lite(*lite[architecture], True)).eval()
     for module in net.modules():  # non-trivial statistics, so folding has something to get wrong
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.normal_(0, 0.5)

