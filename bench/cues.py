@@ -28,7 +28,10 @@ bench/quality.py keeps them) and cached under bench/out/cues/ (ignored) so each 
   absolute difference of 64x64 grey thumbnails between consecutive frames).
 - ablation: `detector.fewshot.train_fewshot` (the default recipe's own fit, 5-fold calibrated cut, 3-second
   smoothing) trained leave-one-source-out on each feature combination; without the training looks (the looks
-  are measured by bench/quality.py, `--option looks=[]`). An MLP head row uses the same weights and smoothing.
+  are measured by bench/quality.py, `--option looks=[]`). An MLP head row uses the same weights and smoothing;
+  the gradient-boosted trees rows need scikit-learn beside the venv, for this measurement only:
+      .venv/bin/pip install --no-deps --target bench/out/cues/pkgs_gbt scikit-learn==1.7.2 scipy==1.16.3 \
+          joblib==1.5.2 threadpoolctl==3.6.0
 """
 
 from __future__ import annotations
@@ -447,6 +450,26 @@ def _fit_mlp(x, y, g, *, hidden=32, weight_decay=1e-2, epochs=300, seeds=3):
     return probabilities
 
 
+def _fit_gbt(x, y, g):
+    """Gradient-boosted trees (scikit-learn's histogram GBT, generic settings, cells weighed as the recipe weighs
+    them), with the same 3-second smoothing of the logit as the other heads."""
+    sys.path.insert(0, str(OUT / "pkgs_gbt"))
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from detector.fewshot import cell_weights
+
+    trees = HistGradientBoostingClassifier(
+        max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=10, l2_regularization=1.0,
+        early_stopping=False, random_state=0,
+    ).fit(x, y, sample_weight=cell_weights(y, g))
+
+    def probabilities(features: np.ndarray) -> np.ndarray:
+        logit = trees.decision_function(features)
+        smooth = np.convolve(np.pad(logit, 1, mode="edge"), np.ones(3) / 3, "valid")
+        return 1 / (1 + np.exp(-smooth))
+    return probabilities
+
+
 def leave_one_source_out(xs, ys, gs, *, head: str = "logistic", frames_xs=None) -> dict:
     from detector.fewshot import train_fewshot
     from detector.metrics import average_precision
@@ -474,6 +497,8 @@ def leave_one_source_out(xs, ys, gs, *, head: str = "logistic", frames_xs=None) 
             weight, bias, scoring, _, _ = train_fewshot(x, y, g, image_dim=x.shape[1], runs=runs, augmented=augmented)
             model = SceneModel(weight=weight, bias=bias, card={"scoring": scoring})
             predict, cut = (lambda f, m=model: score(f, m)), scoring["cut"]
+        elif head == "gbt":
+            predict, cut = _fit_gbt(x, y, g), 0.5
         else:
             predict, cut = _fit_mlp(x, y, g), 0.5
         for i, g_i in enumerate(gs):
@@ -520,6 +545,8 @@ ABLATION = (
     ("crop", "logistic+frames", "the window's 2 earlier frames (of 3 per second) train as extra samples"),
     ("crop", "mlp", "MLP head (32 hidden, dropout, 3 seeds) instead of logistic"),
     ("crop+faces_mtcnn", "mlp", "MLP head on crop + MTCNN face block"),
+    ("crop", "gbt", "gradient-boosted trees (scikit-learn, generic settings) instead of logistic"),
+    ("crop+motion+faces_mp_face_short", "gbt", "trees on crop + motion + BlazeFace short-range face block"),
 )
 
 
