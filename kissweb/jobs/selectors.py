@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from kissweb import errors
@@ -18,7 +17,10 @@ PROGRESS_FIELDS = (
 
 
 def run_get(*, run_id: int) -> Run:
-    return get_object_or_404(Run, pk=run_id)
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None:
+        raise errors.NotFound(f"There is no run {run_id}; finished runs are removed after a while, or it never existed.")
+    return run
 
 
 def run_waiting_for_worker(*, status: str, heartbeat_at, enqueued_at, queued_at, now=None) -> bool:

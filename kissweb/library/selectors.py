@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import F, Prefetch, QuerySet
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from kissweb import errors
@@ -345,7 +344,10 @@ INDEX_WALK_SEGMENT_ORDERINGS = frozenset({"movie", "start_s", "-confidence", "-d
 
 
 def segment_get(*, segment_id: int) -> Segment:
-    return get_object_or_404(Segment.objects.select_related("movie", "scene_type"), pk=segment_id)
+    segment = Segment.objects.select_related("movie", "scene_type").filter(pk=segment_id).first()
+    if segment is None:
+        raise errors.NotFound(f"There is no scene {segment_id}; it was deleted or re-detected, or never existed.")
+    return segment
 
 
 def _segment_values(queryset: QuerySet) -> QuerySet:
@@ -444,7 +446,10 @@ def annotation_list(*, movie: Movie, scene_type: str | None = None) -> QuerySet:
 
 
 def annotation_get(*, annotation_id: int) -> Annotation:
-    return get_object_or_404(Annotation.objects.select_related("movie", "scene_type", "author"), pk=annotation_id)
+    annotation = Annotation.objects.select_related("movie", "scene_type", "author").filter(pk=annotation_id).first()
+    if annotation is None:
+        raise errors.NotFound(f"There is no label {annotation_id}; it was deleted, or never existed.")
+    return annotation
 
 
 # --- chapters -------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from kissweb.analysis.serializers import ModelVersionOutputSerializer
 from kissweb.jobs.apis import RunProgressSerializer
 from kissweb.jobs.models import RunStatus
 from kissweb.jobs.selectors import run_latest, run_progress
+from kissweb.library import selectors as library_selectors
 from kissweb.parsers import MultiPartParser
 from kissweb.training import selectors, services
 from kissweb.training.dataset import NotEnoughAnnotations, annotation_span_counts, not_enough_message, spans_needed
@@ -71,7 +72,7 @@ class TrainApi(APIView):
         summary="Queue a training run of the scene type on the library's annotated spans (staff only).",
     )
     def post(self, request, slug: str):
-        scene_type = selectors.scene_type_get(slug=slug)
+        scene_type = library_selectors.scene_type_get(slug=slug)
         try:
             run = services.training_request(scene_type=scene_type, requested_by=request.user)
         except NotEnoughAnnotations as exc:
@@ -83,7 +84,7 @@ class TrainApi(APIView):
 class TrainingRunListApi(APIView):
     @extend_schema(responses=TrainingRunOutput(many=True), summary="The scene type's latest training runs.")
     def get(self, request, slug: str):
-        scene_type = selectors.scene_type_get(slug=slug)
+        scene_type = library_selectors.scene_type_get(slug=slug)
         return Response(TrainingRunOutput(selectors.training_run_list(scene_type=scene_type), many=True).data)
 
 
@@ -118,7 +119,7 @@ class SuggestionListApi(APIView):
         summary="Spans to label next: where the active model is least sure, and detections nobody reviewed.",
     )
     def get(self, request, slug: str):
-        scene_type = selectors.scene_type_get(slug=slug)
+        scene_type = library_selectors.scene_type_get(slug=slug)
         try:
             limit = min(100, max(1, int(request.query_params.get("limit", 20))))
         except ValueError:
@@ -172,7 +173,7 @@ class StatsApi(APIView):
         summary="Model versions side by side: held-out metrics and the precision people observed.",
     )
     def get(self, request, slug: str):
-        stats = selectors.scene_type_stats(scene_type=selectors.scene_type_get(slug=slug))
+        stats = selectors.scene_type_stats(scene_type=library_selectors.scene_type_get(slug=slug))
         return Response(StatsOutput(stats).data)
 
 
@@ -201,7 +202,7 @@ class ReferenceImportApi(APIView):
         summary="Import the published model.pkl (converted safely, never unpickled as code) as a new version.",
     )
     def post(self, request, slug: str):
-        scene_type = selectors.scene_type_get(slug=slug)
+        scene_type = library_selectors.scene_type_get(slug=slug)
         data = ReferenceImportInput(data=request.data)
         data.is_valid(raise_exception=True)
         version = model_files.reference_import(
@@ -242,7 +243,7 @@ class QualityApi(APIView):
         summary="Cross-validated quality of the current labels (k-fold over movies) and what it rests on.",
     )
     def get(self, request, slug: str):
-        scene_type = selectors.scene_type_get(slug=slug)
+        scene_type = library_selectors.scene_type_get(slug=slug)
         latest = selectors.quality_estimate_latest(scene_type=scene_type)
         needed = spans_needed(**annotation_span_counts(scene_type=scene_type, embedded_only=True))
         return Response(QualityOutput({**latest, "spans_needed": needed}).data)
@@ -253,7 +254,7 @@ class QualityApi(APIView):
         summary="Queue a new cross-validation of the scene type's current labels (staff only).",
     )
     def post(self, request, slug: str):
-        scene_type = selectors.scene_type_get(slug=slug)
+        scene_type = library_selectors.scene_type_get(slug=slug)
         usable = annotation_span_counts(scene_type=scene_type, embedded_only=True)
         needed = spans_needed(**usable)
         if any(needed.values()):
@@ -272,7 +273,7 @@ class PublishedModelFetchApi(APIView):
 
     @extend_schema(responses=PublishedModelFetchOutput, summary="The latest run of getting the published model (staff).")
     def get(self, request, slug: str):
-        scene_type = selectors.scene_type_get(slug=slug)
+        scene_type = library_selectors.scene_type_get(slug=slug)
         run = run_latest(kind=model_files.PublishedModelFetchRunner.kind, subject_id=scene_type.pk)
         return Response({"run": run_progress(run) if run else None})
 
@@ -281,6 +282,6 @@ class PublishedModelFetchApi(APIView):
         summary="Queue getting the published kissing model: download, safe import, a new model version (staff).",
     )
     def post(self, request, slug: str):
-        scene_type = selectors.scene_type_get(slug=slug)
+        scene_type = library_selectors.scene_type_get(slug=slug)
         run = model_files.published_model_fetch_request(scene_type=scene_type, user=request.user)
         return Response(run_progress(run), status=status.HTTP_202_ACCEPTED)

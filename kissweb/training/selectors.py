@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from kissweb.analysis.models import ModelVersion, ScoreTrack
+from kissweb import errors
 from kissweb.library.models import Annotation, AnnotationLabel, Movie, SceneType, Segment, SegmentSource
 from kissweb.training.dataset import annotation_span_counts, spans_needed
 from kissweb.jobs.models import ACTIVE_RUN_STATUSES, RunStatus
@@ -26,12 +27,17 @@ HEADLINE_METRICS = (
 )
 
 
-def scene_type_get(*, slug: str) -> SceneType:
+def scene_type_page_get(*, slug: str) -> SceneType:
+    """The scene type a page shows, or Django's 404 page (the API answers kissweb.library.selectors.scene_type_get's
+    sentence instead)."""
     return get_object_or_404(SceneType, slug=slug)
 
 
 def training_run_get(*, run_id: int) -> TrainingRun:
-    return get_object_or_404(TrainingRun.objects.select_related("scene_type", "model_version", "run"), pk=run_id)
+    training_run = TrainingRun.objects.select_related("scene_type", "model_version", "run").filter(pk=run_id).first()
+    if training_run is None:
+        raise errors.NotFound(f"There is no training run {run_id}; it was deleted with its scene type, or never existed.")
+    return training_run
 
 
 def training_run_list(*, scene_type: SceneType, limit: int = 20) -> list[TrainingRun]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from kissweb.training.selectors import scene_type_get
+from kissweb.training.selectors import scene_type_page_get
 
 
 @login_required
@@ -15,5 +15,5 @@ def scene_type_list_page(request):
 
 @login_required
 def scene_type_detail_page(request, slug: str):
-    scene_type = scene_type_get(slug=slug)
+    scene_type = scene_type_page_get(slug=slug)
     return render(request, "scene_types/detail.html", {"page": "scene_types", "scene_type": scene_type})

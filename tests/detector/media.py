@@ -42,3 +42,16 @@ def make_movie(path: Path, parts: list[tuple[str, int, float]]) -> Path:
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path),
     )
     return path
+
+
+def ffmpeg_children(path: Path) -> int:
+    """How many ffmpeg processes this test process runs on `path` (other tests' ffmpegs are not counted)."""
+    count = 0
+    for task in Path("/proc/self/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                arguments = Path(f"/proc/{child}/cmdline").read_text().split("\0")
+            except OSError:
+                continue
+            count += "ffmpeg" in arguments[0] and str(path) in arguments
+    return count

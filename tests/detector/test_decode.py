@@ -26,6 +26,7 @@ from detector.decode import (
     window_count,
 )
 from detector.errors import DecodeError
+from tests.detector.media import ffmpeg_children
 from tests.mediagen import ffmpeg, make_corrupt_audio_video, make_video
 
 # --- a video whose frames carry their own index -------------------------------------------------------------
@@ -352,28 +353,16 @@ def test_an_overall_timeout_kills_ffmpeg(media):
         proc.close()
 
 
-def _ffmpeg_children() -> int:
-    count = 0
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            try:
-                if "ffmpeg" in Path(f"/proc/{child}/cmdline").read_text():
-                    count += 1
-            except OSError:
-                pass
-    return count
-
-
 def test_stopping_early_kills_the_decoders(media):
     path = make_video(media / "long.mp4", duration_s=20, size="160x120")
     batches = iter_window_batches(path, batch_size=2)
     first = next(batches)
-    assert first.start == 0 and _ffmpeg_children() == 2
+    assert first.start == 0 and ffmpeg_children(path) == 2
     batches.close()
     deadline = time.monotonic() + 5
-    while _ffmpeg_children() and time.monotonic() < deadline:
+    while ffmpeg_children(path) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _ffmpeg_children() == 0
+    assert ffmpeg_children(path) == 0
     assert threading.active_count() < 10
 
 

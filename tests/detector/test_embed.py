@@ -15,6 +15,7 @@ from detector.backbones import BACKBONE_DIMS
 from detector.constants import LOG_OFFSET
 from detector.embed import Embeddings, embed_video, resolve_backbone_set
 from detector.errors import DecodeError, DetectorError
+from tests.detector.media import ffmpeg_children
 from tests.mediagen import make_colour_video, make_video
 
 pytestmark = pytest.mark.filterwarnings("ignore:Backbone set .* RANDOM weights:UserWarning")
@@ -100,17 +101,6 @@ def test_progress_is_reported_from_zero_to_total(clips):
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
 
 
-def _ffmpeg_children() -> int:
-    count = 0
-    for task in Path("/proc/self/task").iterdir():
-        for child in (task / "children").read_text().split():
-            try:
-                count += "ffmpeg" in Path(f"/proc/{child}/cmdline").read_text()
-            except OSError:
-                pass
-    return count
-
-
 def test_an_exception_from_progress_cancels_the_work(clips):
     class Cancelled(Exception):
         pass
@@ -122,9 +112,9 @@ def test_an_exception_from_progress_cancels_the_work(clips):
     with pytest.raises(Cancelled):
         embed_video(clips["long"], backbones="offline", batch_size=4, progress=cancel_after_first_batch)
     deadline = time.monotonic() + 5
-    while _ffmpeg_children() and time.monotonic() < deadline:
+    while ffmpeg_children(clips["long"]) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _ffmpeg_children() == 0
+    assert ffmpeg_children(clips["long"]) == 0
 
 
 def test_random_init_warns(clips):

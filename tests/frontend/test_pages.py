@@ -74,6 +74,10 @@ def test_movie_page_of_a_missing_movie_is_404(browser):
     assert browser.get("/movies/987654/").status_code == 404
 
 
+def test_scene_type_page_of_a_missing_scene_type_is_404(browser):
+    assert browser.get("/scene-types/no-such-type/").status_code == 404
+
+
 def test_login_page_signs_in_and_out(user):
     client = Client(enforce_csrf_checks=False)
     page = client.get("/login/")

@@ -1,4 +1,4 @@
-"""A missing movie, analysis, model version or scene type answers with a sentence that names it (the error vocabulary),
+"""A missing movie, analysis, model version, scene type, training run, run, scene or label answers with a sentence that names it (the error vocabulary),
 never with the generic "Not found" Django's own 404 would give."""
 
 from __future__ import annotations
@@ -19,6 +19,15 @@ GENERIC = "Not found: no such object, or it was deleted."
     ("get", "/api/models/999999/activation-cost/", "There is no model version 999999", "not_found"),
     ("post", "/api/models/999999/activate/", "There is no model version 999999", "not_found"),
     ("post", "/api/scene-types/no-such-type/models/", "There is no scene type 'no-such-type'", "unknown_scene_type"),
+    ("post", "/api/scene-types/no-such-type/train/", "There is no scene type 'no-such-type'", "unknown_scene_type"),
+    ("get", "/api/scene-types/no-such-type/stats/", "There is no scene type 'no-such-type'", "unknown_scene_type"),
+    ("get", "/api/training-runs/999999/", "There is no training run 999999", "not_found"),
+    ("get", "/api/runs/999999/", "There is no run 999999", "not_found"),
+    ("post", "/api/runs/999999/cancel/", "There is no run 999999", "not_found"),
+    ("get", "/api/segments/999999/", "There is no scene 999999", "not_found"),
+    ("post", "/api/segments/999999/review/", "There is no scene 999999", "not_found"),
+    ("get", "/api/annotations/999999/", "There is no label 999999", "not_found"),
+    ("delete", "/api/annotations/999999/", "There is no label 999999", "not_found"),
 ])
 def test_a_missing_object_is_named(staff_client, method, url, sentence, code):
     response = getattr(staff_client, method)(url)
