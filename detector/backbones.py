@@ -88,12 +88,16 @@ class BackboneSetInfo:
     @property
     def pinned_sha256(self) -> tuple[str, ...]:
         """SHA-256 of each weight file, in order (what detector.digest.builtin_digest names); () for a model file."""
+        return tuple(weight.sha256 for weight in self.weight_files)
+
+    @property
+    def weight_files(self) -> tuple[WeightFile | PackageWeights, ...]:
+        """Every file the set's networks need, in order: its image and audio networks', then its face detector's;
+        () for a model file."""
         if self.weights is None:
             return ()
-        files = [self.weights] if isinstance(self.weights, PackageWeights) else list(self.weights)
-        if self.face_detector is not None:
-            files.append(self.face_detector)
-        return tuple(weight.sha256 for weight in files)
+        files = (self.weights,) if isinstance(self.weights, PackageWeights) else tuple(self.weights)
+        return files + ((self.face_detector,) if self.face_detector is not None else ())
 
     def preprocessing_card(self, channel_order: str | None = None) -> dict[str, Any]:
         """The `preprocessing` block of a model card of this set."""
@@ -146,6 +150,8 @@ BLAZEFACE_SHORT_RANGE = PackageWeights(
     what="BlazeFace short-range face detector (mediapipe)",
     install="pip install --no-deps -r requirements-nodeps.txt",
 )
+LITE_NORMALISATION = "(x - 127) / 128 of 0..255 RGB (EfficientNet-Lite)"
+LITE_CENTRE_CROP = f"shorter side {FRAME_SHORT_SIDE}, centre crop {FRAME_CROP}, {LITE_NORMALISATION}"
 VGGISH_AUDIO = "0.96 s ending at the window's end, mono 16 kHz, 96x64 log-mel (VGGish front end)"
 LOG_MEL_STATS_AUDIO = ("0.96 s ending at the window's end, mono 16 kHz, mean and std of each of the 64 log-mel bands "
                        "(VGGish front end)")
@@ -164,7 +170,7 @@ SETS: dict[str, BackboneSetInfo] = {info.name: info for info in (
         summary="EfficientNet-Lite0 (1280-d, weights from PyPI) + mean and std of each log-mel band (128-d)",
         image_dim=1280, audio_dim=2 * MEL_BANDS, weights=EFFICIENTNET_LITE0,
         mean=EFFICIENTNET_LITE_MEAN, std=EFFICIENTNET_LITE_STD,
-        image_preprocessing="shorter side 256, centre crop 224, (x - 127) / 128 of 0..255 RGB (EfficientNet-Lite)",
+        image_preprocessing=LITE_CENTRE_CROP,
         audio_preprocessing=LOG_MEL_STATS_AUDIO,
     ),
     BackboneSetInfo(
@@ -172,7 +178,7 @@ SETS: dict[str, BackboneSetInfo] = {info.name: info for info in (
         summary="EfficientNet-Lite1 (1280-d, weights from PyPI) + mean and std of each log-mel band (128-d)",
         image_dim=1280, audio_dim=2 * MEL_BANDS, weights=EFFICIENTNET_LITE1,
         mean=EFFICIENTNET_LITE_MEAN, std=EFFICIENTNET_LITE_STD,
-        image_preprocessing="shorter side 256, centre crop 224, (x - 127) / 128 of 0..255 RGB (EfficientNet-Lite)",
+        image_preprocessing=LITE_CENTRE_CROP,
         audio_preprocessing=LOG_MEL_STATS_AUDIO,
     ),
     BackboneSetInfo(
@@ -183,11 +189,9 @@ SETS: dict[str, BackboneSetInfo] = {info.name: info for info in (
         mean=EFFICIENTNET_LITE_MEAN, std=EFFICIENTNET_LITE_STD,
         image_preprocessing=(
             f"shorter side {FRAME_SHORT_SIDE}; BlazeFace short-range ({BLAZEFACE_SHORT_RANGE.requirement}, score >= "
-            f"{FACE_MIN_SCORE}) "
-            f"on that picture; a square centred on the joint box of the two largest faces, {FACE_PAIR_MARGIN}x its "
+            f"{FACE_MIN_SCORE}) on that picture; a square centred on the joint box of the two largest faces, {FACE_PAIR_MARGIN}x its "
             f"longer side and at least {FACE_PAIR_MIN_SIDE} of the picture's shorter side, moved inside the picture "
-            f"(no face: the centre square of the shorter side); resized to {FRAME_CROP} (area); (x - 127) / 128 of "
-            "0..255 RGB (EfficientNet-Lite)"
+            f"(no face: the centre square of the shorter side); resized to {FRAME_CROP} (area); {LITE_NORMALISATION}"
         ),
         audio_preprocessing=LOG_MEL_STATS_AUDIO,
     ),
@@ -238,8 +242,7 @@ def _check() -> None:
                 ("a face detector only beside package weights",
                  info.face_detector is None or isinstance(info.weights, PackageWeights)),
                 ("package weights found by exactly one of locate and resource",
-                 all(bool(w.locate) != bool(w.resource) for w in (info.weights, info.face_detector)
-                     if isinstance(w, PackageWeights))),
+                 all(bool(w.locate) != bool(w.resource) for w in info.weight_files if isinstance(w, PackageWeights))),
                 ("no bfloat16 for weights from a model file (its scores must equal the file's own forward pass)",
                  not (info.in_model_file and info.cpu_bfloat16)),
             ) if not holds

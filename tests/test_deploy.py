@@ -83,7 +83,7 @@ def test_every_package_with_weights_is_pinned_where_its_install_command_says():
     from requirements-nodeps.txt with --no-deps, by ./kiss and by the image alike."""
     from detector.backbones import SETS, PackageWeights
 
-    packaged = {w for info in SETS.values() for w in (info.weights, info.face_detector) if isinstance(w, PackageWeights)}
+    packaged = {w for info in SETS.values() for w in info.weight_files if isinstance(w, PackageWeights)}
     assert len(packaged) >= 3
     for weights in packaged:
         requirements = weights.install.split(" -r ")[-1]
